@@ -1,0 +1,7 @@
+"""hartrace: train human-action-recognition CNNs, then see inside them."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

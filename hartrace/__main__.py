@@ -1,0 +1,5 @@
+"""``python -m hartrace`` (also what ``torchrun -m hartrace`` runs)."""
+
+from hartrace.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Arguments several commands share, so they read the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hartrace.data.layouts import FORMATS
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only results and errors")
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """``--format``, ``--val-fraction``, ``--seed``, ``--classes``, ``--split-file``: how a dataset is read."""
+    parser.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="dataset layout (default: detect)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.2, help="held-out fraction where the layout has no validation split"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split (default 0)")
+    parser.add_argument("--classes", type=Path, help="file with one class name per line that labels must belong to")
+    parser.add_argument("--split-file", type=Path, help="reuse this saved split instead of the dataset's own")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value

@@ -1,0 +1,42 @@
+"""``hartrace data summary DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hartrace.cli.common import add_dataset_options, add_quiet
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("data", help="inspect a dataset")
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True, parser_class=type(parser))
+    summary = actions.add_parser(
+        "summary",
+        help="layout, splits, per-class counts, image sizes, skipped files, charts",
+        description="Read a dataset (Kaggle HAR, Stanford 40 or ImageFolder), check every image, "
+        "and write summary.json, class_counts.csv, skipped.csv, class_distribution.png and samples.png.",
+    )
+    summary.add_argument("dir", type=Path, help="the dataset folder")
+    summary.add_argument("--out", type=Path, help="where to write the report (default: summary/<dataset name>)")
+    add_dataset_options(summary)
+    add_quiet(summary)
+    summary.set_defaults(run=run_summary)
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    from hartrace.data import load_dataset
+    from hartrace.data.summary import format_summary, summarize
+
+    index = load_dataset(
+        args.dir,
+        format=args.format,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        classes=args.classes,
+        split_file=args.split_file,
+        progress=not args.quiet,
+    )
+    out = args.out or Path("summary") / (args.dir.resolve().name or "dataset")
+    print(format_summary(summarize(index, out)))
+    return 0

@@ -1,0 +1,122 @@
+"""Read any supported dataset into a :class:`DatasetIndex`, the one shape the rest of hartrace uses."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hartrace.data.decode import ImageDecodeError, probe
+from hartrace.data.layouts import FORMATS, READERS, Listing, detect_format, read_class_file
+from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
+from hartrace.data.splits import default_split_path, resolve_split
+from hartrace.errors import DataError
+
+
+def _probe_one(path: Path) -> tuple[int, int] | str:
+    try:
+        return probe(path)
+    except ImageDecodeError as exc:
+        return str(exc)
+
+
+def scan_images(
+    samples: list[tuple[str, Sample]], workers: int | None = None, progress: bool = True
+) -> tuple[dict[Path, tuple[int, int]], list[SkippedFile]]:
+    """Decode every image once: sizes of the good ones, and the bad ones with their reason.
+
+    Pillow releases the GIL while decoding, so threads use every core.
+    """
+    workers = workers or os.cpu_count() or 1
+    paths = [sample.path for _, sample in samples]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(
+            tqdm(
+                pool.map(_probe_one, paths, chunksize=32),
+                total=len(paths),
+                desc="checking images",
+                unit="img",
+                disable=not progress,
+                leave=False,
+            )
+        )
+    sizes: dict[Path, tuple[int, int]] = {}
+    skipped: list[SkippedFile] = []
+    for (split, sample), result in zip(samples, results, strict=True):
+        if isinstance(result, str):
+            skipped.append(SkippedFile(sample.path, result, split))
+        else:
+            sizes[sample.path] = result
+    return sizes, skipped
+
+
+def _with_validation(
+    listing: Listing, root: Path, val_fraction: float, seed: int, split_file: Path | None
+) -> tuple[dict[str, list[Sample]], Path | None]:
+    """The layout's own splits, plus a saved stratified validation split carved from train if it has none."""
+    pools = dict(listing.pools)
+    if "val" in pools and split_file is None:
+        return pools, None
+    train = pools.get("train", []) + (pools.pop("val", []) if split_file is not None else [])
+    if split_file is None:
+        split_file = default_split_path(root, val_fraction, seed)
+
+    def key(sample: Sample) -> str:
+        try:
+            return sample.path.relative_to(root).as_posix()
+        except ValueError:
+            return sample.path.as_posix()
+
+    keys = [key(s) for s in train]
+    _, val_keys = resolve_split(keys, [s.label for s in train], val_fraction, seed, split_file)
+    pools["train"] = [s for s, k in zip(train, keys, strict=True) if k not in val_keys]
+    pools["val"] = [s for s, k in zip(train, keys, strict=True) if k in val_keys]
+    return pools, split_file
+
+
+def load_dataset(
+    root: str | Path,
+    *,
+    format: str = "auto",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    split_file: str | Path | None = None,
+    classes: list[str] | str | Path | None = None,
+    check_images: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+) -> DatasetIndex:
+    """Read a dataset folder in any supported layout.
+
+    Args:
+        root: the dataset folder.
+        format: ``auto`` (judged from marker files), ``kaggle``, ``stanford40`` or ``imagefolder``.
+        val_fraction, seed: the stratified validation split made where the layout has none.
+        split_file: a saved split to reuse (a run's); by default the dataset's own, made on first use.
+        classes: a class list (or a file with one name per line) that every label must belong to.
+        check_images: decode every image once, skipping (and listing) those that cannot be used.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}")
+    if format == "auto":
+        format = detect_format(root)
+    if format not in READERS:
+        raise DataError(f"unknown dataset format {format!r}; choose one of: auto, {', '.join(FORMATS)}")
+    if isinstance(classes, (str, Path)):
+        classes = read_class_file(Path(classes))
+    listing = READERS[format](root, classes)
+    pools, used_split = _with_validation(
+        listing, root, val_fraction, seed, Path(split_file) if split_file is not None else None
+    )
+    index = DatasetIndex(root, listing.layout, listing.classes, pools, split_file=used_split, notes=listing.notes)
+    if check_images:
+        everything = [(split, s) for split, samples in pools.items() for s in samples]
+        index.image_sizes, index.skipped = scan_images(everything, workers, progress)
+        bad = {skipped.path for skipped in index.skipped}
+        index.splits = {split: [s for s in samples if s.path not in bad] for split, samples in pools.items()}
+    if not any(s.label is not None for s in index.splits.get("train", [])):
+        raise DataError(f"no usable labelled training images in {root}")
+    return index

@@ -1,0 +1,255 @@
+"""Readers for the dataset layouts HAR practitioners already have.
+
+Each reader only *lists* a layout: class names, and samples per split as the
+layout defines them. Decoding, skipping bad files and making a validation split
+are the same for every layout and live in :mod:`hartrace.data.index`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hartrace.data.decode import IMAGE_EXTENSIONS
+from hartrace.data.samples import Box, Sample
+from hartrace.errors import DataError
+
+FORMATS = ("kaggle", "stanford40", "imagefolder")
+
+
+@dataclass
+class Listing:
+    """What a layout names: classes and samples per split (``val`` only if the layout has one)."""
+
+    layout: str
+    classes: list[str]
+    pools: dict[str, list[Sample]]
+    notes: list[str] = field(default_factory=list)
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """Text of a metadata file: UTF-8 with or without BOM; CRLF is left to the callers' parsers."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"missing file: {path}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text") from None
+
+
+def read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV as ``(line number, {column: value})`` with names and values stripped."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"{path.name} is empty")
+    columns = [name.strip().lower() for name in header]
+    absent = [name for name in required if name not in columns]
+    if absent:
+        raise DataError(f"{path.name} needs the column(s) {', '.join(absent)}; its header is {','.join(header)}")
+    rows = []
+    for values in reader:
+        if not any(value.strip() for value in values):
+            continue
+        row = {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(columns)}
+        rows.append((reader.line_num, row))
+    return rows
+
+
+def resolve_name(folder: Path, name: str) -> Path:
+    """``folder / name``, tolerating a Unicode normalisation (NFC/NFD) that differs from the disk's."""
+    path = folder / name
+    if path.exists():
+        return path
+    for form in ("NFC", "NFD"):
+        candidate = folder / unicodedata.normalize(form, name)
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def class_index(classes: list[str], source: str) -> Callable[[str, str], int]:
+    """A lookup from label to index that fails clearly on a label outside ``classes``."""
+    positions = {name: i for i, name in enumerate(classes)}
+
+    def lookup(label: str, where: str) -> int:
+        if label not in positions:
+            shown = ", ".join(classes[:20]) + (", ..." if len(classes) > 20 else "")
+            raise DataError(f"label {label!r} ({where}) is not in the class list from {source}: {shown}")
+        return positions[label]
+
+    return lookup
+
+
+def read_class_file(path: Path) -> list[str]:
+    names = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+    if not names:
+        raise DataError(f"class list {path} is empty")
+    if len(set(names)) != len(names):
+        raise DataError(f"class list {path} names a class twice")
+    return names
+
+
+def is_image_name(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+# --- (a) Kaggle "Human Action Recognition" -------------------------------------------------------
+
+
+def _find_file(root: Path, name: str) -> Path | None:
+    for child in root.iterdir() if root.is_dir() else ():
+        if child.name.lower() == name.lower() and child.is_file():
+            return child
+    return None
+
+
+def read_kaggle(root: Path, classes: list[str] | None = None) -> Listing:
+    """``Training_set.csv`` (filename,label) + ``train/``; ``Testing_set.csv`` (filename) + ``test/``.
+
+    Evidence masks are picked up from ``masks/<split>/<stem>.png`` where present
+    (the synthetic set writes them).
+    """
+    train_csv = _find_file(root, "Training_set.csv")
+    if train_csv is None:
+        raise DataError(f"{root} has no Training_set.csv, so it is not the Kaggle HAR layout")
+    rows = read_csv(train_csv, ("filename", "label"))
+    source = "classes.txt"
+    if classes is None and (root / "classes.txt").is_file():
+        classes = read_class_file(root / "classes.txt")
+    elif classes is None:
+        classes, source = sorted({row["label"] for _, row in rows if row["label"]}), train_csv.name
+    lookup = class_index(classes, source)
+
+    def sample(folder: str, name: str, label: int | None) -> Sample:
+        mask = root / "masks" / folder / (Path(name).stem + ".png")
+        return Sample(resolve_name(root / folder, name), label, mask if mask.is_file() else None)
+
+    train = []
+    for line, row in rows:
+        if not row["filename"]:
+            raise DataError(f"{train_csv.name} line {line} has no filename")
+        train.append(sample("train", row["filename"], lookup(row["label"], f"{train_csv.name} line {line}")))
+    pools = {"train": train}
+    test_csv = _find_file(root, "Testing_set.csv")
+    if test_csv is not None:
+        pools["test"] = [sample("test", row["filename"], None) for _, row in read_csv(test_csv, ("filename",))]
+    return Listing("kaggle", classes, pools)
+
+
+# --- (b) Stanford 40 Actions ---------------------------------------------------------------------
+
+_SPLIT_FILE = re.compile(r"^(?P<action>.+)_(?P<split>train|test)\.txt$")
+
+
+def read_person_boxes(xml_path: Path) -> tuple[Box, ...]:
+    """Person boxes from a Stanford 40 ``XMLAnnotations`` file (every ``object/bndbox``)."""
+    root = ElementTree.parse(xml_path).getroot()
+    boxes = []
+    for bndbox in root.iter("bndbox"):
+        coords = [float(bndbox.findtext(tag, "nan")) for tag in ("xmin", "ymin", "xmax", "ymax")]
+        if all(c == c for c in coords):  # no NaN: every coordinate present
+            boxes.append(tuple(coords))
+    return tuple(boxes)
+
+
+def read_stanford40(root: Path, classes: list[str] | None = None) -> Listing:
+    """``JPEGImages/``, ``ImageSplits/actions.txt`` + ``<action>_{train,test}.txt``, ``XMLAnnotations/``."""
+    splits_dir, images_dir, xml_dir = root / "ImageSplits", root / "JPEGImages", root / "XMLAnnotations"
+    actions_file = splits_dir / "actions.txt"
+    if not actions_file.is_file():
+        raise DataError(f"{root} has no ImageSplits/actions.txt, so it is not the Stanford 40 layout")
+    if classes is None:
+        lines = [line.split() for line in read_text(actions_file).splitlines() if line.strip()]
+        classes = [words[0] for words in lines if words[0].lower() != "action"]
+    lookup = class_index(classes, "ImageSplits/actions.txt")
+    notes: list[str] = []
+    pools: dict[str, list[Sample]] = {"train": [], "test": []}
+    found = {(m["action"], m["split"]) for p in splits_dir.iterdir() if (m := _SPLIT_FILE.match(p.name))}
+    for action, split in sorted(found):
+        lookup(action, f"ImageSplits/{action}_{split}.txt")
+    for action in classes:
+        for split in ("train", "test"):
+            if (action, split) not in found:
+                raise DataError(f"Stanford 40 split file ImageSplits/{action}_{split}.txt is missing")
+            names = read_text(splits_dir / f"{action}_{split}.txt").split()
+            for name in names:
+                boxes: tuple[Box, ...] = ()
+                xml_path = xml_dir / (Path(name).stem + ".xml")
+                if xml_path.is_file():
+                    try:
+                        boxes = read_person_boxes(xml_path)
+                    except (ElementTree.ParseError, ValueError) as exc:
+                        notes.append(f"person boxes unreadable in XMLAnnotations/{xml_path.name}: {exc}")
+                pools[split].append(Sample(resolve_name(images_dir, name), lookup(action, ""), None, boxes))
+    return Listing("stanford40", classes, pools, notes)
+
+
+# --- (c) ImageFolder -----------------------------------------------------------------------------
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if is_image_name(p))
+
+
+def read_imagefolder(root: Path, classes: list[str] | None = None) -> Listing:
+    """``root/<class>/*``, or ``root/{train,val,test}/<class>/*`` (an unlabelled ``test/`` may hold files directly)."""
+    has_subroots = (root / "train").is_dir() and any(
+        _images_in(d) for d in _class_dirs(root / "train")
+    )
+    subroots = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
+    source = "classes.txt"
+    if classes is None and (root / "classes.txt").is_file():
+        classes = read_class_file(root / "classes.txt")
+    elif classes is None:
+        classes = [d.name for d in _class_dirs(subroots["train"]) if _images_in(d)]
+        source = f"the class folders of {subroots['train'].name if has_subroots else root.name}/"
+    if not classes:
+        raise DataError(f"{root} has no class sub-folders with images in them")
+    lookup = class_index(classes, source)
+    pools: dict[str, list[Sample]] = {}
+    for split, folder in subroots.items():
+        pool = []
+        for class_dir in _class_dirs(folder):
+            files = _images_in(class_dir)
+            if files:
+                label = lookup(class_dir.name, f"folder {class_dir.relative_to(root)}")
+                pool.extend(Sample(path, label) for path in files)
+        if split == "test":
+            pool.extend(Sample(path, None) for path in sorted(folder.iterdir()) if is_image_name(path))
+        pools[split] = pool
+    return Listing("imagefolder", classes, pools)
+
+
+READERS: dict[str, Callable[[Path, list[str] | None], Listing]] = {
+    "kaggle": read_kaggle,
+    "stanford40": read_stanford40,
+    "imagefolder": read_imagefolder,
+}
+
+
+def detect_format(root: Path) -> str:
+    """The layout of ``root``, judged by its marker files."""
+    if _find_file(root, "Training_set.csv") is not None:
+        return "kaggle"
+    if (root / "ImageSplits" / "actions.txt").is_file():
+        return "stanford40"
+    if any(_images_in(d) for d in _class_dirs(root)):
+        return "imagefolder"
+    raise DataError(
+        f"cannot tell the layout of {root}: expected Training_set.csv (Kaggle HAR), "
+        "ImageSplits/actions.txt (Stanford 40) or class sub-folders of images (ImageFolder); see --format"
+    )

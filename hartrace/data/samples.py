@@ -1,0 +1,66 @@
+"""What a dataset is once read: samples, splits, and the files that were skipped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: A person box (x0, y0, x1, y1) in the image's pixel coordinates.
+Box = tuple[float, float, float, float]
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image: where it is, its class index (None when unlabelled) and its evidence.
+
+    Evidence is what the action is made of, used to judge explanations: a mask
+    file (the synthetic set) or person boxes (Stanford 40).
+    """
+
+    path: Path
+    label: int | None
+    mask_path: Path | None = None
+    boxes: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file the dataset names but that cannot be used, and why."""
+
+    path: Path
+    reason: str
+    split: str
+
+
+@dataclass
+class DatasetIndex:
+    """A dataset after reading: classes, samples per split, and everything skipped."""
+
+    root: Path
+    layout: str
+    classes: list[str]
+    splits: dict[str, list[Sample]]
+    skipped: list[SkippedFile] = field(default_factory=list)
+    image_sizes: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    split_file: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def class_counts(self, split: str) -> dict[str, int]:
+        """Images per class in ``split`` (unlabelled images are counted under ``"?"``)."""
+        counts = Counter(
+            self.classes[s.label] if s.label is not None else "?" for s in self.splits.get(split, [])
+        )
+        ordered = {name: counts.get(name, 0) for name in self.classes}
+        if counts.get("?"):
+            ordered["?"] = counts["?"]
+        return ordered
+
+    def relative(self, path: Path) -> str:
+        """A path as shown to the user and stored in split files: relative to the root, POSIX style."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()

@@ -1,0 +1,179 @@
+"""``hartrace data summary``: what a dataset holds, in numbers, a chart and a sample grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hartrace.data.dataset import evidence_mask  # noqa: E402
+from hartrace.data.decode import ImageDecodeError, load_rgb  # noqa: E402
+from hartrace.data.samples import DatasetIndex, Sample  # noqa: E402
+from hartrace.io import save_figure, write_csv, write_json  # noqa: E402
+
+
+def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:
+    """Min/median/mean/max of widths and heights, so a user can choose ``--image-size``."""
+    if not sizes:
+        return {"count": 0}
+    widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
+
+    def stats(values: list[int]) -> dict[str, float]:
+        return {"min": min(values), "median": median(values), "mean": round(sum(values) / len(values), 1), "max": max(values)}
+
+    return {"count": len(sizes), "width": stats(widths), "height": stats(heights)}
+
+
+def describe(index: DatasetIndex) -> dict[str, Any]:
+    """Everything the summary reports, as plain data (also written as ``summary.json``)."""
+    splits = {}
+    for split, samples in index.splits.items():
+        sizes = [index.image_sizes[s.path] for s in samples if s.path in index.image_sizes]
+        splits[split] = {
+            "images": len(samples),
+            "labelled": sum(s.label is not None for s in samples),
+            "with_evidence": sum(s.mask_path is not None or bool(s.boxes) for s in samples),
+            "per_class": index.class_counts(split),
+            "image_size": size_statistics(sizes),
+        }
+    return {
+        "root": str(index.root),
+        "layout": index.layout,
+        "classes": index.classes,
+        "split_file": str(index.split_file) if index.split_file else None,
+        "splits": splits,
+        "skipped": [{"path": index.relative(s.path), "split": s.split, "reason": s.reason} for s in index.skipped],
+        "notes": index.notes,
+    }
+
+
+def write_skipped_report(index: DatasetIndex, path: Path) -> Path:
+    """The skipped files as CSV (path, split, reason): the list a user fixes their data from."""
+    return write_csv(path, ["path", "split", "reason"], ((index.relative(s.path), s.split, s.reason) for s in index.skipped))
+
+
+def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
+    """Horizontal bars of images per class, one colour per labelled split."""
+    splits = [s for s in index.splits if any(x.label is not None for x in index.splits[s])]
+    n = len(index.classes)
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.28 * n + 1.2)))
+    height = 0.8 / max(1, len(splits))
+    y = np.arange(n)
+    for i, split in enumerate(splits):
+        counts = index.class_counts(split)
+        values = [counts[c] for c in index.classes]
+        bars = ax.barh(y + i * height - 0.4 + height / 2, values, height=height, label=f"{split} ({sum(values)})")
+        ax.bar_label(bars, fontsize=7, padding=2)
+    ax.set_yticks(y, index.classes, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("images")
+    ax.set_title(f"{index.root.name}: images per class ({index.layout} layout)")
+    ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def _pick_examples(samples: list[Sample], n_classes: int, per_class: int) -> list[list[Sample]]:
+    by_class: list[list[Sample]] = [[] for _ in range(n_classes)]
+    for sample in samples:
+        if sample.label is not None:
+            by_class[sample.label].append(sample)
+    picked = []
+    for members in by_class:
+        if len(members) <= per_class:
+            picked.append(members)
+        else:
+            step = len(members) / per_class
+            picked.append([members[int(i * step)] for i in range(per_class)])
+    return picked
+
+
+def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split: str = "train") -> Path:
+    """A row of example images per class; evidence (masks, person boxes) is outlined in yellow."""
+    rows = _pick_examples(index.splits.get(split, []), len(index.classes), per_class)
+    fig, axes = plt.subplots(len(rows), per_class, figsize=(1.6 * per_class, 1.6 * len(rows)), squeeze=False)
+    for row, (name, samples) in enumerate(zip(index.classes, rows, strict=True)):
+        for col in range(per_class):
+            ax = axes[row][col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if col == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            if col >= len(samples):
+                continue
+            try:
+                image = load_rgb(samples[col].path)
+            except ImageDecodeError:
+                continue
+            ax.imshow(np.asarray(image))
+            mask = evidence_mask(samples[col], image.size)
+            if mask is not None and mask.any():
+                ax.contour(mask, levels=[0.5], colors="yellow", linewidths=0.8)
+    fig.suptitle(f"{index.root.name}: {split} examples per class (evidence outlined)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
+
+
+def summarize(index: DatasetIndex, out_dir: str | Path, per_class_examples: int = 6) -> dict[str, Any]:
+    """Write ``summary.json``, ``class_counts.csv``, ``skipped.csv`` and the two PNGs; return the summary."""
+    out = Path(out_dir)
+    summary = describe(index)
+    write_csv(
+        out / "class_counts.csv",
+        ["class", *index.splits],
+        ([name, *(index.class_counts(split).get(name, 0) for split in index.splits)] for name in index.classes),
+    )
+    write_skipped_report(index, out / "skipped.csv")
+    summary["outputs"] = {
+        "class_distribution": str(plot_class_distribution(index, out / "class_distribution.png")),
+        "sample_grid": str(plot_sample_grid(index, out / "samples.png", per_class_examples)),
+        "class_counts": str(out / "class_counts.csv"),
+        "skipped": str(out / "skipped.csv"),
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def format_summary(summary: dict[str, Any], max_skipped: int = 20) -> str:
+    """The summary as the text ``hartrace data summary`` prints."""
+    lines = [f"dataset   {summary['root']}", f"layout    {summary['layout']}", f"classes   {len(summary['classes'])}"]
+    if summary["split_file"]:
+        lines.append(f"split     {summary['split_file']}")
+    splits = summary["splits"]
+    names = list(splits)
+    width = max(len(c) for c in [*summary["classes"], "class"])
+    lines.append("")
+    lines.append("  ".join([f"{'class':<{width}}", *(f"{n:>7}" for n in names)]))
+    per_class = {n: splits[n]["per_class"] for n in names}
+    for name in [*summary["classes"], *(["?"] if any("?" in p for p in per_class.values()) else [])]:
+        label = "(unlabelled)" if name == "?" else name
+        lines.append("  ".join([f"{label:<{width}}", *(f"{per_class[n].get(name, 0):>7}" for n in names)]))
+    lines.append("  ".join([f"{'total':<{width}}", *(f"{splits[n]['images']:>7}" for n in names)]))
+    lines.append("")
+    for name in names:
+        size = splits[name]["image_size"]
+        if size["count"]:
+            w, h = size["width"], size["height"]
+            lines.append(
+                f"{name:<5} image size  width {w['min']}-{w['max']} (median {w['median']})  "
+                f"height {h['min']}-{h['max']} (median {h['median']})"
+            )
+    skipped = summary["skipped"]
+    lines.append("")
+    lines.append(f"skipped   {len(skipped)} file(s)")
+    for item in skipped[:max_skipped]:
+        lines.append(f"  {item['path']}  [{item['split']}]  {item['reason']}")
+    if len(skipped) > max_skipped:
+        lines.append(f"  ... and {len(skipped) - max_skipped} more (see skipped.csv)")
+    for note in summary["notes"]:
+        lines.append(f"note      {note}")
+    for key, value in summary.get("outputs", {}).items():
+        lines.append(f"wrote     {value}")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Atomic file output: a reader never sees half a file, and a crash loses nothing.
+
+Every file hartrace writes goes through :func:`atomic_path`: the content lands in a
+temporary file in the destination folder and is renamed over the target only
+once it is complete (``os.replace`` is atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` on success."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(dest: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def write_text(dest: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes(dest, text.encode("utf-8"))
+
+
+def write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
+    return write_text(dest, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_csv(dest: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text(dest, buf.getvalue())
+
+
+def save_figure(fig: Any, dest: str | os.PathLike[str], dpi: int = 120) -> Path:
+    """Save a matplotlib figure atomically as PNG and close it (figures leak otherwise)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return Path(dest)

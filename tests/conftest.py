@@ -1,0 +1,54 @@
+"""Small on-disk fixtures in each dataset layout, with every kind of awkward file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_image(path: Path, size: tuple[int, int] = (40, 30), seed: int = 0, fmt: str = "JPEG", mode: str = "RGB") -> Path:
+    """A small random image written as ``fmt`` (whatever ``path``'s extension says)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt)
+    return path
+
+
+def truncate(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.fixture
+def kaggle_dir(tmp_path: Path) -> Path:
+    """Kaggle HAR layout: 3 classes x 5 training images, 2 test images, BOM + CRLF + stray spaces in the CSV."""
+    root = tmp_path / "Human Action Recognition"
+    rows = []
+    n = 0
+    for label in ("calling", "running", "sitting"):
+        for _ in range(5):
+            n += 1
+            make_image(root / "train" / f"Image_{n}.jpg", seed=n)
+            rows.append(f" Image_{n}.jpg , {label} ")
+    (root / "Training_set.csv").write_bytes(("\ufefffilename,label\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    make_image(root / "test" / "Image_1.jpg", seed=100)
+    make_image(root / "test" / "Image_2.jpg", seed=101)
+    (root / "Testing_set.csv").write_text("filename\nImage_1.jpg\nImage_2.jpg\n")
+    return root
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``hartrace ARGS`` in a child process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "hartrace", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )

@@ -1,0 +1,44 @@
+"""The command line as a user meets it: help, version, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hartrace import __version__
+from tests.conftest import run_cli
+
+
+def test_version_and_help() -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"hartrace {__version__}"
+    helped = run_cli("--help")
+    assert helped.returncode == 0
+    for command in ("synth", "data", "models", "demo"):
+        assert command in helped.stdout
+
+
+def _assert_one_line_usage_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_dataset_folder(tmp_path: Path) -> None:
+    result = run_cli("data", "summary", str(tmp_path / "nope"), "--quiet")
+    _assert_one_line_usage_error(result, "dataset folder not found", "nope")
+
+
+def test_unknown_label_is_a_one_line_error(kaggle_dir: Path, tmp_path: Path) -> None:
+    (kaggle_dir / "classes.txt").write_text("calling\nsitting\n")
+    result = run_cli("data", "summary", str(kaggle_dir), "--out", str(tmp_path / "o"), "--quiet")
+    _assert_one_line_usage_error(result, "label 'running'", "not in the class list")
+    assert not (tmp_path / "o").exists(), "nothing is written when the input is bad"
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    _assert_one_line_usage_error(run_cli("data", "summary", str(tmp_path), "--format", "coco"), "invalid choice")
+    _assert_one_line_usage_error(run_cli("synth", "--per-class", "0"), "--per-class", "positive")
+    _assert_one_line_usage_error(run_cli("frobnicate"), "invalid choice")
