@@ -1,0 +1,41 @@
+"""The model zoo: ``get_model(name, num_classes, weights=..., freeze=...)``.
+
+``harnet`` (the default) is a ResNet-50 trunk with a conv head; the torchvision
+ImageNet classifiers and two small from-scratch nets are also here. Run
+``hartrace models`` to list them. Infrastructure lives in the private modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hartrace.models import harnet as _harnet  # noqa: F401  (registers models)
+from hartrace.models import scratch as _scratch  # noqa: F401
+from hartrace.models import torchvision_zoo as _torchvision_zoo  # noqa: F401
+from hartrace.models._factory import get_model
+from hartrace.models._freeze import FreezableMixin
+from hartrace.models._registry import ModelInfo, list_models, model_info, register_model
+from hartrace.models._weights import LoadReport, imagenet_weights_file as _imagenet_weights_file
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FreezableMixin",
+    "LoadReport",
+    "ModelInfo",
+    "get_model",
+    "imagenet_weights_file",
+    "list_models",
+    "model_info",
+    "register_model",
+]
+
+DEFAULT_MODEL = "harnet"
+
+
+def imagenet_weights_file(name: str) -> Path | None:
+    """Where ``weights="imagenet"`` looks for ``name``'s file; None if it has none.
+
+    For ``hartrace models`` to show which ImageNet weights are on this machine.
+    """
+    info = model_info(name)
+    return None if info.imagenet_weights is None else _imagenet_weights_file(info)

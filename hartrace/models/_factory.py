@@ -1,0 +1,59 @@
+"""``get_model``: validate everything, then build, load weights, freeze."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from hartrace.errors import UsageError
+from hartrace.models._freeze import FreezableMixin, parse_freeze
+from hartrace.models._registry import get_builder, model_info
+from hartrace.models._weights import apply_state_dict, read_imagenet_state_dict, read_weights_file
+
+__all__ = ["get_model"]
+
+
+def get_model(
+    name: str,
+    num_classes: int,
+    *,
+    weights: str | Path | None = "none",
+    freeze: str | int | None = None,
+) -> nn.Module:
+    """Build a registered model with an N-way classifier.
+
+    ``weights``: ``"none"`` (random init), ``"imagenet"`` (torchvision's weights from
+    the local torch hub cache; never downloaded) or a path to a state dict or
+    hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``, N (train the last N
+    trunk stages and the head) or None for the model's default.
+
+    Every argument is checked, and any weights file read, before the (possibly
+    slow) build, so mistakes fail fast with a :class:`~hartrace.errors.UsageError`.
+    The result is a :class:`FreezableMixin`: it has ``forward_trunk``,
+    ``forward_head``, ``set_freeze``, ``frozen_modules`` and ``info``.
+    """
+    info = model_info(name)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise UsageError(f"num_classes must be a positive integer, not {num_classes!r}")
+    setting = parse_freeze(freeze, info)
+
+    if weights is None or (isinstance(weights, str) and weights.strip().lower() == "none"):
+        state, meta, source = None, {}, ""
+    elif isinstance(weights, str) and weights.strip().lower() == "imagenet":
+        state, meta, source = read_imagenet_state_dict(info), {}, f"ImageNet weights {info.imagenet_weights}"
+    elif isinstance(weights, (str, Path)):
+        state, meta = read_weights_file(weights)
+        source = str(weights)
+    else:
+        raise UsageError(f"weights must be 'none', 'imagenet' or a file path, not {weights!r}")
+
+    model = get_builder(name)(num_classes)
+    if not isinstance(model, FreezableMixin):
+        raise TypeError(f"the builder of {name} must return a FreezableMixin, got {type(model).__name__}")
+    model._setup_freezable(info)
+    if state is not None:
+        imagenet = isinstance(weights, str) and weights.strip().lower() == "imagenet"
+        apply_state_dict(model, state, info, source, expect_new_head=imagenet, meta=meta)
+    model.set_freeze(setting)
+    return model

@@ -1,0 +1,97 @@
+"""The model registry: names -> (builder, :class:`ModelInfo`).
+
+Shaped like torchvision's ``models/_api.py`` so adding a model is one decorated
+function, and so the CLI, the trainer and the explainers all read the same facts
+(input size, normalisation, Grad-CAM layer, stages) from one place.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from hartrace.errors import UsageError
+
+__all__ = ["ModelInfo", "register_model", "list_models", "model_info", "get_builder"]
+
+Builder = Callable[[int], nn.Module]
+
+TASKS = ("image",)
+FREEZE_MODES = ("trunk", "none")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the rest of hartrace needs to know about a model without building it.
+
+    All module paths are ``named_modules()`` paths of the built model.
+    """
+
+    name: str
+    task: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    cam_layer: str
+    # dicts are unhashable: leave it out of the hash so ModelInfo stays hashable.
+    layer_groups: dict[str, tuple[str, ...]] = field(hash=False)
+    stages: tuple[tuple[str, ...], ...]
+    head: tuple[str, ...]
+    imagenet_weights: str | None
+    default_freeze: str
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"{self.name}: task must be one of {TASKS}, not {self.task!r}")
+        if self.default_freeze not in FREEZE_MODES:
+            raise ValueError(f"{self.name}: default_freeze must be one of {FREEZE_MODES}")
+        if not self.stages or not self.head:
+            raise ValueError(f"{self.name}: a model needs at least one trunk stage and a head")
+
+    @property
+    def trunk(self) -> tuple[str, ...]:
+        """Every trunk module path, shallow to deep (what ``freeze="trunk"`` freezes)."""
+        return tuple(path for stage in self.stages for path in stage)
+
+
+_MODELS: dict[str, tuple[Builder, ModelInfo]] = {}
+
+
+def register_model(info: ModelInfo) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(num_classes) -> nn.Module`` under ``info.name``."""
+
+    def wrapper(builder: Builder) -> Builder:
+        if info.name in _MODELS:
+            raise ValueError(f"a model named {info.name!r} is already registered")
+        _MODELS[info.name] = (builder, info)
+        return builder
+
+    return wrapper
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the registered models (sorted), optionally only those of one task."""
+    return sorted(n for n, (_, info) in _MODELS.items() if task is None or info.task == task)
+
+
+def _lookup(name: str) -> tuple[Builder, ModelInfo]:
+    try:
+        return _MODELS[name]
+    except (KeyError, TypeError):
+        pass
+    close = difflib.get_close_matches(str(name), list(_MODELS), n=3)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise UsageError(f"unknown model {name!r}; {hint}run `hartrace models` to list them")
+
+
+def model_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of a registered model; ``UsageError`` if there is none."""
+    return _lookup(name)[1]
+
+
+def get_builder(name: str) -> Builder:
+    """The raw builder of a registered model (no weights, no freezing)."""
+    return _lookup(name)[0]
