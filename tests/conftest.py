@@ -52,3 +52,33 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "hartrace", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
     )
+
+
+def colour_folder(root: Path, per_class: int = 12, size: int = 32) -> Path:
+    """An ImageFolder of three classes a small net learns in an epoch or two: red, green, blue noise."""
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (200, 30, 30)), ("green", (30, 200, 30)), ("blue", (30, 30, 200))):
+        for i in range(per_class):
+            noise = rng.integers(0, 80, size=(size, size, 3))
+            pixels = np.clip(noise + np.array(colour) * 0.7, 0, 255).astype(np.uint8)
+            path = root / name / f"{name}_{i:02d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+    return root
+
+
+@pytest.fixture
+def colours(tmp_path: Path) -> Path:
+    return colour_folder(tmp_path / "colours")
+
+
+def quick_config(data: Path, out: Path, **overrides):
+    """A seconds-long training config on a tiny dataset (scratch net, 32 px, no workers)."""
+    from hartrace.train import resolve_config
+
+    options = dict(
+        data=str(data), backbone="resnet_small", weights="none", image_size=32, epochs=2, batch_size=8,
+        workers=0, out=str(out), lr=3e-3,
+    )  # fmt: skip
+    options.update(overrides)
+    return resolve_config(None, **options)

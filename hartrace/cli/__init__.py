@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from hartrace import __version__
 from hartrace.errors import HartraceError
 
-from . import data_cmd, demo_cmd, models_cmd, synth_cmd
+from . import data_cmd, demo_cmd, evaluate_cmd, models_cmd, synth_cmd, train_cmd
 
-COMMANDS = (synth_cmd, data_cmd, models_cmd, demo_cmd)
+COMMANDS = (synth_cmd, data_cmd, models_cmd, train_cmd, evaluate_cmd, demo_cmd)
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        return int(args.handler(args) or 0)
     except HartraceError as exc:
         print(f"hartrace {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     summary.add_argument("--out", type=Path, help="where to write the report (default: summary/<dataset name>)")
     add_dataset_options(summary)
     add_quiet(summary)
-    summary.set_defaults(run=run_summary)
+    summary.set_defaults(handler=run_summary)
 
 
 def run_summary(args: argparse.Namespace) -> int:

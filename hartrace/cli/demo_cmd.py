@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_SYNTH_DIR, help=f"where the dataset goes (default {DEFAULT_SYNTH_DIR})")
     parser.add_argument("--seed", type=int, default=0)
     add_quiet(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,100 @@
+"""``hartrace train``: options map one-to-one onto :class:`hartrace.train.TrainConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hartrace.cli.common import add_quiet, positive_int
+from hartrace.data.layouts import FORMATS
+from hartrace.train.config import AMP_MODES, OPTIMIZERS, SCHEDULES
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "true", "yes", "1"):
+        return True
+    if text.lower() in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "train",
+        help="train a classifier; a run lands in checkpoints/<run>/",
+        description="Train an action classifier. Options override --config FILE (YAML or JSON), which overrides "
+        "the defaults; the resolved config is saved with the run. Ctrl-C leaves a resumable checkpoint.",
+    )
+    p.add_argument("--config", type=Path, help="YAML or JSON file of options (keys as below, - or _)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN (folder or name) from its last checkpoint")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", help="dataset folder (default data/synthetic)")
+    data.add_argument("--format", choices=("auto", *FORMATS))
+    data.add_argument("--val-fraction", type=float)
+    data.add_argument("--split-file", help="reuse a saved split (e.g. another run's split.json)")
+    data.add_argument("--image-size", type=positive_int, help="input side in pixels (default: the model's)")
+    data.add_argument("--augment", type=_on_off, metavar="on|off", help="training augmentation (default on)")
+    data.add_argument("--augment-strength", type=float, help="scale every augmentation knob (default 1.0)")
+    data.add_argument("--workers", type=int, help="data loading processes (default: up to 4)")
+    model = p.add_argument_group("model")
+    model.add_argument("--backbone", help="model name, see `hartrace models` (default harnet)")
+    model.add_argument("--weights", help="imagenet | none | PATH (default: imagenet where the model has it)")
+    model.add_argument("--freeze", help="trunk | none | N = train the last N trunk stages (default: the model's)")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=positive_int)
+    opt.add_argument("--batch-size", type=positive_int)
+    opt.add_argument("--lr", type=float)
+    opt.add_argument("--optimizer", choices=OPTIMIZERS)
+    opt.add_argument("--weight-decay", type=float)
+    opt.add_argument("--schedule", choices=SCHEDULES)
+    opt.add_argument("--warmup-epochs", type=float)
+    opt.add_argument("--label-smoothing", type=float)
+    opt.add_argument("--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without a better val loss")
+    opt.add_argument("--seed", type=int)
+    speed = p.add_argument_group("speed")
+    speed.add_argument("--amp", choices=AMP_MODES, help="autocast: auto = bf16 on CPUs that have it, bf16/fp16 on CUDA")
+    speed.add_argument("--channels-last", type=_on_off, metavar="on|off")
+    speed.add_argument("--cache-features", type=_on_off, metavar="on|off", help="frozen trunk + no augmentation: cache trunk features")
+    speed.add_argument("--max-batches", type=positive_int, help="at most this many batches per epoch (quick looks)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", help="run folder (default checkpoints/<backbone>-<time>)")
+    out.add_argument("--runs-dir", help="where runs go (default checkpoints)")
+    add_quiet(p)
+    p.set_defaults(handler=run)
+
+
+OPTION_NAMES = (
+    "data", "format", "val_fraction", "split_file", "image_size", "augment", "augment_strength", "workers",
+    "backbone", "weights", "freeze", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
+    "warmup_epochs", "label_smoothing", "early_stop", "seed", "amp", "channels_last", "cache_features",
+    "max_batches", "out", "runs_dir",
+)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from hartrace.train import read_config_file, resolve_config, resume, train
+    from hartrace.train.distributed import is_main_process
+
+    log = print
+    if args.resume:
+        given = [name for name in OPTION_NAMES if getattr(args, name) is not None and name not in ("epochs", "runs_dir")]
+        if given or args.config:
+            from hartrace.errors import UsageError
+
+            raise UsageError("--resume continues a run with its saved config; only --epochs may change")
+        result = resume(args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log)
+    else:
+        file_options = read_config_file(args.config) if args.config else None
+        config = resolve_config(file_options, **{name: getattr(args, name) for name in OPTION_NAMES})
+        result = train(config, progress=not args.quiet, log=log)
+    if not is_main_process():
+        return 0
+    best = result.best
+    print(
+        f"best epoch {result.best_epoch}: val loss {best.get('val_loss', float('nan')):.4f}, "
+        f"val accuracy {best.get('val_accuracy', float('nan')):.3f}, val F1 {best.get('val_f1', float('nan')):.3f} "
+        f"({result.seconds:.0f} s)"
+    )
+    print(f"run folder: {result.run_dir}")
+    print(f"next: hartrace evaluate --run {result.run_dir}")
+    return 0

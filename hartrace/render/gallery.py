@@ -1,0 +1,36 @@
+"""A captioned grid of images: misclassified examples, dataset samples, worst explanations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def image_gallery_figure(
+    images: Sequence[np.ndarray], captions: Sequence[str], columns: int = 6, title: str = "", tile: float = 2.0
+) -> Figure:
+    """Images (``[H, W, 3]`` uint8 or floats in [0, 1]) in a grid, each with a caption under it."""
+    if not images:
+        fig, ax = plt.subplots(figsize=(4, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
+        return fig
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(tile * columns, (tile + 0.45) * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
+        ax.imshow(image)
+        ax.set_title(caption, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
