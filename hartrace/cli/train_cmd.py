@@ -25,8 +25,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Train an action classifier. Options override --config FILE (YAML or JSON), which overrides "
         "the defaults; the resolved config is saved with the run. Ctrl-C leaves a resumable checkpoint.",
     )
-    p.add_argument("--config", type=Path, help="YAML or JSON file of options (keys as below, - or _)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN (folder or name) from its last checkpoint")
+    add_training_options(p)
+    p.set_defaults(handler=run)
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """Every TrainConfig field as an option (default None = "not given", so --config and defaults apply)."""
+    p.add_argument("--config", type=Path, help="YAML or JSON file of options (keys as below, - or _)")
     data = p.add_argument_group("data")
     data.add_argument("--data", help="dataset folder (default data/synthetic)")
     data.add_argument("--format", choices=("auto", *FORMATS))
@@ -60,7 +66,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     out.add_argument("--out", help="run folder (default checkpoints/<backbone>-<time>)")
     out.add_argument("--runs-dir", help="where runs go (default checkpoints)")
     add_quiet(p)
-    p.set_defaults(handler=run)
 
 
 OPTION_NAMES = (
@@ -71,8 +76,16 @@ OPTION_NAMES = (
 )  # fmt: skip
 
 
+def config_from_args(args: argparse.Namespace):
+    """Defaults < --config file < the options given on the command line."""
+    from hartrace.train import read_config_file, resolve_config
+
+    file_options = read_config_file(args.config) if args.config else None
+    return resolve_config(file_options, **{name: getattr(args, name) for name in OPTION_NAMES})
+
+
 def run(args: argparse.Namespace) -> int:
-    from hartrace.train import read_config_file, resolve_config, resume, train
+    from hartrace.train import resume, train
     from hartrace.train.distributed import is_main_process
 
     log = print
@@ -84,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--resume continues a run with its saved config; only --epochs may change")
         result = resume(args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log)
     else:
-        file_options = read_config_file(args.config) if args.config else None
-        config = resolve_config(file_options, **{name: getattr(args, name) for name in OPTION_NAMES})
-        result = train(config, progress=not args.quiet, log=log)
+        result = train(config_from_args(args), progress=not args.quiet, log=log)
     if not is_main_process():
         return 0
     best = result.best
