@@ -20,11 +20,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.data import load_dataset
-    from hartrace.data.summary import format_summary, summarize
     from hartrace.synth import generate
 
-    report = generate(args.data, seed=args.seed, progress=not args.quiet)
+    report = generate(args.data, seed=args.seed, progress=not args.quiet)  # before torch is imported: workers fork
+
+    from hartrace.data import load_dataset
+    from hartrace.data.summary import format_summary, summarize
+
     print(f"[1/2] synthetic dataset: {report.n_train} train + {report.n_test} test images in {report.seconds:.1f} s")
     index = load_dataset(report.root, seed=args.seed, progress=not args.quiet)
     summary_dir = report.root.parent / f"{report.root.name}-summary"

@@ -1,18 +1,24 @@
-"""Datasets: the layouts HAR practitioners have, robust decoding, saved splits, transforms."""
+"""Datasets: the layouts HAR practitioners have, robust decoding, saved splits, transforms.
 
-from hartrace.data.decode import ImageDecodeError, load_rgb, probe
-from hartrace.data.index import load_dataset
-from hartrace.data.layouts import FORMATS, detect_format
-from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
+Names are imported on first use (PEP 562), so the command line starts without torch.
+"""
 
-__all__ = [
-    "FORMATS",
-    "DatasetIndex",
-    "ImageDecodeError",
-    "Sample",
-    "SkippedFile",
-    "detect_format",
-    "load_dataset",
-    "load_rgb",
-    "probe",
-]
+from __future__ import annotations
+
+from hartrace._lazy import lazy_getattr
+
+_EXPORTS = {
+    "FORMATS": "hartrace.data.layouts",
+    "detect_format": "hartrace.data.layouts",
+    "DatasetIndex": "hartrace.data.samples",
+    "Sample": "hartrace.data.samples",
+    "SkippedFile": "hartrace.data.samples",
+    "ImageDecodeError": "hartrace.data.decode",
+    "load_rgb": "hartrace.data.decode",
+    "probe": "hartrace.data.decode",
+    "load_dataset": "hartrace.data.index",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -1,0 +1,172 @@
+"""``generate()``: the synthetic set on disk in the Kaggle HAR layout, fast and reproducible.
+
+Each image draws all its randomness from its own generator seeded with
+``(seed, split, index)``, so the output is byte-identical whatever the number
+of worker processes or the order they finish in.  Every file is written
+atomically (temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hartrace.errors import UsageError
+from hartrace.io import write_bytes, write_csv, write_text
+from hartrace.synth.actions import ACTIONS
+from hartrace.synth.scene import sample_scene
+
+MARKER = ".hartrace-synth.json"  # marks a folder as ours, so regenerating may overwrite it
+_FORMAT = "hartrace-synth"
+_SPLIT_KEYS = {"train": 0, "test": 1}
+_JPEG_QUALITY = 90
+
+Job = tuple[str, int, int, list[tuple[str, int, str]]]  # root, size, seed, [(split, index, action)]
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """What :func:`generate` wrote and how fast."""
+
+    root: Path
+    n_train: int
+    n_test: int
+    seconds: float
+    images_per_second: float
+
+
+def image_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator for one image: independent of every other image and of the worker that draws it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_KEYS[split], index]))
+
+
+def split_labels(seed: int, split: str, per_class: int) -> list[str]:
+    """``per_class`` of every action in a seeded shuffled order (image ``i + 1`` gets label ``i``)."""
+    labels = [a for a in ACTIONS for _ in range(per_class)]
+    order = np.random.default_rng(np.random.SeedSequence([seed, 100 + _SPLIT_KEYS[split]])).permutation(len(labels))
+    return [labels[i] for i in order]
+
+
+def _encode(image: np.ndarray, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _render_job(job: Job) -> int:
+    root_s, size, seed, items = job
+    root = Path(root_s)
+    for split, index, action in items:
+        out = sample_scene(action, image_rng(seed, split, index), size).render()
+        name = f"Image_{index}"
+        write_bytes(root / split / f"{name}.jpg", _encode(out.image, "JPEG", quality=_JPEG_QUALITY))
+        write_bytes(root / "masks" / split / f"{name}.png", _encode(out.mask.astype(np.uint8) * 255, "PNG"))
+    return len(items)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already; OpenCV threads would only fight over them
+
+
+def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise UsageError(f"{name} must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+        raise UsageError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def _prepare(root: Path, meta: dict) -> None:
+    """Refuse a foreign non-empty folder; clear the images of an earlier synthetic set; mark the folder ours."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"output {root} exists and is not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        marker = root / MARKER
+        try:
+            ours = json.loads(marker.read_text("utf-8")).get("format") == _FORMAT
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise UsageError(
+                f"output folder {root} is not empty and is not a synthetic set; choose an empty or new folder")
+        shutil.rmtree(root / ".hartrace", ignore_errors=True)  # a saved split of the old images is stale
+        for sub in ("train", "test", "masks/train", "masks/test"):
+            folder = root / sub
+            if folder.is_dir():
+                for f in folder.iterdir():
+                    if f.is_file() and f.name.startswith(("Image_", ".Image_")):
+                        f.unlink()
+    for sub in ("train", "test", "masks/train", "masks/test"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    write_text(root / MARKER, json.dumps({**meta, "complete": False}, indent=2) + "\n")
+
+
+def _context() -> mp.context.BaseContext:
+    # fork is fastest, but forking a process that has started torch's threads can hang
+    if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
+def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 10, size: int = 128,
+             seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthReport:
+    """Write the synthetic action dataset to ``out_dir`` in the Kaggle HAR layout, with evidence masks.
+
+    Layout: ``Training_set.csv`` (filename,label) + ``train/``, ``Testing_set.csv``
+    (filename) + ``test/``, ``Testing_set_labels.csv`` (the test answer key),
+    ``masks/{train,test}/Image_N.png`` (0/255) and ``classes.txt``.  The same
+    ``seed`` gives byte-identical files for any ``workers``.
+    """
+    per_class = _check_int("per_class", per_class, 1)
+    test_per_class = _check_int("test_per_class", test_per_class, 0)
+    size = _check_int("size", size, 64, 2048)
+    seed = _check_int("seed", seed, 0)
+    n_workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1)
+    root = Path(out_dir).expanduser()
+    meta = {"format": _FORMAT, "version": 1, "seed": seed, "per_class": per_class,
+            "test_per_class": test_per_class, "size": size, "classes": list(ACTIONS)}
+    _prepare(root, meta)
+
+    start = time.perf_counter()
+    labels = {"train": split_labels(seed, "train", per_class), "test": split_labels(seed, "test", test_per_class)}
+    items = [(split, i + 1, a) for split in ("train", "test") for i, a in enumerate(labels[split])]
+    n_workers = max(1, min(n_workers, len(items) // 8 or 1))
+    chunk = max(4, min(48, len(items) // (n_workers * 6) or 1))
+    jobs: list[Job] = [(str(root), size, seed, items[i:i + chunk]) for i in range(0, len(items), chunk)]
+
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc="synth", unit="img", file=sys.stderr, disable=not progress) as bar:
+        if n_workers == 1:
+            for job in jobs:
+                bar.update(_render_job(job))
+        else:
+            with _context().Pool(n_workers, initializer=_init_worker) as pool:
+                for done in pool.imap_unordered(_render_job, jobs):
+                    bar.update(done)
+
+    names = {split: [f"Image_{i + 1}.jpg" for i in range(len(labels[split]))] for split in labels}
+    write_csv(root / "Training_set.csv", ("filename", "label"), zip(names["train"], labels["train"]))
+    write_csv(root / "Testing_set.csv", ("filename",), ([n] for n in names["test"]))
+    write_csv(root / "Testing_set_labels.csv", ("filename", "label"), zip(names["test"], labels["test"]))
+    write_text(root / "classes.txt", "\n".join(ACTIONS) + "\n")
+    write_text(root / MARKER, json.dumps({**meta, "complete": True}, indent=2) + "\n")
+    seconds = time.perf_counter() - start
+    n = len(items)
+    return SynthReport(root, len(labels["train"]), len(labels["test"]), seconds, n / seconds if seconds > 0 else 0.0)
+
+
+__all__ = ["MARKER", "SynthReport", "generate", "image_rng", "split_labels"]
