@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from hartrace.data.dataset import ImageDataset
 from hartrace.data.samples import Sample
 from hartrace.data.transforms import eval_transform
+from hartrace.progress import progress_bar
 from hartrace.device import autocast, autocast_dtype
 
 
@@ -45,7 +45,7 @@ def predict_probabilities(
     )
     model.eval()
     chunks = []
-    with tqdm(total=len(samples), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(samples), desc=desc, enabled=progress) as bar:
         for images, _ in loader:
             images = images.to(device).contiguous(memory_format=torch.channels_last)
             with autocast(device, dtype):

@@ -6,13 +6,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
 
 from hartrace.data.decode import ImageDecodeError, probe
 from hartrace.data.layouts import FORMATS, READERS, Listing, detect_format, read_class_file
 from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
 from hartrace.data.splits import default_split_path, resolve_split
 from hartrace.errors import DataError
+from hartrace.progress import progress_bar
 
 
 def _probe_one(path: Path) -> tuple[int, int] | str:
@@ -33,14 +33,7 @@ def scan_images(
     paths = [sample.path for _, sample in samples]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(
-            tqdm(
-                pool.map(_probe_one, paths, chunksize=32),
-                total=len(paths),
-                desc="checking images",
-                unit="img",
-                disable=not progress,
-                leave=False,
-            )
+            progress_bar(pool.map(_probe_one, paths, chunksize=32), total=len(paths), desc="checking images", enabled=progress)
         )
     sizes: dict[Path, tuple[int, int]] = {}
     skipped: list[SkippedFile] = []

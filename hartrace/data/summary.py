@@ -74,7 +74,8 @@ def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("images")
     ax.set_title(f"{index.root.name}: images per class ({index.layout} layout)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlim(0, ax.get_xlim()[1] * 1.08)  # room for the count labels
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return save_figure(fig, path)
 
 
@@ -117,7 +118,7 @@ def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split:
             if mask is not None and mask.any():
                 ax.contour(mask, levels=[0.5], colors="yellow", linewidths=0.8)
     fig.suptitle(f"{index.root.name}: {split} examples per class (evidence outlined)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     return save_figure(fig, path, dpi=100)
 
 

@@ -147,9 +147,9 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     chunk = max(4, min(48, len(items) // (n_workers * 6) or 1))
     jobs: list[Job] = [(str(root), size, seed, items[i:i + chunk]) for i in range(0, len(items), chunk)]
 
-    from tqdm import tqdm
+    from hartrace.progress import progress_bar
 
-    with tqdm(total=len(items), desc="synth", unit="img", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(total=len(items), desc="synth", enabled=progress) as bar:
         if n_workers == 1:
             for job in jobs:
                 bar.update(_render_job(job))

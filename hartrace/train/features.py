@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm import tqdm
 
 from hartrace.device import autocast
+from hartrace.progress import progress_bar
 from hartrace.train.distributed import Distributed
 from hartrace.train.sampler import EpochSampler
 
@@ -36,7 +36,7 @@ def extract_features(
     sampler = EpochSampler(len(dataset), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
     chunks, labels = [], []
-    with tqdm(total=len(sampler), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(sampler), desc=desc, enabled=progress) as bar:
         for images, targets in loader:
             images = images.to(ctx.device)
             if channels_last:

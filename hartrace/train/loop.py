@@ -21,7 +21,6 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from hartrace.errors import HartraceError
 from hartrace.device import autocast
@@ -153,7 +152,7 @@ def train_one_epoch(
     should_stop: Callable[[bool], bool],
     max_batches: int | None,
     on_step: Callable[[int], None],
-    bar: tqdm,
+    bar: Any,
 ) -> EpochOutcome:
     """One pass over the training batches; ``on_step(batches_done)`` saves state when a stop is asked."""
     start = time.perf_counter()

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 import yaml
 from torch import nn
-from tqdm import tqdm
 
 from hartrace.checkpoint import read_checkpoint, save_checkpoint
 from hartrace.data import DatasetIndex, load_dataset
@@ -28,6 +27,7 @@ from hartrace.io import save_figure, write_csv, write_json, write_text
 from hartrace.metrics import epoch_metrics
 from hartrace.models import get_model, model_info
 from hartrace.render import training_curves_figure
+from hartrace.progress import progress_bar
 from hartrace.runs import BEST, CONFIG, CURVES, LAST, METRICS_CSV, METRICS_JSONL, SKIPPED, SPLIT, find_run, new_run_dir
 from hartrace.train.config import TrainConfig, resolve_config
 from hartrace.device import autocast_dtype
@@ -271,7 +271,7 @@ def _fit(
 
             model.train()
             batches = min(len(sampler), (steps_per_epoch - already) * config.batch_size)
-            with tqdm(total=batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="img", disable=not progress, leave=False) as bar:
+            with progress_bar(total=batches, desc=f"epoch {epoch + 1}/{config.epochs}", enabled=progress) as bar:
                 outcome = train_one_epoch(
                     target, loader, criterion=criterion, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                     device=device, amp_dtype=amp_dtype, channels_last=channels_last and not cached, stop=stop,
