@@ -42,3 +42,21 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
     _assert_one_line_usage_error(run_cli("data", "summary", str(tmp_path), "--format", "coco"), "invalid choice")
     _assert_one_line_usage_error(run_cli("synth", "--per-class", "0"), "--per-class", "positive")
     _assert_one_line_usage_error(run_cli("frobnicate"), "invalid choice")
+
+
+def test_models_lists_the_zoo_and_which_weights_are_present(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    hub = tmp_path / "torch"
+    (hub / "hub" / "checkpoints").mkdir(parents=True)
+    (hub / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth").write_bytes(b"x")
+    env = {**os.environ, "TORCH_HOME": str(hub)}
+    result = subprocess.run([sys.executable, "-m", "hartrace", "models"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert {"harnet", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "resnet_small", "vgg_bn_small"} <= set(rows)
+    assert rows["resnet50"][4] == "yes" and rows["harnet"][4] == "yes", "both read ResNet50_Weights.IMAGENET1K_V2"
+    assert rows["vgg16"][4] == "no" and rows["resnet_small"][4] == "-"
+    assert rows["harnet"][2] == "trunk" and rows["harnet"][-1] == "head.relu2"

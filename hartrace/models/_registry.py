@@ -51,6 +51,34 @@ class ModelInfo:
         if not self.stages or not self.head:
             raise ValueError(f"{self.name}: a model needs at least one trunk stage and a head")
 
+    @classmethod
+    def staged(
+        cls,
+        name: str,
+        *,
+        cam_layer: str,
+        groups: dict[str, tuple[str, ...]],
+        head: tuple[str, ...],
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        imagenet_weights: str | None,
+    ) -> ModelInfo:
+        """An image classifier whose trunk stages are its display groups, in order, plus the head."""
+        return cls(
+            name=name,
+            task="image",
+            input_size=input_size,
+            mean=mean,
+            std=std,
+            cam_layer=cam_layer,
+            layer_groups={**groups, "head": head},
+            stages=tuple(groups.values()),
+            head=head,
+            imagenet_weights=imagenet_weights,
+            default_freeze="none",
+        )
+
     @property
     def trunk(self) -> tuple[str, ...]:
         """Every trunk module path, shallow to deep (what ``freeze="trunk"`` freezes)."""

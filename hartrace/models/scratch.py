@@ -133,18 +133,8 @@ class ResNetSmall(FreezableMixin, nn.Module):
 
 
 def _info(name: str, cam_layer: str, groups: dict[str, tuple[str, ...]], head: tuple[str, ...]) -> ModelInfo:
-    return ModelInfo(
-        name=name,
-        task="image",
-        input_size=128,
-        mean=_MEAN,
-        std=_STD,
-        cam_layer=cam_layer,
-        layer_groups={**groups, "head": head},
-        stages=tuple(groups.values()),
-        head=head,
-        imagenet_weights=None,
-        default_freeze="none",
+    return ModelInfo.staged(
+        name, cam_layer=cam_layer, groups=groups, head=head, input_size=128, mean=_MEAN, std=_STD, imagenet_weights=None
     )
 
 

@@ -81,18 +81,8 @@ def _info(
 ) -> ModelInfo:
     """ModelInfo whose stages are the groups, in order; normalisation from the weights."""
     size, mean, std = imagenet_preset(weights)
-    return ModelInfo(
-        name=name,
-        task="image",
-        input_size=size,
-        mean=mean,
-        std=std,
-        cam_layer=cam_layer,
-        layer_groups={**groups, "head": head},
-        stages=tuple(groups.values()),
-        head=head,
-        imagenet_weights=weights,
-        default_freeze="none",
+    return ModelInfo.staged(
+        name, cam_layer=cam_layer, groups=groups, head=head, input_size=size, mean=mean, std=std, imagenet_weights=weights
     )
 
 
