@@ -1,0 +1,117 @@
+"""Pixel-level attributions, computed by captum: saliency, Integrated Gradients, SmoothGrad, occlusion, guided Grad-CAM.
+
+Every method returns the same shape as the CAM family: ``[B, K, H, W]`` in ``[0, 1]``,
+the absolute attribution summed over colour channels and min-max normalised per image,
+so overlays, audits and the explorer treat all methods alike.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
+from torch import nn
+
+from hartrace.errors import UsageError
+from hartrace.explain.cam import normalise
+from hartrace.explain.targets import Target, resolve_targets
+from hartrace.probe.layers import resolve_layers
+
+
+@contextmanager
+def no_inplace_relu(model: nn.Module) -> Iterator[None]:
+    """Turn ``ReLU(inplace=True)`` off for the duration: captum's backward hooks need it (restored after)."""
+    changed = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    for module in changed:
+        module.inplace = False
+    try:
+        yield
+    finally:
+        for module in changed:
+            module.inplace = True
+
+
+def _saliency(model: nn.Module, images: torch.Tensor, target: torch.Tensor, **_: object) -> torch.Tensor:
+    return Saliency(model).attribute(images, target=target, abs=True)
+
+
+def _integrated_gradients(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, steps: int = 32, internal_batch_size: int = 32, **_: object) -> torch.Tensor:
+    return IntegratedGradients(model).attribute(
+        images, baselines=torch.zeros_like(images), target=target, n_steps=steps, internal_batch_size=internal_batch_size
+    )
+
+
+def _smoothgrad(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, samples: int = 16, noise: float = 0.15, **_: object) -> torch.Tensor:
+    stdev = noise * float(images.max() - images.min())
+    return NoiseTunnel(Saliency(model)).attribute(
+        images, nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=samples, stdevs=stdev, target=target, abs=True
+    )
+
+
+def _occlusion(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, window: int | None = None, **_: object) -> torch.Tensor:
+    side = window or max(4, images.shape[-1] // 8)
+    stride = max(1, side // 2)
+    channels = images.shape[1]
+    return Occlusion(model).attribute(
+        images, target=target, sliding_window_shapes=(channels, side, side), strides=(channels, stride, stride),
+        baselines=0.0, perturbations_per_eval=16,
+    )  # fmt: skip
+
+
+def _guided_gradcam(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, layer: nn.Module | None = None, **_: object) -> torch.Tensor:
+    if layer is None:
+        raise UsageError("guided Grad-CAM needs a layer")
+    return GuidedGradCam(model, layer).attribute(images, target=target)
+
+
+PIXEL_METHODS: dict[str, Callable[..., torch.Tensor]] = {
+    "saliency": _saliency,
+    "integrated_gradients": _integrated_gradients,
+    "smoothgrad": _smoothgrad,
+    "occlusion": _occlusion,
+    "guided_gradcam": _guided_gradcam,
+}
+_ALIASES = {"ig": "integrated_gradients", "integratedgradients": "integrated_gradients", "guidedgradcam": "guided_gradcam", "guided-gradcam": "guided_gradcam"}
+
+
+def pixel_method_name(name: str) -> str | None:
+    """The canonical pixel-method name for ``name``, or None if it is not one."""
+    key = name.lower().replace("-", "_")
+    key = _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
+    return key if key in PIXEL_METHODS else None
+
+
+def pixel_attributions(
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    method: str,
+    target: Target = None,
+    classes: Sequence[str] | None = None,
+    layer: str | None = None,
+    **options: object,
+) -> torch.Tensor:
+    """Attribution maps ``[B, K, H, W]`` in ``[0, 1]`` from a captum method (model in eval mode, restored after)."""
+    name = pixel_method_name(method)
+    if name is None:
+        raise UsageError(f"unknown pixel method {method!r}; choose one of: {', '.join(PIXEL_METHODS)}")
+    module = resolve_layers(model, [layer])[layer] if layer is not None else None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(images)
+        targets = resolve_targets(target, logits, classes)
+        inputs = images.detach().clone().requires_grad_()
+        maps = []
+        with no_inplace_relu(model), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # its notes on hooks it sets itself
+            for k in range(targets.shape[1]):
+                attribution = PIXEL_METHODS[name](model, inputs, targets[:, k], layer=module, **options)
+                maps.append(normalise(attribution.detach().abs().sum(1).float()))
+        return torch.stack(maps, dim=1)
+    finally:
+        model.train(was_training)

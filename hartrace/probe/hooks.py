@@ -1,0 +1,221 @@
+"""HookManager: everything a person wants to see on named layers, captured in one pass.
+
+Design (and how it differs from the usual hook helpers):
+- Hooks live only inside the ``with`` block and are removed in ``finally``, even when
+  the forward pass raises; exceptions are never swallowed.
+- The forward pass runs with autograd *off* until the first layer whose gradient is
+  wanted; that layer's output becomes a leaf and autograd is switched on from there.
+  Backward passes therefore stop at that layer: Grad-CAM at ``layer4`` costs about one
+  forward pass, not a forward plus a full backward.
+- A captured output is handed on as a copy, so in-place operations downstream
+  (``ReLU(inplace=True)``, ``out += identity``) cannot change what was captured, and a
+  gradient is the gradient of the layer's own output.
+- Every manager keeps its own state: several can work on one model independently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from hartrace.probe.capture import HISTOGRAM_BINS, Capture, LayerCapture, LayerStats
+from hartrace.probe.layers import resolve_layers
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+class HookManager:
+    """Capture activations (and on request gradients) of named layers of any ``nn.Module``.
+
+    ::
+
+        with HookManager(model, ["layer3", "layer4"], gradients=["layer4"]) as hooks:
+            capture = hooks.forward(images)            # activations, kernels, stats, probabilities
+            hooks.backward(capture.logits.topk(5).indices)  # gradients for the top-5 classes
+        capture["layer4"].gradient                       # [B, 5, C, H, W]
+
+    Args:
+        model: any module; it runs in eval mode during :meth:`forward` (its mode is restored).
+        layers: ``named_modules()`` paths; all are checked before anything is registered.
+        gradients: True for every layer, or the names (a subset of ``layers``) whose gradients you need.
+        offload: move captured tensors to the CPU (frees accelerator memory for big captures).
+        classes: class names stored in the capture, for display.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Sequence[str],
+        *,
+        gradients: bool | Sequence[str] = False,
+        offload: bool = False,
+        bins: int = HISTOGRAM_BINS,
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.modules = resolve_layers(model, layers)
+        if gradients is True:
+            self.gradient_layers = set(self.modules)
+        elif gradients:
+            wanted = [gradients] if isinstance(gradients, str) else list(gradients)
+            resolve_layers(model, wanted)
+            outside = [name for name in wanted if name not in self.modules]
+            if outside:
+                raise ValueError(f"gradient layers must also be captured layers: {outside}")
+            self.gradient_layers = set(wanted)
+        else:
+            self.gradient_layers = set()
+        self.offload = offload
+        self.bins = bins
+        self.classes = list(classes) if classes is not None else None
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._outputs: dict[str, torch.Tensor] = {}
+        self._graph_inputs: dict[str, torch.Tensor] = {}
+        self._logits: torch.Tensor | None = None
+        self._capture: Capture | None = None
+
+    # -- lifetime -----------------------------------------------------------------
+    def __enter__(self) -> HookManager:
+        try:
+            for name, module in self.modules.items():
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()  # returns None: exceptions propagate
+
+    def remove(self) -> None:
+        """Remove every hook and drop the autograd graph (safe to call twice)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._graph_inputs.clear()
+        self._logits = None
+
+    # -- the hook -----------------------------------------------------------------
+    def _hook(self, name: str):
+        wants_gradient = name in self.gradient_layers
+
+        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            tensor = output[0] if isinstance(output, (tuple, list)) else output
+            if not isinstance(tensor, torch.Tensor):
+                return None
+            if not wants_gradient:
+                self._outputs[name] = tensor.detach().clone()
+                return None
+            if not tensor.requires_grad:
+                # Autograd starts here: everything before this layer ran without a graph.
+                torch.set_grad_enabled(True)
+                tensor = tensor.detach().requires_grad_()
+            self._graph_inputs[name] = tensor
+            self._outputs[name] = tensor.detach()
+            passed_on = tensor.clone()  # downstream in-place ops modify this copy, not the captured output
+            if isinstance(output, tuple):
+                return (passed_on, *output[1:])
+            if isinstance(output, list):
+                return [passed_on, *output[1:]]
+            return passed_on
+
+        return hook
+
+    # -- passes -------------------------------------------------------------------
+    def forward(self, inputs: torch.Tensor) -> Capture:
+        """Run the model once on ``inputs`` (in eval mode) and return the capture."""
+        if not self._handles:
+            raise RuntimeError("HookManager.forward must be called inside its `with` block")
+        self._outputs.clear()
+        self._graph_inputs.clear()
+        was_training = self.model.training
+        grad_mode = torch.is_grad_enabled()
+        try:
+            self.model.eval()
+            torch.set_grad_enabled(False)  # a gradient layer's hook switches it on
+            logits = self.model(inputs)
+        finally:
+            torch.set_grad_enabled(grad_mode)
+            self.model.train(was_training)
+        if isinstance(logits, (tuple, list)):
+            logits = logits[0]
+        self._logits = logits if self._graph_inputs else logits.detach()
+        self._capture = Capture(
+            layers={name: self._layer_capture(name) for name in self._outputs},
+            logits=self._move(logits.detach()),
+            probabilities=self._move(torch.softmax(logits.detach().float(), dim=1)),
+            input_shape=tuple(inputs.shape),
+            classes=self.classes,
+        )
+        missing = [name for name in self.modules if name not in self._outputs]
+        if missing:
+            self._capture.extra["not_run"] = missing
+        return self._capture
+
+    def backward(self, targets: torch.Tensor) -> Capture:
+        """Gradients of the target logits w.r.t. each gradient layer's output, for every target column.
+
+        ``targets`` is ``[B]`` or ``[B, K]`` class indices; each ``LayerCapture.gradient``
+        becomes ``[B, K, *output_shape[1:]]``. The graph is kept, so this may be called again.
+        """
+        if self._capture is None or self._logits is None:
+            raise RuntimeError("call HookManager.forward before backward")
+        names = [n for n in self._graph_inputs]
+        if not names:
+            raise RuntimeError("no gradient layers ran in the forward pass: pass gradients=[...] to HookManager")
+        targets = targets.to(self._logits.device).long()
+        if targets.dim() == 1:
+            targets = targets[:, None]
+        per_layer: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+        for k in range(targets.shape[1]):
+            score = self._logits.gather(1, targets[:, k : k + 1]).sum()
+            grads = torch.autograd.grad(score, [self._graph_inputs[n] for n in names], retain_graph=True, allow_unused=True)
+            for name, grad in zip(names, grads, strict=True):
+                if grad is None:
+                    grad = torch.zeros_like(self._graph_inputs[name])
+                per_layer[name].append(grad.detach())
+        for name in names:
+            self._capture.layers[name].gradient = self._move(torch.stack(per_layer[name], dim=1))
+        self._capture.extra["targets"] = targets.detach().cpu()
+        return self._capture
+
+    # -- helpers ------------------------------------------------------------------
+    def _move(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to("cpu", non_blocking=True) if self.offload else tensor
+
+    def _layer_capture(self, name: str) -> LayerCapture:
+        module = self.modules[name]
+        activation = self._outputs[name]
+        kernel = module.weight.detach() if isinstance(module, _CONV) else None
+        return LayerCapture(
+            name=name,
+            kind=type(module).__name__,
+            shape=tuple(activation.shape),
+            activation=self._move(activation),
+            stats=LayerStats.of(activation, self.bins),
+            kernel=self._move(kernel) if kernel is not None else None,
+        )
+
+
+def capture(
+    model: nn.Module,
+    images: torch.Tensor,
+    layers: Sequence[str],
+    *,
+    gradient_layers: Sequence[str] = (),
+    targets: torch.Tensor | None = None,
+    classes: Sequence[str] | None = None,
+    offload: bool = False,
+) -> Capture:
+    """One pass: activations of ``layers`` and, for ``gradient_layers``, gradients for ``targets``.
+
+    ``targets`` defaults to the predicted class.
+    """
+    with HookManager(model, layers, gradients=list(gradient_layers), offload=offload, classes=classes) as hooks:
+        result = hooks.forward(images)
+        if gradient_layers:
+            hooks.backward(result.logits.argmax(1) if targets is None else targets)
+    return result
