@@ -45,7 +45,7 @@ def _integrated_gradients(model: nn.Module, images: torch.Tensor, target: torch.
 
 
 def _smoothgrad(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, samples: int = 16, noise: float = 0.15, **_: object) -> torch.Tensor:
-    stdev = noise * float(images.max() - images.min())
+    stdev = noise * float(images.detach().max() - images.detach().min())
     return NoiseTunnel(Saliency(model)).attribute(
         images, nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=samples, stdevs=stdev, target=target, abs=True
     )
