@@ -8,16 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from hartrace.checkpoint import load_checkpoint
-from hartrace.data import DatasetIndex, load_dataset, load_rgb
+from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
-from hartrace.device import default_device
 from hartrace.errors import UsageError
 from hartrace.inference import predict_probabilities
 from hartrace.io import save_figure, write_csv, write_json
+from hartrace.loading import open_dataset, open_model
 from hartrace.metrics import evaluation_report
 from hartrace.render import confusion_matrix_figure, image_gallery_figure
-from hartrace.runs import BEST, EVAL_DIR, SPLIT, find_run
+from hartrace.runs import EVAL_DIR
 
 GALLERY_SIZE = 24
 
@@ -26,22 +25,6 @@ GALLERY_SIZE = 24
 class EvalResult:
     out_dir: Path
     report: dict[str, Any]
-
-
-def _dataset_for(meta: dict[str, Any], data: str | Path | None, split_file: Path | None) -> DatasetIndex:
-    config = meta.get("config", {})
-    root = data or config.get("data")
-    if root is None:
-        raise UsageError("this checkpoint does not say which dataset it was trained on: pass --data")
-    return load_dataset(
-        root,
-        format=config.get("format", "auto") if data is None else "auto",
-        val_fraction=config.get("val_fraction", 0.2),
-        seed=config.get("seed", 0),
-        split_file=split_file,
-        classes=list(meta["classes"]),
-        progress=False,
-    )
 
 
 def write_predictions_csv(path: Path, index: DatasetIndex, samples: list[Sample], probabilities: np.ndarray) -> Path:
@@ -91,15 +74,10 @@ def evaluate(
     Writes ``eval.json``, ``predictions.csv``, ``per_class.csv``, ``confusion_matrix.{png,csv}``
     and ``misclassified.png`` to ``out`` (default ``<run>/eval/<split>/``).
     """
-    if checkpoint is None:
-        run_dir = find_run(run, runs_dir)
-        checkpoint, split_file = run_dir / BEST, run_dir / SPLIT
-        out_dir = Path(out) if out else run_dir / EVAL_DIR / split
-    else:
-        split_file = None
-        out_dir = Path(out) if out else Path(checkpoint).parent / EVAL_DIR / split
-    model, meta = load_checkpoint(checkpoint, default_device())
-    index = _dataset_for(meta, data, split_file)
+    opened = open_model(run, checkpoint, runs_dir)
+    model, meta, checkpoint = opened.model, opened.meta, opened.checkpoint
+    out_dir = Path(out) if out else checkpoint.parent / EVAL_DIR / split
+    index = open_dataset(opened, data)
     if split not in index.splits:
         raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
     samples = [s for s in index.splits[split] if s.label is not None]

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hartrace.checkpoint import load_checkpoint
 from hartrace.data.index import scan_images
 from hartrace.data.layouts import is_image_name, read_csv, resolve_name
 from hartrace.data.samples import Sample, SkippedFile
-from hartrace.device import default_device
 from hartrace.errors import UsageError
 from hartrace.inference import predict_probabilities
 from hartrace.io import save_figure, write_csv
 from hartrace.render import probability_bars_figure
-from hartrace.runs import BEST, find_run
+from hartrace.loading import open_model
 
 
 @dataclass
@@ -67,10 +65,9 @@ def predict(
     if top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {top_k}")
     paths = collect_inputs(inputs)
-    if checkpoint is None:
-        checkpoint = find_run(None, runs_dir) / BEST
-    model, meta = load_checkpoint(checkpoint, default_device())
-    classes = list(meta["classes"])
+    opened = open_model(None, checkpoint, runs_dir)
+    model, meta, checkpoint = opened.model, opened.meta, opened.checkpoint
+    classes = opened.classes
     _, skipped = scan_images([("input", Sample(p, None)) for p in paths], progress=False)
     bad = {s.path for s in skipped}
     samples = [Sample(p, None) for p in paths if p not in bad]

@@ -182,3 +182,18 @@ def test_unknown_method_and_missing_layer() -> None:
         explain(model, torch.randn(1, 3, 8, 8), "0", method="magiccam")
     with pytest.raises(UsageError, match="unknown layer '9'"):
         grad_cam(model, torch.randn(1, 3, 8, 8), "9")
+
+
+def test_pointing_game_energy_and_random_baseline_by_hand() -> None:
+    from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
+
+    masks = torch.zeros(2, 4, 4, dtype=torch.bool)
+    masks[:, 0, 0:2] = True  # two of sixteen pixels
+    cams = torch.zeros(2, 4, 4)
+    cams[0, 0, 1] = 1.0  # peak inside
+    cams[0, 3, 3] = 0.5
+    cams[1, 2, 2] = 1.0  # peak outside, one pixel diagonally from nothing
+    assert pointing_hits(cams, masks).tolist() == [True, False]
+    assert pointing_hits(cams, masks, tolerance=2).tolist() == [True, True]
+    assert torch.allclose(energy_inside(cams, masks), torch.tensor([1.0 / 1.5, 0.0]))
+    assert torch.allclose(random_baseline(masks), torch.tensor([2 / 16, 2 / 16]))
