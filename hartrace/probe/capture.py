@@ -7,6 +7,7 @@ renderers, the explorer and JSON exports can use them without the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -59,15 +60,23 @@ class LayerStats:
 
 @dataclass
 class LayerCapture:
-    """One named layer after a pass: its output (and gradient, kernel, stats) with metadata."""
+    """One named layer after a pass: its output (and gradient, kernel, stats) with metadata.
+
+    ``stats`` is computed from the captured output on first access, so a capture made
+    only for a CAM does not pay for histograms it never shows.
+    """
 
     name: str
     kind: str  # the module's class name, e.g. "Conv2d"
     shape: tuple[int, ...]  # output shape, batch included
     activation: torch.Tensor  # detached output, no autograd graph
-    stats: LayerStats
     kernel: torch.Tensor | None = None  # conv weight [out, in, *kernel], detached
     gradient: torch.Tensor | None = None  # d(target score)/d(output), when asked for
+    bins: int = HISTOGRAM_BINS
+
+    @cached_property
+    def stats(self) -> LayerStats:
+        return LayerStats.of(self.activation, self.bins)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready metadata and statistics (no tensors)."""

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hartrace.probe.capture import HISTOGRAM_BINS, Capture, LayerCapture, LayerStats
+from hartrace.probe.capture import HISTOGRAM_BINS, Capture, LayerCapture
 from hartrace.probe.layers import resolve_layers
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -195,8 +195,8 @@ class HookManager:
             kind=type(module).__name__,
             shape=tuple(activation.shape),
             activation=self._move(activation),
-            stats=LayerStats.of(activation, self.bins),
             kernel=self._move(kernel) if kernel is not None else None,
+            bins=self.bins,
         )
 
 

@@ -1,11 +1,39 @@
-"""Pure functions from arrays and results to pictures; they never run a model."""
+"""Pure functions from arrays and results to pictures; they never run a model.
 
+The matplotlib charts load eagerly; the rest (OpenCV overlays, plotly) on first use,
+so importing ``hartrace.render`` stays cheap.
+"""
+
+from hartrace._lazy import lazy_getattr
 from hartrace.render.charts import confusion_matrix_figure, probability_bars_figure, training_curves_figure
 from hartrace.render.gallery import image_gallery_figure
 
-__all__ = [
-    "confusion_matrix_figure",
-    "image_gallery_figure",
-    "probability_bars_figure",
-    "training_curves_figure",
-]
+_LAZY = {
+    "activation_grid_figure": "hartrace.render.activations",
+    "histogram_figure": "hartrace.render.activations",
+    "top_channels": "hartrace.render.activations",
+    "kernel_grid_figure": "hartrace.render.kernels",
+    "cam_figure": "hartrace.render.overlay",
+    "cam_overlay": "hartrace.render.overlay",
+    "layer_flow_figure": "hartrace.render.flow",
+    "figure_png_bytes": "hartrace.render.report",
+    "html_report": "hartrace.render.report",
+    "activation_grid_plotly": "hartrace.render.interactive",
+    "cam_overlay_plotly": "hartrace.render.interactive",
+    "confusion_matrix_plotly": "hartrace.render.interactive",
+    "histogram_plotly": "hartrace.render.interactive",
+    "kernel_grid_plotly": "hartrace.render.interactive",
+    "probability_bars_plotly": "hartrace.render.interactive",
+    "training_curves_plotly": "hartrace.render.interactive",
+}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+
+__all__ = sorted(
+    [
+        "confusion_matrix_figure",
+        "image_gallery_figure",
+        "probability_bars_figure",
+        "training_curves_figure",
+        *_LAZY,
+    ]
+)

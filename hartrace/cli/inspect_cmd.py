@@ -1,0 +1,133 @@
+"""``hartrace layers``, ``hartrace visualize`` and ``hartrace explain``: looking inside a model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hartrace.cli.common import add_quiet, positive_int
+
+METHOD_HELP = "gradcam (default), gradcam++, xgradcam, layercam, hirescam, eigencam, scorecam; saliency, integrated_gradients, smoothgrad, occlusion, guided_gradcam"
+
+
+def _names(text: str) -> list[str]:
+    names = [item.strip() for item in text.split(",") if item.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated layer names")
+    return names
+
+
+def _model_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", help="run folder or name (default: the latest run in --runs-dir)")
+    parser.add_argument("--checkpoint", type=Path, help="a checkpoint file instead of a run")
+    parser.add_argument("--runs-dir", type=Path, default=Path("checkpoints"))
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    layers = commands.add_parser(
+        "layers",
+        help="the model's named layers as a tree: type, output shape, parameters",
+        description="Layer names are the model's own named_modules() paths; use them with visualize, explain and the Python API.",
+    )
+    _model_source(layers)
+    layers.add_argument("--backbone", help="a zoo model (random weights) instead of a run or checkpoint")
+    layers.add_argument("--filter", help="only layers whose name or type contains this text")
+    layers.add_argument("--depth", type=positive_int, help="only layers at most this deep (1 = top level)")
+    layers.add_argument("--image-size", type=positive_int, help="input size for the output shapes (default: the model's)")
+    layers.set_defaults(handler=run_layers)
+
+    vis = commands.add_parser(
+        "visualize",
+        help="activation grids, kernels, histograms, probabilities, CAM and layer-flow diagram for one image",
+        description="One pass over IMAGE; writes PNGs, cam.npy, captures.json and report.html to "
+        "<run>/visualize/<image>/ (or --out).",
+    )
+    vis.add_argument("--image", type=Path, required=True)
+    vis.add_argument("--layers", type=_names, help="comma-separated layer names (default: the model's layer groups)")
+    _model_source(vis)
+    vis.add_argument("--method", default="gradcam", help=METHOD_HELP)
+    vis.add_argument("--cam-layer", help="layer for the CAM (default: the model's suggested layer)")
+    vis.add_argument("--target", help="class name or index to explain (default: the predicted class)")
+    vis.add_argument("--top-n", type=positive_int, default=16, help="channels per activation grid (default 16)")
+    vis.add_argument("--alpha", type=float, default=0.5, help="CAM overlay opacity (default 0.5)")
+    vis.add_argument("--out", type=Path)
+    add_quiet(vis)
+    vis.set_defaults(handler=run_visualize)
+
+    exp = commands.add_parser(
+        "explain",
+        help="explain every image of a split: overlays, a per-image CSV, pointing game where there is evidence",
+        description="Runs one method over a split with a progress bar; under torchrun the images are shared out.",
+    )
+    _model_source(exp)
+    exp.add_argument("--split", default="val")
+    exp.add_argument("--method", default="gradcam", help=METHOD_HELP)
+    exp.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
+    exp.add_argument("--target", help="class name or index (default: each image's predicted class)")
+    exp.add_argument("--limit", type=positive_int, help="only the first N images")
+    exp.add_argument("--batch-size", type=positive_int, default=16)
+    exp.add_argument("--tolerance", type=int, default=0, help="pointing-game tolerance in pixels (default 0)")
+    exp.add_argument("--no-overlays", action="store_true", help="write only the CSV and summary")
+    exp.add_argument("--out", type=Path)
+    add_quiet(exp)
+    exp.set_defaults(handler=run_explain)
+
+
+def run_layers(args: argparse.Namespace) -> int:
+    from hartrace.probe import layer_table
+
+    if args.backbone:
+        from hartrace.models import get_model, model_info
+
+        if args.run or args.checkpoint:
+            from hartrace.errors import UsageError
+
+            raise UsageError("give one of --backbone, --run or --checkpoint")
+        model, size, title = get_model(args.backbone, 2, weights="none"), model_info(args.backbone).input_size, args.backbone
+    else:
+        from hartrace.loading import open_model
+
+        opened = open_model(args.run, args.checkpoint, args.runs_dir)
+        model, size, title = opened.model, int(opened.meta["input_size"]), str(opened.checkpoint)
+    size = args.image_size or size
+    rows = [r for r in layer_table(model, (1, 3, size, size), args.filter) if args.depth is None or r.depth <= args.depth]
+    print(f"{title}: {len(rows)} layers, input 1x3x{size}x{size}")
+    width = max([len("  " * (r.depth - 1) + r.name) for r in rows] + [5])
+    print(f"{'layer':<{width}}  {'type':<20} {'output shape':<20} {'params':>11}")
+    for r in rows:
+        shape = "x".join(map(str, r.output_shape)) if r.output_shape else "-"
+        print(f"{'  ' * (r.depth - 1) + r.name:<{width}}  {r.kind:<20} {shape:<20} {r.parameters:>11,}")
+    return 0
+
+
+def run_visualize(args: argparse.Namespace) -> int:
+    from hartrace.visualize import visualize
+
+    result = visualize(
+        args.image, args.layers, run=args.run, checkpoint=args.checkpoint, runs_dir=args.runs_dir, method=args.method,
+        cam_layer=args.cam_layer, target=args.target, top_n=args.top_n, alpha=args.alpha, out=args.out,
+    )  # fmt: skip
+    top = ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result.summary["top_k"][:3])
+    print(f"{args.image}: {top}")
+    print(f"{result.summary['method']} at {result.summary['cam_layer']} for {result.summary['target']}")
+    print(f"wrote {len(result.pictures)} pictures, cam.npy, captures.json and report.html to {result.out_dir}/")
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from hartrace.explain.batch import explain_split
+    from hartrace.train.distributed import is_main_process
+
+    result = explain_split(
+        args.run, checkpoint=args.checkpoint, split=args.split, method=args.method, layer=args.layer, target=args.target,
+        runs_dir=args.runs_dir, out=args.out, batch_size=args.batch_size, limit=args.limit, overlays=not args.no_overlays,
+        tolerance=args.tolerance, progress=not args.quiet,
+    )  # fmt: skip
+    if is_main_process():
+        s = result.summary
+        print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} images: {s['images_per_second']} images/s")
+        if "pointing_game" in s:
+            print(f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "
+                  f"energy inside the evidence {s['energy_inside']:.1%}")  # fmt: skip
+        print(f"wrote {result.out_dir}/explanations.csv, summary.json" + ("" if args.no_overlays else " and overlays/"))
+    return 0

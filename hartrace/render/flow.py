@@ -1,0 +1,208 @@
+"""The layer-flow figure: input, chosen layers and prediction left to right, the picture that explains a net."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.gridspec import GridSpec  # noqa: E402
+from matplotlib.patches import ConnectionPatch  # noqa: E402
+
+from hartrace.errors import UsageError  # noqa: E402
+from hartrace.render.activations import channel_maps, to_numpy, top_channels  # noqa: E402
+from hartrace.render.kernels import _diverging_cmap, kernel_mosaic  # noqa: E402
+from hartrace.render.overlay import as_rgb_uint8  # noqa: E402
+
+CELL = 1.35  # inches per activation map
+GAP = 0.6  # inches between columns, room for the arrows
+INPUT_WIDTH = 1.5  # in cells
+BARS_WIDTH = 2.2  # in cells
+TOP_K = 5
+FEATURES_SHOWN = 8  # bars for a pooled (vector) layer
+
+
+def layer_caption(name: str, kind: str, shape: Sequence[int]) -> str:
+    """``"layer1.0.conv1\\nConv2d 64×56×56"``: the name, the module type and the per-item output shape."""
+    detail = f"{kind} {'×'.join(str(int(s)) for s in shape[1:])}"
+    return f"{name}\n{detail}" if len(detail) <= 20 else f"{name}\n{detail.replace(' ', chr(10), 1)}"
+
+
+def _caption_size(text: str) -> float:
+    longest = max(len(line) for line in text.splitlines())
+    return 8.0 if longest <= 18 else 7.0 if longest <= 22 else 6.0
+
+
+def _maps_column(fig: Figure, cells: list[Any], activation: np.ndarray, caption: str, count: int) -> list[Any]:
+    """The loudest ``count`` maps stacked vertically, on one scale per layer so brightness compares."""
+    maps = channel_maps(activation)
+    picked = top_channels(maps, count)
+    low, high = float(maps[picked].min()), float(maps[picked].max())
+    axes = []
+    for row, cell in enumerate(cells):
+        ax = fig.add_subplot(cell)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if row < len(picked):
+            channel = picked[row]
+            ax.imshow(maps[channel], cmap="viridis", vmin=low, vmax=high, interpolation="nearest", aspect="auto")
+            ax.text(
+                0.03, 0.96, f"ch {channel}", transform=ax.transAxes, ha="left", va="top", fontsize=6.5, color="white",
+                bbox={"facecolor": "black", "alpha": 0.55, "pad": 1.2, "edgecolor": "none"},
+            )
+        else:
+            ax.axis("off")
+        axes.append(ax)
+    axes[0].set_title(caption, fontsize=_caption_size(caption))
+    return axes
+
+
+def _vector_column(fig: Figure, cell: Any, values: np.ndarray, caption: str) -> Any:
+    """A pooled layer (``[F]`` or 1×1 maps): its strongest features as horizontal bars."""
+    picked = top_channels(values, FEATURES_SHOWN)
+    ax = fig.add_subplot(cell)
+    colours = ["tab:blue" if values[i] >= 0 else "tab:red" for i in picked]
+    ax.barh(range(len(picked)), values[picked], height=0.45, color=colours)
+    low, high = min(0.0, float(values[picked].min())), max(0.0, float(values[picked].max()))
+    span = (high - low) or 1.0
+    for row, feature in enumerate(picked):  # labels above the bars, clear of the arrows
+        ax.text(low + 0.01 * span, row - 0.28, f"f {feature}: {values[feature]:.3g}", fontsize=6.5, va="bottom", ha="left")
+    ax.set_ylim(len(picked) - 0.5, -0.9)
+    ax.set_xlim(low, high + 0.02 * span)
+    ax.set_yticks([])
+    if low < 0:
+        ax.axvline(0, color="black", lw=0.5)
+    ax.tick_params(axis="x", labelsize=6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(caption, fontsize=_caption_size(caption))
+    return ax
+
+
+def _kernel_cell(fig: Figure, cell: Any, kernel: Any) -> Any:
+    ax = fig.add_subplot(cell)
+    ax.patch.set_visible(False)  # never hide the tick labels of the column above
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if kernel is None:
+        ax.text(0.5, 0.5, "(no kernel)", ha="center", va="center", fontsize=6.5, color="grey", transform=ax.transAxes)
+        return ax
+    mosaic, mode, limit = kernel_mosaic(kernel, "auto", max_kernels=16)
+    if mode == "rgb":
+        ax.imshow(mosaic, interpolation="nearest")
+    else:
+        ax.imshow(mosaic, cmap=_diverging_cmap(), vmin=-limit, vmax=limit, interpolation="nearest")
+    shape = "×".join(str(int(s)) for s in kernel.shape[2:])
+    shown = min(16, int(kernel.shape[0]))
+    ax.set_xlabel(f"{shown}/{int(kernel.shape[0])} kernels {shape}\n({'RGB' if mode == 'rgb' else 'mean over in'})", fontsize=6)
+    return ax
+
+
+def _prediction_column(ax: Any, probabilities: np.ndarray, names: Sequence[str]) -> None:
+    """Top-5 classes as bars, each name written above its bar so long names never collide."""
+    order = np.argsort(-probabilities, kind="stable")[:TOP_K]
+    ax.barh(range(len(order)), probabilities[order], height=0.45, color=["tab:green"] + ["tab:blue"] * (len(order) - 1))
+    for row, k in enumerate(order):
+        ax.text(0.0, row - 0.3, names[k], fontsize=8, va="bottom", ha="left")
+        ax.text(probabilities[k] + 0.02, row, f"{probabilities[k]:.1%}", fontsize=7.5, va="center")
+    ax.set_ylim(len(order) - 0.5, -0.9)
+    ax.set_xlim(0, 1.25)
+    ax.set_yticks([])
+    ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"], fontsize=7)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"top-{len(order)} prediction", fontsize=8)
+
+
+def layer_flow_figure(
+    image: Any,
+    capture: Any,
+    layers: Sequence[str],
+    *,
+    classes: Sequence[str] | None = None,
+    channels_per_layer: int = 4,
+    index: int = 0,
+    title: str = "",
+) -> Figure:
+    """Input → each chosen layer (in the order given) → top-5 probabilities, joined by arrows.
+
+    Each layer column shows its ``channels_per_layer`` most energetic maps of batch item
+    ``index`` (one colour scale per layer; 3-D layers averaged over time), a thumbnail of
+    its kernels when it has some, and a caption with name, type and output shape.
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    unknown = [name for name in layers if name not in capture.layers]
+    if unknown:
+        raise UsageError(f"layer(s) {', '.join(map(repr, unknown))} not in the capture; it holds {', '.join(capture.layers)}")
+    if channels_per_layer < 1:
+        raise UsageError("channels_per_layer must be at least 1")
+    rows, columns = channels_per_layer, len(layers) + 2
+    ratios = [INPUT_WIDTH] + [1.0] * len(layers) + [BARS_WIDTH]
+    axes_width = CELL * sum(ratios)
+    gaps = GAP * (columns - 1)
+    margin_left, margin_right = 0.15, 0.25
+    caption_lines = max([2] + [layer_caption(n, capture.layers[n].kind, capture.layers[n].shape).count("\n") + 1 for n in layers])
+    top_inches = 0.2 + 0.15 * caption_lines + (0.4 if title else 0.0)
+    bottom_inches = 0.4
+    height_ratios = [1.0] * rows + [0.9]
+    hgap = 0.1
+    fig_width = axes_width + gaps + margin_left + margin_right
+    axes_height = CELL * sum(height_ratios)
+    fig_height = axes_height + hgap * rows + top_inches + bottom_inches
+    fig = plt.figure(figsize=(fig_width, fig_height))
+    grid = GridSpec(
+        rows + 1, columns, figure=fig, width_ratios=ratios, height_ratios=height_ratios,
+        left=margin_left / fig_width, right=1 - margin_right / fig_width,
+        bottom=bottom_inches / fig_height, top=1 - top_inches / fig_height,
+        wspace=GAP / (axes_width / columns), hspace=hgap / (axes_height / (rows + 1)),
+    )
+
+    rgb = as_rgb_uint8(image)
+    input_ax = fig.add_subplot(grid[:rows, 0])
+    input_ax.imshow(rgb)
+    input_ax.set_xticks([])
+    input_ax.set_yticks([])
+    input_ax.set_title(f"input\n{rgb.shape[0]}×{rgb.shape[1]}", fontsize=8)
+
+    for column, name in enumerate(layers, start=1):
+        layer = capture.layers[name]
+        activation = to_numpy(layer.activation[index])
+        caption = layer_caption(name, layer.kind, layer.shape)
+        if activation.ndim == 1 or int(np.prod(activation.shape[1:])) == 1:
+            _vector_column(fig, grid[:rows, column], activation.reshape(activation.shape[0]), caption)
+        else:
+            if activation.ndim == 4:
+                caption += " (t mean)"
+            _maps_column(fig, [grid[r, column] for r in range(rows)], activation, caption, channels_per_layer)
+        _kernel_cell(fig, grid[rows, column], layer.kernel)
+
+    probabilities = to_numpy(capture.probabilities[index])
+    names = list(classes or capture.classes or [str(i) for i in range(probabilities.shape[0])])
+    bars_ax = fig.add_subplot(grid[:rows, -1])
+    _prediction_column(bars_ax, probabilities, names)
+
+    # Arrows in figure coordinates from each column's right edge to the next one's left edge.
+    top_box, bottom_box = grid[0, 0].get_position(fig), grid[rows - 1, 0].get_position(fig)
+    y = (top_box.y1 + bottom_box.y0) / 2
+    pad = 0.08 / fig_width
+    for column in range(columns - 1):
+        start = grid[0, column].get_position(fig).x1 + pad
+        end = grid[0, column + 1].get_position(fig).x0 - pad
+        if column + 1 == columns - 1:
+            end -= 0.05 / fig_width
+        arrow = ConnectionPatch(
+            (start, y), (end, y), coordsA="figure fraction", coordsB="figure fraction",
+            arrowstyle="-|>", mutation_scale=16, lw=1.8, color="dimgrey",
+        )
+        fig.add_artist(arrow)
+    if title:
+        fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig_height, va="top")
+    return fig

@@ -1,0 +1,185 @@
+"""Plotly versions of the pictures for the Dash explorer: every clickable point says what it stands for.
+
+Heatmaps carry their channel index in ``customdata`` and the trace ``name``, bars carry
+their class name, so a click callback never has to reverse-engineer positions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hartrace.errors import UsageError
+from hartrace.render.activations import channel_maps, to_numpy, top_channels
+from hartrace.render.kernels import _symmetric_limit, kernel_tiles
+from hartrace.render.overlay import cam_overlay
+
+_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+
+
+def _grid(count: int, max_columns: int = 8) -> tuple[int, int]:
+    columns = min(count, max_columns, max(1, math.ceil(math.sqrt(count))))
+    return math.ceil(count / columns), columns
+
+
+def _image_axes(fig: go.Figure) -> None:
+    """Hide ticks, put row 0 at the top and keep pixels square, like an image."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
+
+
+def activation_grid_plotly(activation: Any, top_n: int = 16, time_index: int | None = None) -> go.Figure:
+    """The ``top_n`` loudest channels of one item as heatmaps; each trace's name and customdata is its channel."""
+    values = to_numpy(activation)
+    if values.ndim == 1:
+        picked = top_channels(values, top_n)
+        fig = go.Figure(
+            go.Bar(
+                x=[f"f {i}" for i in picked], y=values[picked], customdata=picked, name="features",
+                hovertemplate="feature %{customdata}<br>%{y:.4g}<extra></extra>",
+            )
+        )
+        fig.update_layout(title=f"top {len(picked)} of {values.shape[0]} features", margin=_MARGIN)
+        return fig
+    maps = channel_maps(values, time_index)
+    picked = top_channels(maps, top_n)
+    rows, columns = _grid(len(picked))
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[f"ch {c}" for c in picked], horizontal_spacing=0.02, vertical_spacing=0.06
+    )
+    for i, channel in enumerate(picked):
+        data = maps[channel]
+        fig.add_trace(
+            go.Heatmap(
+                z=data, name=f"ch {channel}", customdata=np.full(data.shape, channel), colorscale="Viridis", showscale=False,
+                hovertemplate="ch %{customdata}<br>x %{x}, y %{y}<br>%{z:.4g}<extra></extra>",
+            ),
+            row=i // columns + 1, col=i % columns + 1,
+        )
+    _image_axes(fig)
+    fig.update_layout(
+        title=f"top {len(picked)} of {maps.shape[0]} channels", height=max(300, 150 * rows + 60), margin=_MARGIN
+    )
+    return fig
+
+
+def probability_bars_plotly(probabilities: Any, classes: Sequence[str], top_k: int | None = None) -> go.Figure:
+    """Horizontal probability bars, highest on top; each bar's ``y`` and ``customdata`` is its class name."""
+    values = to_numpy(probabilities).reshape(-1)
+    order = np.argsort(-values, kind="stable")[: top_k or len(classes)]
+    names = [classes[i] for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=values[order], y=names, orientation="h", customdata=names, name="probability",
+            text=[f"{p:.1%}" for p in values[order]], textposition="outside",
+            hovertemplate="%{customdata}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(range=[0, 1.15], title="probability")
+    fig.update_layout(title="class probabilities", height=max(250, 28 * len(order) + 100), margin=_MARGIN)
+    return fig
+
+
+def cam_overlay_plotly(image: Any, cam: Any, alpha: float = 0.5) -> go.Figure:
+    """The image with its cam blended in (same colours as :func:`cam_overlay`), as a zoomable ``go.Image``."""
+    blended = cam_overlay(image, cam, alpha=alpha)
+    fig = go.Figure(go.Image(z=blended, name="overlay"))
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(margin=_MARGIN)
+    return fig
+
+
+def _stats_label(name: str, stats: Any) -> str:
+    return (
+        f"{name} (mean {stats.mean:.3g}, std {stats.std:.3g}, "
+        f"zeros {stats.zero_fraction:.0%}, dead {stats.dead_fraction:.0%})"
+    ).lstrip()
+
+
+def histogram_plotly(stats: Any | Mapping[str, Any]) -> go.Figure:
+    """Activation histograms, one subplot per layer, titled with the health numbers."""
+    panels = dict(stats) if isinstance(stats, Mapping) else {"": stats}
+    if not panels:
+        raise UsageError("no layer statistics to plot")
+    rows = len(panels)
+    spacing = min(0.25, 50 / (220 * rows)) if rows > 1 else 0.0  # about 50 px for each subplot title
+    fig = make_subplots(rows=rows, cols=1, subplot_titles=[_stats_label(n, s) for n, s in panels.items()], vertical_spacing=spacing)
+    for row, (name, layer_stats) in enumerate(panels.items(), start=1):
+        edges = np.asarray(layer_stats.edges, dtype=float)
+        fig.add_trace(
+            go.Bar(
+                x=(edges[:-1] + edges[1:]) / 2, y=layer_stats.counts, width=np.diff(edges), name=name or "activations",
+                hovertemplate="%{x:.3g}: %{y}<extra></extra>",
+            ),
+            row=row, col=1,
+        )
+    fig.update_layout(showlegend=False, bargap=0, height=max(260, 220 * rows), margin=_MARGIN)
+    return fig
+
+
+def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
+    """Kernels as tiles (RGB for first layers, signed mean over inputs otherwise); trace names are ``k <index>``."""
+    tiles, mode = kernel_tiles(weight, "auto", max_kernels)
+    rows, columns = _grid(len(tiles))
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[f"k {i}" for i in range(len(tiles))], horizontal_spacing=0.015, vertical_spacing=0.05
+    )
+    limit = _symmetric_limit(tiles)
+    for i, tile in enumerate(tiles):
+        if mode == "rgb":
+            trace = go.Image(z=np.rint(tile * 255).astype(np.uint8), name=f"k {i}")
+        else:
+            trace = go.Heatmap(
+                z=tile, name=f"k {i}", customdata=np.full(tile.shape, i), colorscale="RdBu_r", zmin=-limit, zmax=limit,
+                showscale=i == 0, hovertemplate="k %{customdata}<br>%{z:.3g}<extra></extra>",
+            )
+        fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
+    _image_axes(fig)
+    how = "RGB" if mode == "rgb" else "mean over inputs"
+    fig.update_layout(title=f"{len(tiles)} kernels ({how})", height=max(300, 110 * rows + 60), margin=_MARGIN)
+    return fig
+
+
+def confusion_matrix_plotly(matrix: Any, classes: Sequence[str]) -> go.Figure:
+    """A confusion heatmap (x = predicted, y = true) whose cells say both class names when hovered or clicked."""
+    values = to_numpy(matrix)
+    fig = go.Figure(
+        go.Heatmap(
+            z=values, x=list(classes), y=list(classes), colorscale="Blues", name="confusion",
+            texttemplate="%{z:.2f}" if len(classes) <= 20 else None,
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.3g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="predicted", tickangle=-45)
+    fig.update_yaxes(title="true", autorange="reversed")
+    side = max(400, 28 * len(classes) + 200)
+    fig.update_layout(title="confusion matrix", width=side + 80, height=side, margin={**_MARGIN, "l": 80, "b": 80})
+    return fig
+
+
+def training_curves_plotly(rows: Sequence[Mapping[str, float]]) -> go.Figure:
+    """Loss and accuracy (%) per epoch, train against validation, in two subplots; the best epoch marked."""
+    epochs = [int(r["epoch"]) for r in rows]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy (%)"])
+    for split, dash in (("train", "solid"), ("val", "dash")):
+        colour = "#1f77b4" if split == "train" else "#ff7f0e"
+        line = {"dash": dash, "color": colour}
+        losses = [r[f"{split}_loss"] for r in rows]
+        accuracies = [100 * r[f"{split}_accuracy"] for r in rows]
+        fig.add_trace(go.Scatter(x=epochs, y=losses, name=f"{split} loss", mode="lines+markers", line=line), row=1, col=1)
+        fig.add_trace(go.Scatter(x=epochs, y=accuracies, name=f"{split} accuracy", mode="lines+markers", line=line), row=1, col=2)
+    if rows:
+        best = min(rows, key=lambda r: r["val_loss"])
+        fig.add_vline(x=int(best["epoch"]), line_dash="dot", line_color="grey", row="all", col="all")
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_yaxes(range=[0, 100], row=1, col=2)
+    fig.update_layout(height=380, margin=_MARGIN)
+    return fig

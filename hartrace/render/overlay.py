@@ -1,0 +1,105 @@
+"""Heatmaps (CAMs, saliency) blended over the image they explain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from hartrace.errors import UsageError  # noqa: E402
+from hartrace.render.activations import to_numpy  # noqa: E402
+
+
+def as_rgb_uint8(image: Any) -> np.ndarray:
+    """An image as ``[H, W, 3]`` uint8 RGB.
+
+    Accepts uint8 or float ``[H, W, 3]`` / ``[3, H, W]`` (a model input tensor too): floats
+    in [0, 1] are scaled by 255, other float ranges (normalised inputs) are stretched to fit.
+    """
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = np.transpose(array, (1, 2, 0))
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3):
+        raise UsageError(f"expected an image [H, W, 3] or [3, H, W], got shape {tuple(array.shape)}")
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    if array.dtype == np.uint8:
+        return array
+    array = array.astype(np.float64)
+    low, high = float(array.min()), float(array.max())
+    if low < 0 or high > 1:
+        array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+    return np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
+
+
+def cam_overlay(image: Any, cam: Any, *, alpha: float = 0.5, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """``(1 - alpha) * image + alpha * colour(cam)`` as uint8 RGB, the cam resized (bilinear) to the image.
+
+    ``cam`` is expected in [0, 1] (values outside are clipped, NaN counts as 0), so the
+    colours mean the same thing in every overlay. ``alpha=0`` gives the image back.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise UsageError(f"alpha must be within [0, 1], got {alpha}")
+    rgb = as_rgb_uint8(image)
+    heat_values = np.nan_to_num(to_numpy(cam).squeeze(), nan=0.0).astype(np.float32)
+    if heat_values.ndim != 2:
+        raise UsageError(f"expected a 2-D cam [h, w], got shape {tuple(heat_values.shape)}")
+    height, width = rgb.shape[:2]
+    if heat_values.shape != (height, width):
+        heat_values = cv2.resize(heat_values, (width, height), interpolation=cv2.INTER_LINEAR)
+    heat_bytes = np.rint(np.clip(heat_values, 0.0, 1.0) * 255).astype(np.uint8)
+    heat = cv2.cvtColor(cv2.applyColorMap(heat_bytes, colormap), cv2.COLOR_BGR2RGB)
+    if alpha == 0:
+        return rgb.copy()
+    blended = (1.0 - alpha) * rgb.astype(np.float32) + alpha * heat.astype(np.float32)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def cam_figure(
+    image: Any, cams: Any, *, titles: Sequence[str] | None = None, alpha: float = 0.5, suptitle: str = ""
+) -> Figure:
+    """The original image beside one overlay per cam (several methods, or several classes), one colour key."""
+    cam_list = list(cams) if isinstance(cams, (list, tuple)) else [cams]
+    if not cam_list:
+        raise UsageError("no cams to overlay")
+    titles = list(titles) if titles is not None else [f"overlay {i + 1}" if len(cam_list) > 1 else "overlay" for i in range(len(cam_list))]
+    if len(titles) != len(cam_list):
+        raise UsageError(f"{len(titles)} titles for {len(cam_list)} cams")
+    rgb = as_rgb_uint8(image)
+    panels = 1 + len(cam_list)
+    tile = 3.0 if panels <= 4 else 2.4
+    aspect = rgb.shape[1] / rgb.shape[0]
+    # Size the figure so the panels fill their cells: no band of empty space above or below them.
+    left, right, wspace, key = 0.01, 0.9, 0.04, 0.04
+    width = tile * aspect * (panels + wspace * (panels - 1)) / ((right - left) * (1 - key))
+    top_inches, bottom_inches = (0.75 if suptitle else 0.4), 0.1
+    fig, axes = plt.subplots(1, panels, figsize=(width, tile + top_inches + bottom_inches), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(rgb)
+    axes[0].set_title("input", fontsize=9)
+    for ax, cam, name in zip(axes[1:], cam_list, titles, strict=True):
+        ax.imshow(cam_overlay(rgb, cam, alpha=alpha))
+        ax.set_title(name, fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=left, right=right, bottom=bottom_inches / height, top=1 - top_inches / height, wspace=wspace)
+    colour_key = fig.colorbar(ScalarMappable(norm=Normalize(0, 1), cmap="jet"), ax=list(axes), fraction=0.025, pad=0.015)
+    colour_key.set_label("relevance", fontsize=8)
+    colour_key.ax.tick_params(labelsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10, y=1 - 0.12 / height, va="top")
+    return fig

@@ -1,0 +1,141 @@
+"""``hartrace visualize``: one image, one pass, every picture -- and the report that bundles them.
+
+Capture once, render many: a single :class:`~hartrace.probe.HookManager` pass records
+the chosen layers (activations, kernels, histograms), the CAM layer's gradients for
+the target classes, and the probabilities; every picture is then drawn from that
+capture without running the model again (Score-CAM and the pixel methods excepted,
+which run the model by definition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hartrace.data import load_rgb
+from hartrace.data.decode import ImageDecodeError
+from hartrace.data.transforms import denormalise
+from hartrace.errors import UsageError
+from hartrace.explain import explain, get_method, pixel_method_name, resolve_targets
+from hartrace.explain.cam import cams_from_capture
+from hartrace.inference import checkpoint_transform
+from hartrace.io import save_figure, write_json, write_text
+from hartrace.loading import open_model
+from hartrace.probe import HookManager, resolve_layers
+from hartrace.render import (
+    activation_grid_figure,
+    cam_figure,
+    histogram_figure,
+    html_report,
+    kernel_grid_figure,
+    layer_flow_figure,
+    probability_bars_figure,
+)
+
+
+@dataclass
+class VisualizeResult:
+    out_dir: Path
+    pictures: dict[str, Path]
+    summary: dict[str, Any]
+    cams: torch.Tensor = field(repr=False)
+
+
+def _file_name(layer: str) -> str:
+    return layer.replace(".", "_")
+
+
+def visualize(
+    image: str | Path,
+    layers: Sequence[str] | None = None,
+    *,
+    run: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    runs_dir: str | Path = "checkpoints",
+    method: str = "gradcam",
+    cam_layer: str | None = None,
+    target: str | int | None = None,
+    top_n: int = 16,
+    alpha: float = 0.5,
+    out: str | Path | None = None,
+) -> VisualizeResult:
+    """Every picture for ``image`` at ``layers`` (default: the model's display groups), plus ``report.html``.
+
+    Writes ``activations_<layer>.png``, ``kernels_<layer>.png`` (conv layers),
+    ``histograms.png``, ``probabilities.png``, ``cam.png`` (with ``cam.npy``),
+    ``flow.png``, ``report.html`` and ``captures.json`` to ``out``
+    (default ``<run>/visualize/<image name>/``).
+    """
+    opened = open_model(run, checkpoint, runs_dir)
+    model, meta, classes = opened.model, opened.meta, opened.classes
+    info = model.info
+    layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
+    cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
+    resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
+    cam_method = None if pixel_method_name(method) else get_method(method)
+    try:
+        picture = load_rgb(image)
+    except ImageDecodeError as exc:
+        raise UsageError(f"cannot read image {image}: {exc}") from None
+    device = next(model.parameters()).device
+    batch = checkpoint_transform(meta)(picture).unsqueeze(0).to(device)
+    shown = (denormalise(batch[0].cpu(), meta["mean"], meta["std"]).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+    wanted = list(dict.fromkeys([*layers, cam_layer]))
+    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
+    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
+        captured = hooks.forward(batch)
+        targets = resolve_targets(target, captured.logits, classes)
+        if gradients:
+            hooks.backward(targets)
+        else:
+            captured.extra["targets"] = targets.cpu()
+    if cam_method is not None:
+        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=batch)[0, 0]
+    else:
+        cams = explain(model, batch, cam_layer, method=method, target=targets, classes=classes)[0, 0]
+    cams = cams.detach().cpu()
+    target_name = classes[int(targets[0, 0])]
+    layers = [name for name in captured.layers if name in layers]  # model order, as the flow diagram reads
+
+    out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
+    pictures: dict[str, Path] = {}
+
+    def save(key: str, figure: Any, name: str) -> None:
+        pictures[key] = save_figure(figure, out_dir / name)
+
+    for layer in layers:
+        capture_layer = captured[layer]
+        if capture_layer.activation.dim() >= 3:
+            save(f"activations {layer}", activation_grid_figure(capture_layer.activation[0], top_n=top_n, title=f"{layer} ({capture_layer.kind})"), f"activations_{_file_name(layer)}.png")
+        if capture_layer.kernel is not None:
+            save(f"kernels {layer}", kernel_grid_figure(capture_layer.kernel, title=f"{layer} kernels {tuple(capture_layer.kernel.shape)}"), f"kernels_{_file_name(layer)}.png")
+    save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
+    save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
+    save("cam", cam_figure(shown, [cams.numpy()], titles=[f"{method} at {cam_layer}: {target_name}"], alpha=alpha), "cam.png")
+    np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
+    save("flow", layer_flow_figure(shown, captured, layers, classes=classes, title=f"{Path(image).name}: input to prediction"), "flow.png")
+
+    summary = {
+        "image": str(image),
+        "checkpoint": str(opened.checkpoint),
+        "method": method,
+        "cam_layer": cam_layer,
+        "target": target_name,
+        **captured.summary(),
+        "pictures": {key: str(path.name) for key, path in pictures.items()},
+    }
+    write_json(out_dir / "captures.json", summary)
+    sections = [(key, path.read_bytes()) for key, path in pictures.items()]
+    table = ("top classes", ["class", "probability"], [[row["class"], f"{row['probability']:.4f}"] for row in summary["top_k"]])
+    layer_table = ("layers", ["layer", "kind", "shape", "mean", "std", "zeros", "dead channels"], [
+        [c.name, c.kind, "x".join(map(str, c.shape)), f"{c.stats.mean:.4g}", f"{c.stats.std:.4g}", f"{c.stats.zero_fraction:.1%}", f"{c.stats.dead_fraction:.1%}"]
+        for c in captured.layers.values()
+    ])  # fmt: skip
+    write_text(out_dir / "report.html", html_report(f"hartrace: {Path(image).name}", sections, summary, [table, layer_table]))
+    return VisualizeResult(out_dir, pictures, summary, cams)
