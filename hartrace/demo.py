@@ -32,6 +32,10 @@ DEMO_TRAINING = {
 }
 
 
+#: The pointing game's usual tolerance (Zhang et al. 2016): a peak within 15 px of the evidence is a hit.
+POINTING_TOLERANCE = 15
+
+
 @dataclass
 class DemoResult:
     data: Path
@@ -39,6 +43,10 @@ class DemoResult:
     run_dir: Path
     eval_dir: Path
     val_accuracy: float
+    visualize_dir: Path
+    explain_dir: Path
+    pointing_game: float
+    pointing_baseline: float
     seconds: float
 
 
@@ -52,7 +60,7 @@ def run_demo(
 
     # before torch is imported, so the generator's worker processes can fork
     report = generate(data, per_class=DEMO_PER_CLASS, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress)
-    log(f"[1/4] synthetic dataset: {report.n_train} train + {report.n_test} test images in {report.seconds:.1f} s -> {report.root}")
+    log(f"[1/6] synthetic dataset: {report.n_train} train + {report.n_test} test images in {report.seconds:.1f} s -> {report.root}")
 
     from hartrace.data import load_dataset
     from hartrace.data.summary import summarize
@@ -62,18 +70,35 @@ def run_demo(
     summary_dir = report.root.parent / f"{report.root.name}-summary"
     summary = summarize(load_dataset(report.root, seed=seed, progress=progress), summary_dir)
     counts = {name: s["images"] for name, s in summary["splits"].items()}
-    log(f"[2/4] dataset summary: {counts}, {len(summary['skipped'])} skipped -> {summary_dir}")
+    log(f"[2/6] dataset summary: {counts}, {len(summary['skipped'])} skipped -> {summary_dir}")
 
     options = {**DEMO_TRAINING, "data": str(report.root), "seed": seed, "runs_dir": str(runs_dir)}
     if epochs is not None:
         options["epochs"] = epochs
-    log(f"[3/4] training {options['backbone']} for {options['epochs']} epochs at {options['image_size']} px")
+    log(f"[3/6] training {options['backbone']} for {options['epochs']} epochs at {options['image_size']} px")
     result = train(resolve_config(None, **options), progress=progress, log=lambda m: log(f"      {m}"))
 
     evaluation = evaluate(result.run_dir, progress=progress)
     accuracy = evaluation.report["accuracy"]
-    log(f"[4/4] validation accuracy {accuracy:.1%} (F1 {evaluation.report['weighted_f1']:.3f}) -> {evaluation.out_dir}")
-    return DemoResult(report.root, summary_dir, result.run_dir, evaluation.out_dir, accuracy, time.perf_counter() - start)
+    log(f"[4/6] validation accuracy {accuracy:.1%} (F1 {evaluation.report['weighted_f1']:.3f}) -> {evaluation.out_dir}")
+
+    from hartrace.explain.batch import explain_split
+    from hartrace.visualize import visualize
+
+    image = sorted((report.root / "test").glob("*.jpg"))[0]
+    shown = visualize(image, run=result.run_dir)
+    top = shown.summary["top_k"][0]
+    log(f"[5/6] {image.name}: {top['class']} ({top['probability']:.0%}); activations, kernels, CAM, flow diagram -> {shown.out_dir}")
+    explained = explain_split(result.run_dir, split="val", overlays=False, tolerance=POINTING_TOLERANCE, progress=progress)
+    s = explained.summary
+    log(
+        f"[6/6] Grad-CAM at {s['layer']} points at the evidence (pointing game, {POINTING_TOLERANCE}-px tolerance) on "
+        f"{s['pointing_game']:.1%} of validation images (random map: {s['pointing_game_random_baseline']:.1%}) -> {explained.out_dir}"
+    )
+    return DemoResult(
+        report.root, summary_dir, result.run_dir, evaluation.out_dir, accuracy, shown.out_dir, explained.out_dir,
+        s["pointing_game"], s["pointing_game_random_baseline"], time.perf_counter() - start,
+    )  # fmt: skip
 
 
 def next_steps(result: DemoResult) -> str:
@@ -88,8 +113,12 @@ def next_steps(result: DemoResult) -> str:
             f"  dataset summary   {result.summary_dir}/  (summary.json, class_distribution.png, samples.png)",
             f"  run               {run}/  (best.pt, last.pt, config.yaml, split.json, metrics.csv, curves.png)",
             f"  evaluation        {ev}/  (eval.json, per_class.csv, confusion_matrix.png, misclassified.png, predictions.csv)",
+            f"  one image         {result.visualize_dir}/  (report.html, flow.png, cam.png, activations_*.png, kernels_*.png)",
+            f"  explanations      {result.explain_dir}/  (explanations.csv, summary.json)",
             "",
             "Try next:",
+            f"  .venv/bin/hartrace visualize --image {test_image} --layers layer1.0.conv1,conv1",
+            f"  .venv/bin/hartrace explain --split val --method gradcam++ --run {run}",
             f"  .venv/bin/hartrace predict {test_image}",
             f"  .venv/bin/hartrace evaluate --run {run}",
             f"  .venv/bin/hartrace train --data {result.data} --backbone vgg_bn_small --weights none --image-size 112",
