@@ -28,3 +28,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
     return value
+
+
+def comma_list(text: str) -> list[str]:
+    """``a,b, c`` -> ``["a", "b", "c"]``; an empty list is a usage error."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def add_model_source(parser: argparse.ArgumentParser) -> None:
+    """``--run``, ``--checkpoint``, ``--runs-dir``: which trained model a command uses."""
+    parser.add_argument("--run", help="run folder or name (default: the latest run in --runs-dir)")
+    parser.add_argument("--checkpoint", type=Path, help="a checkpoint file instead of a run")
+    parser.add_argument("--runs-dir", type=Path, default=Path("checkpoints"), help="where runs are (default checkpoints)")

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from hartrace.cli.common import comma_list
 from hartrace.cli.train_cmd import add_training_options, config_from_args
-
-
-def _names(text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return items
 
 
 def _sizes(text: str) -> list[int | None]:
     try:
-        return [None if item == "default" else int(item) for item in _names(text)]
+        return [None if item == "default" else int(item) for item in comma_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"sizes are whole numbers of pixels (or 'default'), got {text!r}") from None
 
@@ -28,9 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Every cell is an ordinary run under the compare folder; results.md/.csv/.json "
         "hold model, pixels, freeze, accuracy, top-5, F1 and training images/s.",
     )
-    p.add_argument("--backbones", type=_names, required=True, help="comma-separated, e.g. resnet50,mobilenet_v2")
+    p.add_argument("--backbones", type=comma_list, required=True, help="comma-separated, e.g. resnet50,mobilenet_v2")
     p.add_argument("--sizes", type=_sizes, default=[None], help="comma-separated pixels, e.g. 224,500 (default: each model's)")
-    p.add_argument("--freezes", type=_names, default=[None], help="comma-separated: trunk,none,N (default: each model's)")
+    p.add_argument("--freezes", type=comma_list, default=[None], help="comma-separated: trunk,none,N (default: each model's)")
     add_training_options(p)
     p.set_defaults(handler=run)
 

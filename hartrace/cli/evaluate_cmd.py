@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.cli.common import add_quiet, positive_int
+from hartrace.cli.common import add_model_source, add_quiet, positive_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -15,11 +15,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Score a run's best checkpoint on the run's saved validation split (default), or any "
         "--checkpoint on --data. Outputs go to <run>/eval/<split>/ unless --out says otherwise.",
     )
-    ev.add_argument("--run", help="run folder or name (default: the latest run)")
-    ev.add_argument("--checkpoint", type=Path, help="a checkpoint file instead of a run")
+    add_model_source(ev)
     ev.add_argument("--data", type=Path, help="dataset folder (default: the one the checkpoint was trained on)")
     ev.add_argument("--split", default="val", help="split to score: val (default), train, or test where labelled")
-    ev.add_argument("--runs-dir", type=Path, default=Path("checkpoints"))
     ev.add_argument("--out", type=Path)
     ev.add_argument("--batch-size", type=positive_int, default=64)
     add_quiet(ev)

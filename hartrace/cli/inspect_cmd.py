@@ -5,22 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.cli.common import add_quiet, positive_int
+from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
 
 METHOD_HELP = "gradcam (default), gradcam++, xgradcam, layercam, hirescam, eigencam, scorecam; saliency, integrated_gradients, smoothgrad, occlusion, guided_gradcam"
-
-
-def _names(text: str) -> list[str]:
-    names = [item.strip() for item in text.split(",") if item.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated layer names")
-    return names
-
-
-def _model_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", help="run folder or name (default: the latest run in --runs-dir)")
-    parser.add_argument("--checkpoint", type=Path, help="a checkpoint file instead of a run")
-    parser.add_argument("--runs-dir", type=Path, default=Path("checkpoints"))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="the model's named layers as a tree: type, output shape, parameters",
         description="Layer names are the model's own named_modules() paths; use them with visualize, explain and the Python API.",
     )
-    _model_source(layers)
+    add_model_source(layers)
     layers.add_argument("--backbone", help="a zoo model (random weights) instead of a run or checkpoint")
     layers.add_argument("--filter", help="only layers whose name or type contains this text")
     layers.add_argument("--depth", type=positive_int, help="only layers at most this deep (1 = top level)")
@@ -43,8 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "<run>/visualize/<image>/ (or --out).",
     )
     vis.add_argument("--image", type=Path, required=True)
-    vis.add_argument("--layers", type=_names, help="comma-separated layer names (default: the model's layer groups)")
-    _model_source(vis)
+    vis.add_argument("--layers", type=comma_list, help="comma-separated layer names (default: the model's layer groups)")
+    add_model_source(vis)
     vis.add_argument("--method", default="gradcam", help=METHOD_HELP)
     vis.add_argument("--cam-layer", help="layer for the CAM (default: the model's suggested layer)")
     vis.add_argument("--target", help="class name or index to explain (default: the predicted class)")
@@ -59,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="explain every image of a split: overlays, a per-image CSV, pointing game where there is evidence",
         description="Runs one method over a split with a progress bar; under torchrun the images are shared out.",
     )
-    _model_source(exp)
+    add_model_source(exp)
     exp.add_argument("--split", default="val")
     exp.add_argument("--method", default="gradcam", help=METHOD_HELP)
     exp.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
