@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader
 from hartrace.data.dataset import ImageDataset
 from hartrace.data.transforms import denormalise
 from hartrace.errors import UsageError
-from hartrace.explain import explain, pixel_method_name
+from hartrace.explain import pixel_attributions, pixel_method_name
+from hartrace.explain.cam import capture_and_cams
 from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.inference import checkpoint_transform
 from hartrace.io import atomic_path, write_csv, write_json
@@ -86,11 +87,15 @@ def explain_split(
         with progress_bar(total=len(dataset), desc=f"explaining {split} ({method})", enabled=progress and ctx.is_main) as bar:
             for images, labels, masks in loader:
                 images = images.to(ctx.device)
-                with torch.no_grad():
-                    probabilities = torch.softmax(model(images).float(), 1).cpu()
                 chosen = None if target in (None, "pred") else target
-                maps = explain(model, images, None if pixel_method_name(method) else layer, method=method,
-                               target=chosen, classes=opened.classes)[:, 0].cpu()  # fmt: skip
+                if pixel_method_name(method):
+                    with torch.no_grad():
+                        probabilities = torch.softmax(model(images).float(), 1).cpu()
+                    maps = pixel_attributions(model, images, method=method, target=chosen, classes=opened.classes, layer=layer)
+                else:  # one pass gives both the maps and the probabilities
+                    maps, captured = capture_and_cams(model, images, layer, method=method, target=chosen, classes=opened.classes)
+                    probabilities = captured.probabilities.cpu()
+                maps = maps[:, 0].cpu()
                 masks = masks[:, 0]
                 has_evidence = masks.flatten(1).any(1)
                 hits, energy, baseline = pointing_hits(maps, masks, tolerance), energy_inside(maps, masks), random_baseline(masks, tolerance)

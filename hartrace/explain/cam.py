@@ -239,7 +239,7 @@ def cams_from_capture(
     return torch.stack(columns, dim=1)
 
 
-def compute_cams(
+def capture_and_cams(
     model: nn.Module,
     images: torch.Tensor,
     layers: str | Sequence[str],
@@ -248,10 +248,10 @@ def compute_cams(
     target: Target = None,
     classes: Sequence[str] | None = None,
     batch_size: int = 64,
-) -> torch.Tensor:
-    """One forward pass (plus cheap backward passes down to ``layers``): CAMs ``[B, K, H, W]``.
+) -> tuple[torch.Tensor, Capture]:
+    """CAMs ``[B, K, H, W]`` and the capture they came from (its probabilities, logits, targets).
 
-    ``target``: see :func:`~hartrace.explain.targets.resolve_targets` (default: the prediction, K=1).
+    One forward pass, plus backward passes that stop at ``layers``.
     """
     layers = [layers] if isinstance(layers, str) else list(layers)
     cam_method = get_method(method)
@@ -265,6 +265,21 @@ def compute_cams(
     was_training = model.training
     model.eval()
     try:
-        return cams_from_capture(capture, layers, cam_method, model=model, images=images, batch_size=batch_size)
+        cams = cams_from_capture(capture, layers, cam_method, model=model, images=images, batch_size=batch_size)
     finally:
         model.train(was_training)
+    return cams, capture
+
+
+def compute_cams(
+    model: nn.Module,
+    images: torch.Tensor,
+    layers: str | Sequence[str],
+    *,
+    method: str = "gradcam",
+    target: Target = None,
+    classes: Sequence[str] | None = None,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """CAMs ``[B, K, H, W]``; ``target``: see :func:`~hartrace.explain.targets.resolve_targets` (default: the prediction)."""
+    return capture_and_cams(model, images, layers, method=method, target=target, classes=classes, batch_size=batch_size)[0]
