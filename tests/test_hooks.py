@@ -168,3 +168,23 @@ def test_layer_listing_and_table() -> None:
     assert table["layer4.1.conv2"].output_shape == (1, 512, 2, 2)
     assert table["layer4.1.conv2"].parameters == 512 * 512 * 9
     assert "conv1" not in table
+
+
+def test_concurrent_managers_in_threads_capture_their_own_pass() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = torchvision.models.resnet18().eval()
+    inputs = [torch.randn(1, 3, 48, 48) for _ in range(8)]
+    expected = [capture(model, x, ["layer3"])["layer3"].activation for x in inputs]
+
+    def run(i: int) -> torch.Tensor:
+        with HookManager(model, ["layer3", "layer4"], gradients=["layer4"]) as hooks:
+            result = hooks.forward(inputs[i])
+            hooks.backward(result.logits.argmax(1))
+        return result["layer3"].activation
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(run, list(range(8)) * 3))
+    for i, activation in enumerate(got):
+        assert torch.allclose(activation, expected[i % 8], atol=1e-5), i
+    assert _hook_count(model) == 0

@@ -10,11 +10,13 @@ Design (and how it differs from the usual hook helpers):
 - A captured output is handed on as a copy, so in-place operations downstream
   (``ReLU(inplace=True)``, ``out += identity``) cannot change what was captured, and a
   gradient is the gradient of the layer's own output.
-- Every manager keeps its own state: several can work on one model independently.
+- Every manager keeps its own state and records only the passes it runs itself (in
+  its own thread): several can work on one model independently, even concurrently.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,6 +78,7 @@ class HookManager:
         self._graph_inputs: dict[str, torch.Tensor] = {}
         self._logits: torch.Tensor | None = None
         self._capture: Capture | None = None
+        self._running_in: int | None = None  # thread id of this manager's forward pass, while it runs
 
     # -- lifetime -----------------------------------------------------------------
     def __enter__(self) -> HookManager:
@@ -103,6 +106,8 @@ class HookManager:
         wants_gradient = name in self.gradient_layers
 
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            if self._running_in != threading.get_ident():
+                return None  # another manager's (or thread's) pass through the same model
             tensor = output[0] if isinstance(output, (tuple, list)) else output
             if not isinstance(tensor, torch.Tensor):
                 return None
@@ -136,8 +141,10 @@ class HookManager:
         try:
             self.model.eval()
             torch.set_grad_enabled(False)  # a gradient layer's hook switches it on
+            self._running_in = threading.get_ident()
             logits = self.model(inputs)
         finally:
+            self._running_in = None
             torch.set_grad_enabled(grad_mode)
             self.model.train(was_training)
         if isinstance(logits, (tuple, list)):
