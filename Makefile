@@ -24,7 +24,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 bench: venv
-	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -71,10 +71,11 @@ class ExplorerService:
     """
 
     def __init__(
-        self, runs_dir: str | Path = "checkpoints", *, data: str | Path | None = None, cache_size: int = 16,
-        max_upload_bytes: int = 5 * 2**20,
+        self, runs_dir: str | Path = "checkpoints", *, run: str | None = None, data: str | Path | None = None,
+        cache_size: int = 16, max_upload_bytes: int = 5 * 2**20,
     ) -> None:  # fmt: skip
         self.runs_dir = Path(runs_dir)
+        self.preferred_run = run
         self.data = data
         self.max_upload_bytes = max_upload_bytes
         self._runs: LRUCache[RunState] = LRUCache(4)
@@ -104,6 +105,9 @@ class ExplorerService:
         return rows
 
     def default_run(self) -> str | None:
+        """The run the explorer opens with: the one asked for, else the latest."""
+        if self.preferred_run is not None:
+            return find_run(self.preferred_run, self.runs_dir).name
         runs = list_runs(self.runs_dir)
         return runs[-1].name if runs else None
 
