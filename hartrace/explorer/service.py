@@ -250,9 +250,14 @@ class ExplorerService:
 
     # -- one analysis per (run, image) --------------------------------------------
     def cam_layers(self, run: str) -> list[str]:
+        """The two layers a CAM can switch between without a new pass: the suggested one and the deepest other stage.
+
+        Every class's gradients are captured there at once; each further layer would
+        add K backward passes through the stages above it to every new image.
+        """
         info = self._run(run).opened.model.info
         candidates = [info.cam_layer, *(stage[-1] for stage in info.stages[-2:][::-1])]
-        return list(dict.fromkeys(candidates))
+        return list(dict.fromkeys(candidates))[:2]
 
     def _display_layers(self, run: str) -> list[str]:
         model = self._run(run).opened.model

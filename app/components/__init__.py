@@ -1,0 +1,1 @@
+"""Layout factories: functions that return Dash components and hold no state."""

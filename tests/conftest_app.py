@@ -1,0 +1,195 @@
+"""Shared helpers for the explorer tests: a tiny fake service, and a tiny real run folder.
+
+Not a conftest plugin: the app tests import what they need from here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from hartrace.errors import UsageError
+from hartrace.probe import LayerStats
+
+CLASSES = ["calling", "clapping", "running"]
+
+
+def png_data_uri(size: int = 8, colour: tuple[int, int, int] = (200, 30, 30)) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class FakeService:
+    """The ``ExplorerService`` API over a few hand-made numbers, counting what it is asked."""
+
+    def __init__(self, runs: tuple[str, ...] = ("old", "new"), images: int = 30) -> None:
+        self.runs = list(runs)
+        self.rows = [
+            {
+                "id": f"train/Image_{i}.jpg", "name": f"Image_{i}.jpg", "true": CLASSES[i % 3],
+                "predicted": CLASSES[(i + 1) % 3 if i % 4 == 1 else i % 3], "probability": 0.4 + 0.01 * i,
+            }
+            for i in range(images)
+        ]  # fmt: skip
+        for row in self.rows:
+            row["correct"] = row["true"] == row["predicted"]
+        self.forward_passes = 0
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.uploads: dict[str, str] = {}
+
+    def _log(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((name, args, kwargs))
+
+    def _check(self, run: str, image_id: str | None = None) -> None:
+        if run not in self.runs:
+            raise UsageError(f"unknown run {run!r}")
+        if image_id is not None and image_id not in {r["id"] for r in self.rows} and image_id not in self.uploads:
+            raise UsageError(f"unknown image {image_id!r}")
+
+    # runs
+    def list_runs(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "path": f"/runs/{name}", "backbone": "resnet_small", "epochs": 2,
+             "best_val_accuracy": 0.5 + 0.1 * i, "classes": CLASSES}
+            for i, name in enumerate(self.runs)
+        ]  # fmt: skip
+
+    def default_run(self) -> str | None:
+        return self.runs[-1] if self.runs else None
+
+    def run_details(self, run: str) -> dict[str, Any]:
+        self._check(run)
+        return {
+            "name": run,
+            "config": {"backbone": "resnet_small", "image_size": 64, "epochs": 2, "data": "/data/synthetic", "lr": 0.003},
+            "metrics": [
+                {"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "train_accuracy": 0.4, "val_accuracy": 0.35},
+                {"epoch": 2, "train_loss": 0.8, "val_loss": 0.9, "train_accuracy": 0.6, "val_accuracy": 0.5},
+            ],
+            "evaluation": {"accuracy": 0.5, "top5_accuracy": 1.0, "weighted_f1": 0.45, "images": len(self.rows)},
+            "classes": CLASSES,
+        }
+
+    def classes(self, run: str) -> list[str]:
+        self._check(run)
+        return list(CLASSES)
+
+    # images
+    def images(self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
+               misclassified_first: bool = False, page: int = 0, per_page: int = 24) -> dict[str, Any]:  # fmt: skip
+        self._log("images", run, label=label, predicted=predicted, misclassified_first=misclassified_first, page=page, per_page=per_page)
+        self._check(run)
+        rows = [r for r in self.rows if (label is None or r["true"] == label) and (predicted is None or r["predicted"] == predicted)]
+        if misclassified_first:
+            rows = sorted(rows, key=lambda r: r["correct"])
+        pages = max(1, -(-len(rows) // per_page))
+        page = min(max(0, page), pages - 1)
+        return {"total": len(rows), "page": page, "pages": pages, "rows": rows[page * per_page : (page + 1) * per_page]}
+
+    def cell_images(self, run: str, true_class: str, predicted_class: str) -> list[dict[str, Any]]:
+        self._check(run)
+        return [r for r in self.rows if r["true"] == true_class and r["predicted"] == predicted_class]
+
+    def thumbnail(self, run: str, image_id: str, size: int = 128) -> str:
+        self._check(run, image_id)
+        return png_data_uri(4)
+
+    def upload(self, run: str, contents: str, filename: str) -> str:
+        self._check(run)
+        if not contents.startswith("data:image/"):
+            raise UsageError(f"{filename}: not a readable PNG, JPEG or WebP image")
+        image_id = f"upload:{len(self.uploads):016d}"
+        self.uploads[image_id] = contents
+        return image_id
+
+    # one analysis per image
+    def _analyse(self, run: str, image_id: str) -> None:
+        self._check(run, image_id)
+        if (run, image_id) not in getattr(self, "_seen", set()):
+            self._seen = getattr(self, "_seen", set()) | {(run, image_id)}
+            self.forward_passes += 1
+
+    def probabilities(self, run: str, image_id: str) -> list[float]:
+        self._analyse(run, image_id)
+        return [0.2, 0.7, 0.1]
+
+    def prediction(self, run: str, image_id: str, top_k: int = 5) -> list[dict[str, Any]]:
+        probabilities = self.probabilities(run, image_id)
+        order = sorted(range(len(CLASSES)), key=lambda i: -probabilities[i])[:top_k]
+        return [{"class": CLASSES[i], "index": i, "probability": probabilities[i]} for i in order]
+
+    def image(self, run: str, image_id: str) -> np.ndarray:
+        self._analyse(run, image_id)
+        return np.full((16, 16, 3), 120, dtype=np.uint8)
+
+    def cam(self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None, target: str | None = None) -> np.ndarray:
+        self._log("cam", run, image_id, method=method, layer=layer, target=target)
+        self._analyse(run, image_id)
+        if target is not None and target not in CLASSES:
+            raise UsageError(f"unknown class {target!r}")
+        return np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+
+    def cam_layers(self, run: str) -> list[str]:
+        self._check(run)
+        return ["layer4", "layer3"]
+
+    def methods(self) -> dict[str, list[str]]:
+        return {"fast": ["gradcam", "gradcam++"], "slow": ["occlusion"]}
+
+    # inside the network
+    def layer_tree(self, run: str) -> list[dict[str, Any]]:
+        self._check(run)
+        return [
+            {"name": "conv1", "kind": "Conv2d", "depth": 1, "shape": [1, 4, 8, 8], "parameters": 108},
+            {"name": "relu", "kind": "ReLU", "depth": 1, "shape": [1, 4, 8, 8], "parameters": 0},
+            {"name": "layer1", "kind": "Sequential", "depth": 1, "shape": [1, 4, 8, 8], "parameters": 300},
+            {"name": "layer1.0", "kind": "BasicBlock", "depth": 2, "shape": [1, 4, 8, 8], "parameters": 300},
+            {"name": "layer1.0.conv1", "kind": "Conv2d", "depth": 3, "shape": [1, 4, 8, 8], "parameters": 144},
+            {"name": "fc", "kind": "Linear", "depth": 1, "shape": [1, 3], "parameters": 15},
+        ]
+
+    def activation(self, run: str, image_id: str, layer: str) -> torch.Tensor:
+        self._analyse(run, image_id)
+        if layer == "fc":
+            return torch.tensor([0.1, 0.5, -0.2])
+        if layer not in {row["name"] for row in self.layer_tree(run)}:
+            raise UsageError(f"no layer {layer!r}")
+        return torch.arange(4 * 8 * 8, dtype=torch.float32).reshape(4, 8, 8) / 100
+
+    def layer_stats(self, run: str, image_id: str, layer: str) -> LayerStats:
+        return LayerStats.of(self.activation(run, image_id, layer)[None])
+
+    def kernel(self, run: str, layer: str) -> torch.Tensor | None:
+        self._check(run)
+        return torch.randn(4, 3, 3, 3, generator=torch.Generator().manual_seed(0)) if layer == "conv1" else None
+
+    def flow_png(self, run: str, image_id: str, layers: list[str]) -> str:
+        self._log("flow_png", run, image_id, layers)
+        self._analyse(run, image_id)
+        return png_data_uri(16)
+
+    def confusion(self, run: str) -> dict[str, Any]:
+        self._check(run)
+        return {"classes": list(CLASSES), "matrix": [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]]}
+
+
+def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:
+    """Two small trained runs on one synthetic dataset (seconds on a CPU): ``root/checkpoints/{tiny-a,tiny-b}``."""
+    from hartrace.synth import generate
+    from hartrace.train import resolve_config, train
+
+    data = generate(root / "synthetic", per_class=per_class, test_per_class=1, workers=1, progress=False).root
+    for name, epochs, seed in (("tiny-a", 1, 1), ("tiny-b", 2, 0)):  # tiny-b is the latest run: the default
+        config = resolve_config(
+            None, data=str(data), backbone="resnet_small", weights="none", image_size=image_size, epochs=epochs,
+            batch_size=16, workers=0, seed=seed, out=str(root / "checkpoints" / name),
+        )  # fmt: skip
+        train(config, progress=False, log=lambda message: None)
+    return root / "checkpoints"

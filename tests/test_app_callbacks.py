@@ -1,0 +1,347 @@
+"""The explorer's callbacks, called as plain functions on a fake service (no browser, no model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dash import no_update
+
+from app import ids
+from app.clicks import cell_from_click, channel_from_click, clicked_tile, target_from_click
+from app.components.figures import TARGET_COLOUR
+from app.pages import compare, evaluation, explain, images, inside, prediction, run
+from app.shell import choose_run, describe_selection, highlight_nav
+from tests.conftest_app import CLASSES, FakeService, png_data_uri
+
+
+@pytest.fixture
+def service() -> FakeService:
+    return FakeService()
+
+
+IMAGE = "train/Image_3.jpg"
+
+
+def texts(component) -> str:
+    """All the text inside a Dash component tree."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return "".join(texts(c) for c in component)
+    return texts(getattr(component, "children", None))
+
+
+def find(component, predicate) -> list:
+    found = []
+    if isinstance(component, (list, tuple)):
+        for child in component:
+            found += find(child, predicate)
+    elif hasattr(component, "to_plotly_json"):
+        if predicate(component):
+            found.append(component)
+        found += find(getattr(component, "children", None), predicate)
+    return found
+
+
+# -- the frame ---------------------------------------------------------------------------
+
+
+def test_choose_run_prefers_the_pick_then_the_session_then_the_latest(service):
+    options, value, stored = choose_run(None, None, service=service)
+    assert [o["value"] for o in options] == ["old", "new"] and "resnet_small" in options[0]["label"]
+    assert value == stored == "new"  # nothing chosen yet: the latest run
+    assert choose_run(None, "old", service=service)[1:] == ("old", "old")  # a reload keeps the session's run
+    assert choose_run("old", "new", service=service, triggered_id=ids.RUN_DROPDOWN)[1:] == ("old", "old")
+    assert choose_run(None, "deleted-run", service=service)[2] == "new"
+
+
+def test_no_runs_at_all():
+    service = FakeService(runs=())
+    assert choose_run(None, None, service=service) == ([], None, None)
+    assert "train one" in texts(describe_selection(None, None, None, service=service))
+    summary, metrics, *_ = run.show_run(None, service=service)
+    assert "No run found" in texts(summary) and metrics == []
+
+
+def test_the_active_page_is_highlighted():
+    links = [ids.nav_link(p) for p in ("/", "/images", "/explain")]
+    assert highlight_nav("/explain", links) == ["nav-link", "nav-link", "nav-link active"]
+    assert highlight_nav(None, links)[0] == "nav-link active"
+
+
+def test_the_selection_bar(service):
+    assert "Pick one on the Images page" in texts(describe_selection("new", None, None, service=service))
+    chosen = describe_selection("new", IMAGE, "running", service=service)
+    assert IMAGE in texts(chosen) and "running" in texts(chosen)
+    assert "unknown image" in texts(describe_selection("new", "train/nope.jpg", None, service=service))
+
+
+# -- Run -----------------------------------------------------------------------------------
+
+
+def test_run_page_shows_config_curves_and_metrics(service):
+    summary, metrics, curves, config, listing = run.show_run("new", service=service)
+    assert "new" in texts(summary) and "2 epochs" in texts(summary)
+    assert "50.0%" in texts(metrics) and "weighted F1" in texts(metrics)
+    assert {trace.name for trace in curves.data} >= {"train loss", "val loss", "train accuracy", "val accuracy"}
+    assert "backbone" in texts(config) and "resnet_small" in texts(config)
+    assert "old" in texts(listing) and "new" in texts(listing)
+    assert "unknown run" in texts(run.show_run("gone", service=service)[0])
+
+
+# -- Images --------------------------------------------------------------------------------
+
+
+def test_filters_offer_the_run_classes_and_keep_the_session_filters(service):
+    state = {"label": "running", "predicted": "not-a-class", "misclassified_first": True, "page": 2}
+    label_options, label, predicted_options, predicted, first = images.image_filters("new", state, service=service)
+    assert label_options == predicted_options == CLASSES
+    assert (label, predicted, first) == ("running", None, [images.MISCLASSIFIED_FIRST])
+
+
+def test_pagination_state():
+    state = {"label": None, "predicted": None, "misclassified_first": False, "page": 1}
+    turn = images.update_images_state
+    assert turn(None, None, [], 0, 1, state, triggered_id=ids.IMAGES_NEXT)["page"] == 2
+    assert turn(None, None, [], 1, 0, state, triggered_id=ids.IMAGES_PREV)["page"] == 0
+    assert turn(None, None, [], 1, 0, {**state, "page": 0}, triggered_id=ids.IMAGES_PREV) is no_update
+    filtered = turn("running", None, [], 0, 0, state, triggered_id=ids.IMAGES_LABEL)
+    assert filtered == {"label": "running", "predicted": None, "misclassified_first": False, "page": 0}
+    assert turn(None, None, [], 0, 0, state, triggered_id=None) is no_update  # the page loading: nothing changed
+    assert turn(None, None, [], 0, 0, None)["page"] == 0  # a fresh session gets the defaults
+    # pages turn from the page shown, even when the session asked for one past the end (a run with fewer images)
+    assert turn(None, None, [], 1, 0, {**state, "page": 9}, 2, triggered_id=ids.IMAGES_PREV)["page"] == 1
+
+
+def test_thumbnails_are_paginated_and_filtered(service):
+    grid, pager, prev_disabled, next_disabled, error, error_hidden, shown = images.show_images("new", None, service=service)
+    assert len(grid) == images.PER_PAGE and pager == "page 1 of 3 · 30 images" and shown == 0
+    assert prev_disabled and not next_disabled and error_hidden
+    assert grid[0].id == ids.thumb("train/Image_0.jpg") and "Image_0.jpg" in texts(grid[0])
+    last = images.show_images("new", {"page": 2}, service=service)
+    assert len(last[0]) == 30 - 2 * images.PER_PAGE and last[1].startswith("page 3 of 3") and last[2] is False and last[3] is True
+    assert images.show_images("new", {"page": 9}, service=service)[-1] == 2  # past the end: the service shows the last page
+    filtered = images.show_images("new", {"label": "running", "misclassified_first": True}, service=service)
+    asked = service.calls[-1][2]
+    assert asked == {"label": "running", "predicted": None, "misclassified_first": True, "page": 0, "per_page": images.PER_PAGE}
+    assert all("running →" in texts(tile) for tile in filtered[0])
+    empty = images.show_images("new", {"label": "running", "predicted": "nothing"}, service=service)
+    assert "No image matches" in texts(empty[0])
+
+
+def test_clicking_a_thumbnail_selects_it_and_opens_explain():
+    tiles = [ids.thumb("a.jpg"), ids.thumb("b.jpg")]
+    assert images.select_thumbnail([0, 1], tiles, triggered_id=ids.thumb("b.jpg")) == ("b.jpg", None, "/explain")
+    # tiles that just appeared (a new page) fire the callback without a click: nothing happens
+    assert images.select_thumbnail([0, 0], tiles, triggered_id=ids.thumb("a.jpg")) == (no_update,) * 3
+    assert clicked_tile([1], tiles[:1], None) is None
+
+
+def test_a_bad_upload_shows_its_error_and_keeps_the_selection(service):
+    message, hidden, image, target, path = images.upload_image("data:text/plain;base64,aGk=", "notes.txt", "new", service=service)
+    assert "notes.txt: not a readable PNG, JPEG or WebP image" == message and hidden is False
+    assert (image, target, path) == (no_update,) * 3
+    message, hidden, image, target, path = images.upload_image(png_data_uri(), "red.png", "new", service=service)
+    assert (message, hidden, target, path) == ("", True, None, "/explain") and image.startswith("upload:")
+    assert images.upload_image(None, None, "new", service=service) == (no_update,) * 5
+    assert images.upload_image(png_data_uri(), "red.png", None, service=service)[1] is False
+
+
+# -- Prediction ----------------------------------------------------------------------------
+
+
+def test_prediction_bars_mark_the_explained_class(service):
+    picture, bars, note = prediction.show_prediction("new", IMAGE, None, 3, service=service)
+    bar = bars.data[0]
+    assert list(bar.customdata) == ["clapping", "calling", "running"]
+    assert bar.marker.color[0] == TARGET_COLOUR  # no target: the prediction is the one explained
+    assert "predicted clapping (70.0%)" in note
+    _, bars, note = prediction.show_prediction("new", IMAGE, "running", 3, service=service)
+    assert bars.data[0].marker.color[2] == TARGET_COLOUR and bars.data[0].marker.color[0] != TARGET_COLOUR
+    assert "explaining running" in note
+    assert picture.data[0].type == "image"
+    empty_image, empty_bars, _ = prediction.show_prediction("new", None, None, 5, service=service)
+    assert "no image selected" in empty_bars.layout.annotations[0].text
+
+
+def test_clicking_a_bar_sets_the_target_class():
+    click = {"points": [{"curveNumber": 0, "pointNumber": 2, "x": 0.1, "y": "running", "customdata": "running"}]}
+    assert prediction.pick_target(click) == "running"
+    assert explain.pick_explain_target(click) == "running"
+    assert prediction.pick_target({"points": []}) is no_update
+    assert prediction.pick_target(None) is no_update
+    assert target_from_click({"points": [{"y": "calling"}]}) == "calling"
+
+
+# -- Explain -------------------------------------------------------------------------------
+
+
+def test_explain_controls_keep_valid_choices(service):
+    methods, method, layers, layer = explain.explain_controls("new", "occlusion", "layer3", service=service)
+    assert {"label": "occlusion (slow)", "value": "occlusion"} in methods and method == "occlusion"
+    assert [o["value"] for o in layers] == ["layer4", "layer3"] and layers[0]["label"] == "layer4 (default)"
+    assert layer == "layer3"
+    _, method, _, layer = explain.explain_controls("new", "gone", "layer9", service=service)
+    assert (method, layer) == ("gradcam", "layer4")
+    assert explain.remember_explain("gradcam++", "layer3") == ("gradcam++", "layer3")
+
+
+def test_explanation_asks_the_service_for_the_chosen_map(service):
+    fig, caption = explain.show_explanation("new", IMAGE, "running", "gradcam++", "layer3", 0.3, service=service)
+    assert service.calls[-1] == ("cam", ("new", IMAGE), {"method": "gradcam++", "layer": "layer3", "target": "running"})
+    assert fig.data[0].type == "image" and "running" in fig.layout.title.text
+    assert "'running'" in caption and "gradcam++ at layer3" in caption
+    _, caption = explain.show_explanation("new", IMAGE, None, None, None, None, service=service)
+    assert service.calls[-1][2] == {"method": "gradcam", "layer": None, "target": None}
+    assert "'clapping'" in caption and "its prediction" in caption
+    error, caption = explain.show_explanation("new", IMAGE, "flying", "gradcam", "layer4", 0.5, service=service)
+    assert "unknown class 'flying'" in error.layout.annotations[0].text and caption == ""
+    assert service.forward_passes == 1  # one image: the fake counts one analysis, whatever was asked of it
+
+
+def test_slow_explanations_sit_behind_a_loading_indicator(service):
+    loading = find(explain.layout(), lambda c: type(c).__name__ == "Loading" and getattr(c, "id", None) == ids.EXPLAIN_LOADING)
+    assert loading and find(loading[0].children, lambda c: getattr(c, "id", None) == ids.EXPLAIN_OVERLAY)
+    methods, *_ = explain.explain_controls("new", None, None, service=service)
+    assert [m["label"] for m in methods] == ["gradcam", "gradcam++", "occlusion (slow)"]
+
+
+def test_explain_side_bars_and_reset(service):
+    bars = explain.show_explain_bars("new", IMAGE, "calling", service=service)
+    assert bars.data[0].marker.color[list(bars.data[0].customdata).index("calling")] == TARGET_COLOUR
+    assert explain.reset_target(1) is None and explain.reset_target(0) is no_update
+    assert explain.show_original("new", IMAGE, service=service).data[0].type == "image"
+
+
+# -- Inside the network ----------------------------------------------------------------------
+
+
+def test_layer_picker_follows_the_tree(service):
+    options, layer, flow_options, flow = inside.inside_controls("new", None, service=service)
+    labels = {o["value"]: o["label"] for o in options}
+    assert labels["conv1"].startswith("conv1 · Conv2d · 4×8×8")
+    assert labels["layer1.0"].startswith(inside.INDENT * 2 + "layer1.0")
+    assert labels["layer1.0.conv1"].startswith(inside.INDENT * 4 + "layer1.0.conv1")
+    assert layer == "conv1" and flow == ["conv1", "layer1"]
+    assert [o["value"] for o in flow_options] == [o["value"] for o in options]
+    _, layer, _, flow = inside.inside_controls("new", {"layer": "layer1.0.conv1", "flow": ["fc", "gone"]}, service=service)
+    assert layer == "layer1.0.conv1" and flow == ["fc"]
+    assert inside.remember_probe("relu", ["conv1"]) == {"layer": "relu", "flow": ["conv1"]}
+
+
+def test_layer_views(service):
+    grid, click, histogram, kernels, note = inside.show_layer("new", IMAGE, "conv1", service=service)
+    assert click is None  # a new layer clears the picked channel
+    assert {trace.name for trace in grid.data} == {"ch 0", "ch 1", "ch 2", "ch 3"}
+    assert histogram.data[0].type == "bar" and "mean" in histogram.layout.annotations[0].text
+    assert len(kernels.data) == 4 and "4×8×8" in note
+    _, _, _, kernels, _ = inside.show_layer("new", IMAGE, "relu", service=service)
+    assert "no convolution kernels" in kernels.layout.annotations[0].text
+    grid, *_ = inside.show_layer("new", IMAGE, "fc", service=service)
+    assert grid.data[0].type == "bar"  # a vector layer: its features as bars
+
+
+def test_clicking_a_channel_enlarges_it(service):
+    grid, *_ = inside.show_layer("new", IMAGE, "conv1", service=service)
+    heatmap = next(trace for trace in grid.data if trace.name == "ch 2")
+    click = {"points": [{"curveNumber": 1, "x": 3, "y": 4, "z": 1.0, "customdata": int(heatmap.customdata[4][3])}]}
+    assert channel_from_click(click) == 2
+    enlarged, histogram = inside.show_channel(click, "new", IMAGE, "conv1", service=service)
+    assert enlarged.data[0].z.shape == (8, 8) and "channel 2" in enlarged.layout.title.text
+    assert int(sum(histogram.data[0].y)) == 64 and "channel 2" in histogram.layout.title.text
+    placeholder, _ = inside.show_channel(None, "new", IMAGE, "conv1", service=service)
+    assert inside.PICK_A_CHANNEL in placeholder.layout.annotations[0].text
+    vector, _ = inside.show_channel({"points": [{"customdata": 1}]}, "new", IMAGE, "fc", service=service)
+    assert "no channel maps" in vector.layout.annotations[0].text
+
+
+def test_flow_is_drawn_in_model_order(service):
+    src, note = inside.draw_flow(1, "new", IMAGE, ["layer1", "conv1"], service=service)
+    assert src.startswith("data:image/png;base64,")
+    assert service.calls[-1] == ("flow_png", ("new", IMAGE, ["conv1", "layer1"]), {})
+    assert note == "input → conv1 → layer1 → prediction"
+    assert inside.draw_flow(1, "new", None, ["conv1"], service=service)[0] is no_update
+
+
+# -- Evaluation ----------------------------------------------------------------------------
+
+
+def test_confusion_click_shows_the_cell_gallery_and_opens_explain(service):
+    fig, click = evaluation.show_confusion("new", service=service)
+    assert fig.data[0].type == "heatmap" and list(fig.data[0].x) == CLASSES and click is None
+    cell = {"points": [{"x": "clapping", "y": "calling", "z": 0.5, "curveNumber": 0}]}
+    assert cell_from_click(cell) == ("calling", "clapping")
+    title, gallery = evaluation.show_cell(cell, "new", service=service)
+    expected = service.cell_images("new", "calling", "clapping")
+    assert title == f"true calling → predicted clapping (confused): {len(expected)} images"
+    assert [tile.id for tile in gallery] == [ids.gallery_thumb(r["id"]) for r in expected]
+    chosen = expected[1]["id"]
+    tiles = [tile.id for tile in gallery]
+    clicks = [0] * len(tiles)
+    clicks[1] = 1
+    assert evaluation.open_from_gallery(clicks, tiles, triggered_id=ids.gallery_thumb(chosen)) == (chosen, None, "/explain")
+    title, gallery = evaluation.show_cell({"points": [{"x": "calling", "y": "clapping"}]}, "new", service=service)
+    assert "0 images" in title and "No validation image" in texts(gallery)
+    assert evaluation.show_cell(None, "new", service=service) == (evaluation.PICK_A_CELL, [])
+
+
+# -- Compare -------------------------------------------------------------------------------
+
+
+def test_compare_two_runs(service):
+    options, a, _, b = compare.compare_controls("new", None, service=service)
+    assert (a, b) == ("new", "old") and len(options) == 2
+    assert compare.compare_controls("new", {"a": "old", "b": "new"}, service=service)[1::2] == ("old", "new")
+    panel = compare.compare_panel(service, "old", IMAGE, "running", "gradcam")
+    assert "old predicts clapping (70.0%)" in texts(panel)
+    assert len(find(panel, lambda c: type(c).__name__ == "Graph")) == 2
+    assert "no image selected" in texts(compare.compare_panel(service, "old", None, None, None))
+    assert "unknown run" in texts(compare.show_compare_b("gone", IMAGE, None, None, service=service))
+
+
+# -- the app as a whole ----------------------------------------------------------------------
+
+
+def test_the_app_serves_its_layout_and_callbacks(service):
+    from app import create_app
+
+    app = create_app(service, title="test explorer")
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/explain").status_code == 200
+    layout = client.get("/_dash-layout").get_json()
+    assert ids.RUN_STORE in json.dumps(layout)
+    dependencies = client.get("/_dash-dependencies").get_json()
+    outputs = " ".join(d["output"] for d in dependencies)
+    for component_id in (ids.RUN_STORE, ids.IMAGE_STORE, ids.TARGET_STORE, ids.EXPLAIN_OVERLAY, ids.EVAL_GALLERY, ids.UPLOAD_ERROR):
+        assert component_id in outputs
+    # a callback through HTTP, with the service bound in by the app
+    body = {
+        "output": f"..{ids.RUN_DROPDOWN}.options...{ids.RUN_DROPDOWN}.value...{ids.RUN_STORE}.data..",
+        "outputs": [{"id": ids.RUN_DROPDOWN, "property": "options"}, {"id": ids.RUN_DROPDOWN, "property": "value"},
+                    {"id": ids.RUN_STORE, "property": "data"}],
+        "inputs": [{"id": ids.RUN_DROPDOWN, "property": "value", "value": None}],
+        "state": [{"id": ids.RUN_STORE, "property": "data", "value": "old"}],
+        "changedPropIds": [],
+    }  # fmt: skip
+    answer = client.post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.data
+    assert answer.get_json()["response"][ids.RUN_STORE]["data"] == "old"
+    # request bodies are bounded: an upload far past the service's limit never reaches memory whole
+    assert 5 * 2**20 < app.server.config["MAX_CONTENT_LENGTH"] < 32 * 2**20
+    huge = client.post("/_dash-update-component", data=b"x" * (app.server.config["MAX_CONTENT_LENGTH"] + 1),
+                       content_type="application/json")  # fmt: skip
+    assert huge.status_code == 413
+
+
+def test_callbacks_stay_plain_functions():
+    from app import shell
+    from app.pages import modules
+
+    for module in [*modules(), shell]:
+        for spec in module.callback.specs:
+            assert getattr(module, spec.function.__name__) is spec.function
+    assert [m.PATH for m in modules()] == ["/", "/images", "/prediction", "/explain", "/inside", "/evaluation", "/compare"]
