@@ -188,3 +188,19 @@ def test_concurrent_managers_in_threads_capture_their_own_pass() -> None:
     for i, activation in enumerate(got):
         assert torch.allclose(activation, expected[i % 8], atol=1e-5), i
     assert _hook_count(model) == 0
+
+
+def test_batched_and_per_class_gradients_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = torchvision.models.resnet18().eval()
+    x = torch.randn(2, 3, 48, 48)
+    targets = torch.tensor([[1, 5, 9], [0, 2, 4]])
+    batched = capture(model, x, ["layer3", "layer4"], gradient_layers=["layer3", "layer4"], targets=targets)
+
+    def no_batching_rule(*args: object) -> None:
+        raise RuntimeError("no batching rule")
+
+    monkeypatch.setattr(HookManager, "_batched_gradients", no_batching_rule)
+    looped = capture(model, x, ["layer3", "layer4"], gradient_layers=["layer3", "layer4"], targets=targets)
+    for name in ("layer3", "layer4"):
+        assert batched[name].gradient.shape == (2, 3, *batched[name].shape[1:])
+        assert torch.allclose(batched[name].gradient, looped[name].gradient, atol=1e-6)

@@ -176,18 +176,37 @@ class HookManager:
         targets = targets.to(self._logits.device).long()
         if targets.dim() == 1:
             targets = targets[:, None]
-        per_layer: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        for k in range(targets.shape[1]):
-            score = self._logits.gather(1, targets[:, k : k + 1]).sum()
-            grads = torch.autograd.grad(score, [self._graph_inputs[n] for n in names], retain_graph=True, allow_unused=True)
-            for name, grad in zip(names, grads, strict=True):
-                if grad is None:
-                    grad = torch.zeros_like(self._graph_inputs[name])
-                per_layer[name].append(grad.detach())
-        for name in names:
-            self._capture.layers[name].gradient = self._move(torch.stack(per_layer[name], dim=1))
+        inputs = [self._graph_inputs[n] for n in names]
+        try:
+            gradients = self._batched_gradients(targets, inputs)
+        except RuntimeError:  # an op without a batching rule: one backward pass per target column
+            gradients = self._looped_gradients(targets, inputs)
+        for name, gradient in zip(names, gradients, strict=True):
+            self._capture.layers[name].gradient = self._move(gradient)
         self._capture.extra["targets"] = targets.detach().cpu()
         return self._capture
+
+    def _batched_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """All K target columns in one vectorised backward pass (``is_grads_batched``): ``[B, K, ...]`` each."""
+        batch, k = targets.shape
+        one_hot = torch.zeros(k, *self._logits.shape, dtype=self._logits.dtype, device=self._logits.device)
+        one_hot[torch.arange(k)[:, None], torch.arange(batch)[None, :], targets.T] = 1.0
+        grads = torch.autograd.grad(
+            self._logits, inputs, grad_outputs=one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+        )
+        return [
+            (torch.zeros(k, *x.shape, dtype=x.dtype, device=x.device) if g is None else g.detach()).transpose(0, 1)
+            for g, x in zip(grads, inputs, strict=True)
+        ]
+
+    def _looped_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        per_input: list[list[torch.Tensor]] = [[] for _ in inputs]
+        for k in range(targets.shape[1]):
+            score = self._logits.gather(1, targets[:, k : k + 1]).sum()
+            grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
+            for collected, grad, x in zip(per_input, grads, inputs, strict=True):
+                collected.append(torch.zeros_like(x) if grad is None else grad.detach())
+        return [torch.stack(collected, dim=1) for collected in per_input]
 
     # -- helpers ------------------------------------------------------------------
     def _move(self, tensor: torch.Tensor) -> torch.Tensor:
