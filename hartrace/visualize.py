@@ -19,7 +19,7 @@ import torch
 
 from hartrace.data import load_rgb
 from hartrace.data.decode import ImageDecodeError
-from hartrace.data.transforms import denormalise
+from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.explain import explain, get_method, pixel_method_name, resolve_targets
 from hartrace.explain.cam import cams_from_capture
@@ -84,7 +84,7 @@ def visualize(
         raise UsageError(f"cannot read image {image}: {exc}") from None
     device = next(model.parameters()).device
     batch = checkpoint_transform(meta)(picture).unsqueeze(0).to(device)
-    shown = (denormalise(batch[0].cpu(), meta["mean"], meta["std"]).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    shown = to_display_image(batch[0], meta["mean"], meta["std"])
 
     wanted = list(dict.fromkeys([*layers, cam_layer]))
     gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False

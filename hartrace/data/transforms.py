@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -77,3 +78,9 @@ def denormalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float
     m = torch.tensor(mean, dtype=images.dtype, device=images.device).view(shape)
     d = torch.tensor(std, dtype=images.dtype, device=images.device).view(shape)
     return (images * d + m).clamp(0, 1)
+
+
+def to_display_image(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised ``[3, H, W]`` model input as the uint8 ``[H, W, 3]`` picture the model saw."""
+    pixels = denormalise(image.detach().cpu(), mean, std).permute(1, 2, 0).numpy()
+    return (pixels * 255).round().astype(np.uint8)

@@ -17,7 +17,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from hartrace.data.dataset import ImageDataset
-from hartrace.data.transforms import denormalise
+from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.explain import pixel_attributions, pixel_method_name
 from hartrace.explain.cam import capture_and_cams
@@ -40,7 +40,7 @@ class BatchResult:
 
 
 def _save_overlay(image: torch.Tensor, cam: torch.Tensor, mean: list[float], std: list[float], path: Path) -> None:
-    pixels = (denormalise(image, mean, std).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    pixels = to_display_image(image, mean, std)
     blended = cam_overlay(pixels, cam.numpy(), alpha=0.5)
     with atomic_path(path) as tmp:
         Image.fromarray(np.concatenate([pixels, blended], axis=1)).save(tmp, format="PNG")

@@ -25,7 +25,7 @@ from PIL import Image
 
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.decode import ImageDecodeError
-from hartrace.data.transforms import denormalise
+from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.explain import explain, get_method
 from hartrace.explain.cam import LayerContext, upsample_and_normalise
@@ -280,7 +280,7 @@ class ExplorerService:
                 captured = hooks.forward(batch)
                 hooks.backward(every_class)
                 self.forward_passes += 1
-            image = (denormalise(batch[0].cpu(), opened.meta["mean"], opened.meta["std"]).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            image = to_display_image(batch[0], opened.meta["mean"], opened.meta["std"])
             return Analysis(image, batch, captured)
 
         return self._analyses.get_or_compute((run, image_id), analyse)
