@@ -13,7 +13,7 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    """``--format``, ``--val-fraction``, ``--seed``, ``--classes``, ``--split-file``: how a dataset is read."""
+    """``--format``, ``--val-fraction``, ``--seed``, ``--classes``, ``--split-file``, ``--fold``: how to read a dataset."""
     parser.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="dataset layout (default: detect)")
     parser.add_argument(
         "--val-fraction", type=float, default=0.2, help="held-out fraction where the layout has no validation split"
@@ -21,6 +21,9 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split (default 0)")
     parser.add_argument("--classes", type=Path, help="file with one class name per line that labels must belong to")
     parser.add_argument("--split-file", type=Path, help="reuse this saved split instead of the dataset's own")
+    parser.add_argument(
+        "--fold", type=int, default=1, choices=(1, 2, 3), help="UCF101 / HMDB51 official train/test split (default 1)"
+    )
 
 
 def positive_int(text: str) -> int:

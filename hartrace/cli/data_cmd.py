@@ -13,9 +13,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True, parser_class=type(parser))
     summary = actions.add_parser(
         "summary",
-        help="layout, splits, per-class counts, image sizes, skipped files, charts",
-        description="Read a dataset (Kaggle HAR, Stanford 40 or ImageFolder), check every image, "
-        "and write summary.json, class_counts.csv, skipped.csv, class_distribution.png and samples.png.",
+        help="layout, splits, per-class counts, image/frame sizes, skipped files, charts",
+        description="Read a dataset (Kaggle HAR, Stanford 40, ImageFolder, UCF101, HMDB51 or a folder of videos), "
+        "check every image or video, and write summary.json, class_counts.csv, skipped.csv, "
+        "class_distribution.png and samples.png.",
     )
     summary.add_argument("dir", type=Path, help="the dataset folder")
     summary.add_argument("--out", type=Path, help="where to write the report (default: summary/<dataset name>)")
@@ -35,6 +36,7 @@ def run_summary(args: argparse.Namespace) -> int:
         seed=args.seed,
         classes=args.classes,
         split_file=args.split_file,
+        fold=args.fold,
         progress=not args.quiet,
     )
     out = args.out or Path("summary") / (args.dir.resolve().name or "dataset")

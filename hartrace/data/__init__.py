@@ -1,4 +1,4 @@
-"""Datasets: the layouts HAR practitioners have, robust decoding, saved splits, transforms.
+"""Datasets: the image and video layouts HAR practitioners have, robust decoding, saved splits, transforms.
 
 Names are imported on first use (PEP 562), so the command line starts without torch.
 """
@@ -17,6 +17,18 @@ _EXPORTS = {
     "load_rgb": "hartrace.data.decode",
     "probe": "hartrace.data.decode",
     "load_dataset": "hartrace.data.index",
+    "VIDEO_FORMATS": "hartrace.data.layouts",
+    "VIDEO_EXTENSIONS": "hartrace.data.video",
+    "VideoDecodeError": "hartrace.data.video",
+    "VideoInfo": "hartrace.data.video",
+    "probe_video": "hartrace.data.video",
+    "read_video": "hartrace.data.video",
+    "is_video_file": "hartrace.data.video",
+    "clip_indices": "hartrace.data.video",
+    "load_video_mask": "hartrace.data.video",
+    "VideoDataset": "hartrace.data.clips",
+    "video_eval_transform": "hartrace.data.clips",
+    "video_train_transform": "hartrace.data.clips",
 }
 
 __all__ = sorted(_EXPORTS)

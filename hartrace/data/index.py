@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
+from typing import Any
 
 from hartrace.data.decode import ImageDecodeError, probe
-from hartrace.data.layouts import FORMATS, READERS, Listing, detect_format, read_class_file
+from hartrace.data.layouts import (
+    FOLD_FORMATS, FORMATS, READERS, VIDEO_FORMATS, Listing, detect_format, read_class_file,
+)  # fmt: skip
 from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
 from hartrace.data.splits import default_split_path, resolve_split
-from hartrace.errors import DataError
+from hartrace.errors import DataError, UsageError
 from hartrace.progress import progress_bar
 
 
@@ -22,6 +25,37 @@ def _probe_one(path: Path) -> tuple[int, int] | str:
         return str(exc)
 
 
+def _probe_video_one(path: Path) -> Any:
+    from hartrace.data.video import VideoDecodeError, probe_video
+
+    try:
+        return probe_video(path)
+    except VideoDecodeError as exc:
+        return str(exc)
+
+
+def _scan(
+    samples: list[tuple[str, Sample]], probe_one: Callable[[Path], Any], workers: int | None, progress: bool,
+    what: str, chunksize: int,
+) -> tuple[dict[Path, Any], list[SkippedFile]]:
+    """``probe_one`` on every file in threads: its result for the good ones, the bad ones with their reason (a str)."""
+    workers = workers or os.cpu_count() or 1
+    paths = [sample.path for _, sample in samples]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(progress_bar(
+            pool.map(probe_one, paths, chunksize=chunksize), total=len(paths), desc=f"checking {what}s",
+            enabled=progress, unit=what[:3],
+        ))  # fmt: skip
+    found: dict[Path, Any] = {}
+    skipped: list[SkippedFile] = []
+    for (split, sample), result in zip(samples, results, strict=True):
+        if isinstance(result, str):
+            skipped.append(SkippedFile(sample.path, result, split))
+        else:
+            found[sample.path] = result
+    return found, skipped
+
+
 def scan_images(
     samples: list[tuple[str, Sample]], workers: int | None = None, progress: bool = True
 ) -> tuple[dict[Path, tuple[int, int]], list[SkippedFile]]:
@@ -29,32 +63,39 @@ def scan_images(
 
     Pillow releases the GIL while decoding, so threads use every core.
     """
-    workers = workers or os.cpu_count() or 1
-    paths = [sample.path for _, sample in samples]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            progress_bar(pool.map(_probe_one, paths, chunksize=32), total=len(paths), desc="checking images", enabled=progress)
-        )
-    sizes: dict[Path, tuple[int, int]] = {}
-    skipped: list[SkippedFile] = []
-    for (split, sample), result in zip(samples, results, strict=True):
-        if isinstance(result, str):
-            skipped.append(SkippedFile(sample.path, result, split))
-        else:
-            sizes[sample.path] = result
-    return sizes, skipped
+    return _scan(samples, _probe_one, workers, progress, "image", 32)
+
+
+def scan_videos(
+    samples: list[tuple[str, Sample]], workers: int | None = None, progress: bool = True
+) -> tuple[dict[Path, tuple[int, int]], dict[Path, int], list[SkippedFile]]:
+    """Probe every video once: frame sizes and frame counts of the good ones, the bad ones with their reason.
+
+    OpenCV releases the GIL while decoding, so threads use every core.
+    """
+    from hartrace.data.video import quiet_decoder
+
+    with quiet_decoder():
+        infos, skipped = _scan(samples, _probe_video_one, workers, progress, "video", 4)
+    sizes = {path: (info.width, info.height) for path, info in infos.items()}
+    return sizes, {path: info.frames for path, info in infos.items()}, skipped
 
 
 def _with_validation(
-    listing: Listing, root: Path, val_fraction: float, seed: int, split_file: Path | None
+    listing: Listing, root: Path, val_fraction: float, seed: int, split_file: Path | None, fold: int | None = None
 ) -> tuple[dict[str, list[Sample]], Path | None]:
-    """The layout's own splits, plus a saved stratified validation split carved from train if it has none."""
+    """The layout's own splits, plus a saved stratified validation split carved from train if it has none.
+
+    Each official fold (UCF101/HMDB51) trains on different videos, so each gets its own saved split.
+    """
     pools = dict(listing.pools)
     if "val" in pools and split_file is None:
         return pools, None
     train = pools.get("train", []) + (pools.pop("val", []) if split_file is not None else [])
     if split_file is None:
         split_file = default_split_path(root, val_fraction, seed)
+        if fold is not None:
+            split_file = split_file.with_name(f"{split_file.stem}-fold{fold}{split_file.suffix}")
 
     def key(sample: Sample) -> str:
         try:
@@ -80,16 +121,19 @@ def load_dataset(
     check_images: bool = True,
     workers: int | None = None,
     progress: bool = True,
+    fold: int = 1,
 ) -> DatasetIndex:
     """Read a dataset folder in any supported layout.
 
     Args:
         root: the dataset folder.
-        format: ``auto`` (judged from marker files), ``kaggle``, ``stanford40`` or ``imagefolder``.
+        format: ``auto`` (judged from marker files), or one of :data:`FORMATS`: ``kaggle``,
+            ``stanford40``, ``imagefolder`` (images), ``ucf101``, ``hmdb51``, ``videofolder`` (videos).
         val_fraction, seed: the stratified validation split made where the layout has none.
         split_file: a saved split to reuse (a run's); by default the dataset's own, made on first use.
         classes: a class list (or a file with one name per line) that every label must belong to.
-        check_images: decode every image once, skipping (and listing) those that cannot be used.
+        check_images: decode every image (probe every video) once, skipping and listing the unusable ones.
+        fold: the official UCF101/HMDB51 train/test split, 1..3.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -98,18 +142,28 @@ def load_dataset(
         format = detect_format(root)
     if format not in READERS:
         raise DataError(f"unknown dataset format {format!r}; choose one of: auto, {', '.join(FORMATS)}")
+    video = format in VIDEO_FORMATS
+    if fold != 1 and format not in FOLD_FORMATS:
+        raise UsageError(f"--fold applies to the UCF101 and HMDB51 layouts only, not {format}")
     if isinstance(classes, (str, Path)):
         classes = read_class_file(Path(classes))
-    listing = READERS[format](root, classes)
+    listing = READERS[format](root, classes, fold=fold) if video else READERS[format](root, classes)
     pools, used_split = _with_validation(
-        listing, root, val_fraction, seed, Path(split_file) if split_file is not None else None
-    )
-    index = DatasetIndex(root, listing.layout, listing.classes, pools, split_file=used_split, notes=listing.notes)
+        listing, root, val_fraction, seed, Path(split_file) if split_file is not None else None,
+        fold if format in FOLD_FORMATS else None,
+    )  # fmt: skip
+    index = DatasetIndex(
+        root, listing.layout, listing.classes, pools, split_file=used_split, notes=listing.notes,
+        task="video" if video else "image",
+    )  # fmt: skip
     if check_images:
         everything = [(split, s) for split, samples in pools.items() for s in samples]
-        index.image_sizes, index.skipped = scan_images(everything, workers, progress)
+        if video:
+            index.image_sizes, index.frame_counts, index.skipped = scan_videos(everything, workers, progress)
+        else:
+            index.image_sizes, index.skipped = scan_images(everything, workers, progress)
         bad = {skipped.path for skipped in index.skipped}
         index.splits = {split: [s for s in samples if s.path not in bad] for split, samples in pools.items()}
     if not any(s.label is not None for s in index.splits.get("train", [])):
-        raise DataError(f"no usable labelled training images in {root}")
+        raise DataError(f"no usable labelled training {index.task}s in {root}")
     return index

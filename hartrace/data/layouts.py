@@ -2,7 +2,9 @@
 
 Each reader only *lists* a layout: class names, and samples per split as the
 layout defines them. Decoding, skipping bad files and making a validation split
-are the same for every layout and live in :mod:`hartrace.data.index`.
+are the same for every layout and live in :mod:`hartrace.data.index`. The video
+layouts (UCF101, HMDB51, folders of videos) are read by
+:mod:`hartrace.data.video_layouts`, which builds on the helpers here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from hartrace.data.decode import IMAGE_EXTENSIONS
 from hartrace.data.samples import Box, Sample
 from hartrace.errors import DataError
 
-FORMATS = ("kaggle", "stanford40", "imagefolder")
+#: Layouts whose samples are videos (the rest are images).
+VIDEO_FORMATS = ("ucf101", "hmdb51", "videofolder")
+#: Layouts that come with official train/test splits ("folds" 1..3).
+FOLD_FORMATS = ("ucf101", "hmdb51")
+FORMATS = ("kaggle", "stanford40", "imagefolder", *VIDEO_FORMATS)
 
 
 @dataclass
@@ -201,55 +207,94 @@ def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def files_in(folder: Path, is_member: Callable[[Path], bool] = is_image_name) -> list[Path]:
+    """The files under ``folder`` (any depth) that ``is_member`` accepts, sorted."""
+    return sorted(p for p in folder.rglob("*") if is_member(p))
+
+
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if is_image_name(p))
+    return files_in(folder, is_image_name)
 
 
 def read_imagefolder(root: Path, classes: list[str] | None = None) -> Listing:
     """``root/<class>/*``, or ``root/{train,val,test}/<class>/*`` (an unlabelled ``test/`` may hold files directly)."""
+    return read_class_folders(root, classes)
+
+
+def read_class_folders(
+    root: Path,
+    classes: list[str] | None = None,
+    is_member: Callable[[Path], bool] = is_image_name,
+    layout: str = "imagefolder",
+    what: str = "images",
+) -> Listing:
+    """A folder per class of the files ``is_member`` accepts (images for ImageFolder, videos for videofolder)."""
     has_subroots = (root / "train").is_dir() and any(
-        _images_in(d) for d in _class_dirs(root / "train")
+        files_in(d, is_member) for d in _class_dirs(root / "train")
     )
     subroots = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
     source = "classes.txt"
     if classes is None and (root / "classes.txt").is_file():
         classes = read_class_file(root / "classes.txt")
     elif classes is None:
-        classes = [d.name for d in _class_dirs(subroots["train"]) if _images_in(d)]
+        classes = [d.name for d in _class_dirs(subroots["train"]) if files_in(d, is_member)]
         source = f"the class folders of {subroots['train'].name if has_subroots else root.name}/"
     if not classes:
-        raise DataError(f"{root} has no class sub-folders with images in them")
+        raise DataError(f"{root} has no class sub-folders with {what} in them")
     lookup = class_index(classes, source)
     pools: dict[str, list[Sample]] = {}
     for split, folder in subroots.items():
         pool = []
         for class_dir in _class_dirs(folder):
-            files = _images_in(class_dir)
+            files = files_in(class_dir, is_member)
             if files:
                 label = lookup(class_dir.name, f"folder {class_dir.relative_to(root)}")
                 pool.extend(Sample(path, label) for path in files)
         if split == "test":
-            pool.extend(Sample(path, None) for path in sorted(folder.iterdir()) if is_image_name(path))
+            pool.extend(Sample(path, None) for path in sorted(folder.iterdir()) if is_member(path))
         pools[split] = pool
-    return Listing("imagefolder", classes, pools)
+    return Listing(layout, classes, pools)
 
 
-READERS: dict[str, Callable[[Path, list[str] | None], Listing]] = {
+def _video_reader(layout: str) -> Callable[..., Listing]:
+    """The reader of a video layout, imported on first use (video_layouts builds on this module)."""
+
+    def read(root: Path, classes: list[str] | None = None, fold: int = 1) -> Listing:
+        from hartrace.data.video_layouts import VIDEO_READERS
+
+        return VIDEO_READERS[layout](root, classes, fold)
+
+    read.__name__ = read.__qualname__ = f"read_{layout}"
+    return read
+
+
+#: Every reader takes ``(root, classes)``; the video readers also take ``fold`` (UCF101/HMDB51 split 1..3).
+READERS: dict[str, Callable[..., Listing]] = {
     "kaggle": read_kaggle,
     "stanford40": read_stanford40,
     "imagefolder": read_imagefolder,
+    **{layout: _video_reader(layout) for layout in VIDEO_FORMATS},
 }
 
 
 def detect_format(root: Path) -> str:
-    """The layout of ``root``, judged by its marker files."""
+    """The layout of ``root``, judged by its marker files (split files before class folders)."""
+    from hartrace.data import video_layouts
+
     if _find_file(root, "Training_set.csv") is not None:
         return "kaggle"
     if (root / "ImageSplits" / "actions.txt").is_file():
         return "stanford40"
+    marked = video_layouts.detect_split_layout(root)
+    if marked is not None:
+        return marked
     if any(_images_in(d) for d in _class_dirs(root)):
         return "imagefolder"
+    if video_layouts.has_video_folders(root):
+        return "videofolder"
     raise DataError(
         f"cannot tell the layout of {root}: expected Training_set.csv (Kaggle HAR), "
-        "ImageSplits/actions.txt (Stanford 40) or class sub-folders of images (ImageFolder); see --format"
+        "ImageSplits/actions.txt (Stanford 40), ucfTrainTestlist/classInd.txt (UCF101), "
+        "testTrainMulti_7030_splits/<class>_test_split1.txt (HMDB51), or class sub-folders of images "
+        "(ImageFolder) or of videos (videofolder); see --format"
     )

@@ -11,13 +11,17 @@ Box = tuple[float, float, float, float]
 
 SPLIT_NAMES = ("train", "val", "test")
 
+#: What a dataset's samples are: still images or videos.
+TASKS = ("image", "video")
+
 
 @dataclass(frozen=True)
 class Sample:
-    """One image: where it is, its class index (None when unlabelled) and its evidence.
+    """One image or video: where it is, its class index (None when unlabelled) and its evidence.
 
     Evidence is what the action is made of, used to judge explanations: a mask
-    file (the synthetic set) or person boxes (Stanford 40).
+    file (the synthetic sets: a PNG per image, an ``.npz`` of per-frame masks per
+    video) or person boxes (Stanford 40).
     """
 
     path: Path
@@ -37,7 +41,12 @@ class SkippedFile:
 
 @dataclass
 class DatasetIndex:
-    """A dataset after reading: classes, samples per split, and everything skipped."""
+    """A dataset after reading: classes, samples per split, and everything skipped.
+
+    ``task`` says whether samples are images or videos. ``image_sizes`` holds each
+    usable file's ``(width, height)`` (a video's frame size); ``frame_counts`` each
+    usable video's decodable frames.
+    """
 
     root: Path
     layout: str
@@ -47,6 +56,8 @@ class DatasetIndex:
     image_sizes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     split_file: Path | None = None
     notes: list[str] = field(default_factory=list)
+    task: str = "image"
+    frame_counts: dict[Path, int] = field(default_factory=dict)
 
     def class_counts(self, split: str) -> dict[str, int]:
         """Images per class in ``split`` (unlabelled images are counted under ``"?"``)."""

@@ -1,4 +1,8 @@
-"""``hartrace data summary``: what a dataset holds, in numbers, a chart and a sample grid."""
+"""``hartrace data summary``: what a dataset holds, in numbers, a chart and a sample grid.
+
+For a video dataset the sizes are frame sizes, frame counts are added, and the
+sample grid shows each video's middle frame.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +34,20 @@ def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:
     return {"count": len(sizes), "width": stats(widths), "height": stats(heights)}
 
 
+def frame_statistics(counts: list[int]) -> dict[str, Any]:
+    """Min/median/mean/max frames per video, so a user can choose ``--clip-length`` and ``--clip-stride``."""
+    if not counts:
+        return {"count": 0}
+    return {"count": len(counts), "min": min(counts), "median": median(counts),
+            "mean": round(sum(counts) / len(counts), 1), "max": max(counts)}  # fmt: skip
+
+
 def describe(index: DatasetIndex) -> dict[str, Any]:
-    """Everything the summary reports, as plain data (also written as ``summary.json``)."""
+    """Everything the summary reports, as plain data (also written as ``summary.json``).
+
+    ``images`` counts a split's samples (videos, for a video dataset) and ``image_size``
+    their (frame) sizes; video datasets add ``frames``, the frames per video.
+    """
     splits = {}
     for split, samples in index.splits.items():
         sizes = [index.image_sizes[s.path] for s in samples if s.path in index.image_sizes]
@@ -42,9 +58,13 @@ def describe(index: DatasetIndex) -> dict[str, Any]:
             "per_class": index.class_counts(split),
             "image_size": size_statistics(sizes),
         }
+        if index.task == "video":
+            counts = [index.frame_counts[s.path] for s in samples if s.path in index.frame_counts]
+            splits[split]["frames"] = frame_statistics(counts)
     return {
         "root": str(index.root),
         "layout": index.layout,
+        "task": index.task,
         "classes": index.classes,
         "split_file": str(index.split_file) if index.split_file else None,
         "splits": splits,
@@ -72,8 +92,8 @@ def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
         ax.bar_label(bars, fontsize=7, padding=2)
     ax.set_yticks(y, index.classes, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("images")
-    ax.set_title(f"{index.root.name}: images per class ({index.layout} layout)")
+    ax.set_xlabel(f"{index.task}s")
+    ax.set_title(f"{index.root.name}: {index.task}s per class ({index.layout} layout)")
     ax.set_xlim(0, ax.get_xlim()[1] * 1.08)  # room for the count labels
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return save_figure(fig, path)
@@ -94,8 +114,28 @@ def _pick_examples(samples: list[Sample], n_classes: int, per_class: int) -> lis
     return picked
 
 
+def _picture(index: DatasetIndex, sample: Sample) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """An image, or a video's middle frame, with its evidence mask (None when it cannot be decoded)."""
+    if index.task == "video":
+        from hartrace.data.video import VideoDecodeError, load_video_mask, read_video
+
+        middle = index.frame_counts.get(sample.path, 1) // 2
+        try:
+            frame = read_video(sample.path, [middle])[0]
+        except VideoDecodeError:
+            return None
+        mask = load_video_mask(sample.mask_path) if sample.mask_path is not None else None
+        fits = mask is not None and mask.shape[1:] == frame.shape[:2]
+        return frame, mask[min(middle, len(mask) - 1)] if fits else None
+    try:
+        image = load_rgb(sample.path)
+    except ImageDecodeError:
+        return None
+    return np.asarray(image), evidence_mask(sample, image.size)
+
+
 def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split: str = "train") -> Path:
-    """A row of example images per class; evidence (masks, person boxes) is outlined in yellow."""
+    """A row of example images (videos: middle frames) per class; evidence (masks, person boxes) outlined in yellow."""
     rows = _pick_examples(index.splits.get(split, []), len(index.classes), per_class)
     fig, axes = plt.subplots(len(rows), per_class, figsize=(1.6 * per_class, 1.6 * len(rows)), squeeze=False)
     for row, (name, samples) in enumerate(zip(index.classes, rows, strict=True)):
@@ -109,15 +149,15 @@ def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split:
                 ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
             if col >= len(samples):
                 continue
-            try:
-                image = load_rgb(samples[col].path)
-            except ImageDecodeError:
+            picture = _picture(index, samples[col])
+            if picture is None:
                 continue
-            ax.imshow(np.asarray(image))
-            mask = evidence_mask(samples[col], image.size)
+            ax.imshow(picture[0])
+            mask = picture[1]
             if mask is not None and mask.any():
                 ax.contour(mask, levels=[0.5], colors="yellow", linewidths=0.8)
-    fig.suptitle(f"{index.root.name}: {split} examples per class (evidence outlined)", fontsize=10)
+    what = "middle frames" if index.task == "video" else "examples"
+    fig.suptitle(f"{index.root.name}: {split} {what} per class (evidence outlined)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     return save_figure(fig, path, dpi=100)
 
@@ -145,6 +185,8 @@ def summarize(index: DatasetIndex, out_dir: str | Path, per_class_examples: int 
 def format_summary(summary: dict[str, Any], max_skipped: int = 20) -> str:
     """The summary as the text ``hartrace data summary`` prints."""
     lines = [f"dataset   {summary['root']}", f"layout    {summary['layout']}", f"classes   {len(summary['classes'])}"]
+    if summary.get("task") == "video":
+        lines.append("task      video")
     if summary["split_file"]:
         lines.append(f"split     {summary['split_file']}")
     splits = summary["splits"]
@@ -158,14 +200,18 @@ def format_summary(summary: dict[str, Any], max_skipped: int = 20) -> str:
         lines.append("  ".join([f"{label:<{width}}", *(f"{per_class[n].get(name, 0):>7}" for n in names)]))
     lines.append("  ".join([f"{'total':<{width}}", *(f"{splits[n]['images']:>7}" for n in names)]))
     lines.append("")
+    kind = "frame" if summary.get("task") == "video" else "image"
     for name in names:
         size = splits[name]["image_size"]
         if size["count"]:
             w, h = size["width"], size["height"]
             lines.append(
-                f"{name:<5} image size  width {w['min']}-{w['max']} (median {w['median']})  "
+                f"{name:<5} {kind} size  width {w['min']}-{w['max']} (median {w['median']})  "
                 f"height {h['min']}-{h['max']} (median {h['median']})"
             )
+        frames = splits[name].get("frames", {})
+        if frames.get("count"):
+            lines.append(f"{name:<5} frames      {frames['min']}-{frames['max']} per video (median {frames['median']})")
     skipped = summary["skipped"]
     lines.append("")
     lines.append(f"skipped   {len(skipped)} file(s)")
