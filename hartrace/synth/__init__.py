@@ -1,13 +1,19 @@
-"""The embedded synthetic action dataset: drawn people doing the 15 Kaggle HAR actions.
+"""The embedded synthetic action datasets: drawn people doing the 15 Kaggle HAR actions (images)
+and 12 movements (videos).
 
-Every image comes with a ground-truth evidence mask (the props and limbs that make
-the action), so explanations can be scored against what really shows the action.
+Every image, and every video frame, comes with a ground-truth evidence mask
+(the props and limbs that make the action), so explanations can be scored
+against what really shows the action.
 """
 
 from __future__ import annotations
 
 from hartrace.synth.actions import ACTIONS
 from hartrace.synth.scene import render_scene
+from hartrace.synth.video import VIDEO_ACTIONS, VideoSynthReport, generate_video_set, render_video
 from hartrace.synth.writer import SynthReport, generate
 
-__all__ = ["ACTIONS", "SynthReport", "generate", "render_scene"]
+__all__ = [
+    "ACTIONS", "VIDEO_ACTIONS", "SynthReport", "VideoSynthReport", "generate", "generate_video_set", "render_scene",
+    "render_video",
+]

@@ -5,11 +5,14 @@ rendering it is a pure function, so the same scene can be drawn again without
 its figure (the background the figure covers) or without its distractors, which
 is how the tests check that the evidence mask lies on the figure and never on a
 distractor.  Distractors are props lying around *unused* (a phone on the floor,
-a wheel against the wall): they are never evidence.
+a wheel against the wall): they are never evidence.  The sampling comes in
+three steps (:func:`sample_backdrop`, :func:`place_group`, :func:`compose_scene`)
+so a video can sample its static scene once and re-pose only its figure.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -40,7 +43,9 @@ class Background:
     floor0: Color
     floor1: Color
 
+    @functools.lru_cache(maxsize=16)  # a video paints the same wall for every frame
     def paint(self, size: int, ss: int = SS) -> np.ndarray:
+        """The wall (and floor) at ``ss`` times ``size``; read-only, as it is shared between frames."""
         n = size * ss
         t = (np.arange(n, dtype=np.float32) + 0.5) / n
         if self.kind == "vertical":
@@ -59,7 +64,9 @@ class Background:
                 f = np.linspace(0.0, 1.0, n - top, dtype=np.float32)[:, None, None]
                 f0, f1 = np.array(self.floor0, np.float32), np.array(self.floor1, np.float32)
                 img[top:] = f0 + f * (f1 - f0)
-        return np.clip(np.round(img), 0, 255).astype(np.uint8)
+        out = np.clip(np.round(img), 0, 255).astype(np.uint8)
+        out.flags.writeable = False
+        return out
 
 
 @dataclass(frozen=True)
@@ -242,48 +249,82 @@ def _distractors(ctx: Ctx, size: int, scale: float, avoid: list[tuple[float, ...
 # --- composition ----------------------------------------------------------------------------
 
 
-def sample_scene(action: str, rng: np.random.Generator, size: int) -> Scene:
-    """Draw every random choice of one picture of ``action`` from ``rng``."""
-    if action not in ACTIONS:
-        raise UsageError(f"unknown action {action!r}; expected one of: {', '.join(ACTIONS)}")
+@dataclass
+class Backdrop:
+    """The wall, floor and clutter of a picture, sampled before its action so the figure's colours avoid them.
+
+    A video samples one and keeps it for all its frames; ``ctx`` carries the
+    palette (and the generator) the action's recipe draws with.
+    """
+
+    kind: str
+    c0: Color
+    c1: Color
+    floor: bool
+    f0: Color
+    f1: Color
+    board: Color | None
+    clutter: list[Shape]
+    ctx: Ctx
+
+
+def sample_backdrop(rng: np.random.Generator, size: int) -> Backdrop:
+    """Wall, floor and clutter colours and shapes, and a palette that keeps away from them."""
     kind, c0, c1 = _background(rng)
     base = mix(c0, c1, 0.5)
-    floor = rng.random() < 0.65
+    floor = bool(rng.random() < 0.65)
     f0 = hsv(rng.random(), rng.uniform(0.05, 0.5), rng.uniform(0.3, 0.8))
     f1 = shade(f0, rng.uniform(0.8, 1.2))
     board = mix(shade(base, 0.6), base, 0.3) if floor and rng.random() < 0.6 else None
     clutter, clutter_colors = _clutter(rng, size, base)
     avoid = [c0, c1, base] + ([f0, f1] if floor else []) + ([board] if board else []) + clutter_colors
-    ctx = Ctx(rng, Palette(rng, avoid))
-    group = recipe(action)(ctx)
+    return Backdrop(kind, c0, c1, floor, f0, f1, board, clutter, Ctx(rng, Palette(rng, avoid)))
 
-    # scale and place the action group: not always centred, never cut off
-    gx0, gy0, gx1, gy1 = bbox(group.parts)
+
+def place_group(rng: np.random.Generator, size: int, extent: tuple[float, float, float, float]) -> Similarity:
+    """Scale and place an action group whose bounding box is ``extent``: not always centred, never cut off."""
+    gx0, gy0, gx1, gy1 = extent
     bw, bh = gx1 - gx0, gy1 - gy0
     s = min(rng.uniform(0.55, 0.9) * size / bh, 0.94 * size / bw)
     m = 0.02 * size
     ox = rng.uniform(m, max(m, size - m - bw * s))
     oy = rng.uniform(m, max(m, size - m - bh * s))
-    place = Similarity(s, (ox - gx0 * s, oy - gy0 * s))
-    parts = [p.moved(place) for p in group.parts]
+    return Similarity(s, (ox - gx0 * s, oy - gy0 * s))
 
+
+def compose_scene(action: str, size: int, backdrop: Backdrop, parts: list[Part], place: Similarity, ground: float,
+                  extent: tuple[float, float, float, float] | None = None) -> Scene:
+    """Finish a scene around the placed action ``parts``: a floor under ``ground`` (group frame), distractors
+    clear of ``extent`` (pixels; default the parts' bounding box) and a random mirroring."""
+    rng, s = backdrop.ctx.rng, place.scale
+    clutter = list(backdrop.clutter)
     floor_y = None
-    if floor:
-        ground_px = place.point(vec(0.0, group.ground))[1]
+    if backdrop.floor:
+        ground_px = place.point(vec(0.0, ground))[1]
         floor_y = float(ground_px - s * rng.uniform(0.06, 0.3))
         if not 0.3 * size <= floor_y <= size - 4:
             floor_y = None
-    if floor_y is not None and board is not None:  # a skirting board along the wall
+    if floor_y is not None and backdrop.board is not None:  # a skirting board along the wall
         line = np.array([(-5.0, floor_y), (size + 5.0, floor_y)])
-        clutter.append(Stroke(line, rng.uniform(0.01, 0.025) * size, board))
-    background = Background(kind, c0, c1, floor_y, f0, f1)
+        clutter.append(Stroke(line, rng.uniform(0.01, 0.025) * size, backdrop.board))
+    background = Background(backdrop.kind, backdrop.c0, backdrop.c1, floor_y, backdrop.f0, backdrop.f1)
 
-    gb = bbox(parts)
+    gb = extent if extent is not None else bbox(parts)
     pad = 0.04 * size
     taken = [(gb[0] - pad, gb[1] - pad, gb[2] + pad, gb[3] + pad)]
-    distractors = _distractors(ctx, size, s, taken, floor_y)
+    distractors = _distractors(backdrop.ctx, size, s, taken, floor_y)
     mirror = bool(rng.random() < 0.5)
     return Scene(action, size, background, [Part("clutter", "clutter", False, clutter)] + distractors + parts, mirror)
+
+
+def sample_scene(action: str, rng: np.random.Generator, size: int) -> Scene:
+    """Draw every random choice of one picture of ``action`` from ``rng``."""
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}; expected one of: {', '.join(ACTIONS)}")
+    backdrop = sample_backdrop(rng, size)
+    group = recipe(action)(backdrop.ctx)
+    place = place_group(rng, size, bbox(group.parts))
+    return compose_scene(action, size, backdrop, [p.moved(place) for p in group.parts], place, group.ground)
 
 
 def render_scene(action: str, rng: np.random.Generator, size: int) -> tuple[Image.Image, np.ndarray]:

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ MARKER = ".hartrace-synth.json"  # marks a folder as ours, so regenerating may o
 _FORMAT = "hartrace-synth"
 _SPLIT_KEYS = {"train": 0, "test": 1}
 _JPEG_QUALITY = 90
+_IMAGE_DIRS = ("train", "test", "masks/train", "masks/test")
 
 Job = tuple[str, int, int, list[tuple[str, int, str]]]  # root, size, seed, [(split, index, action)]
 
@@ -89,29 +91,39 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def _prepare(root: Path, meta: dict) -> None:
-    """Refuse a foreign non-empty folder; clear the images of an earlier synthetic set; mark the folder ours."""
+def claim_folder(root: Path, meta: dict, clear: Callable[[Path], None], what: str = "synthetic set") -> None:
+    """Refuse a foreign non-empty folder; let ``clear`` remove an earlier set of ``meta["format"]``; mark it ours.
+
+    A folder is ours when its marker file names the same format, so an image
+    set is never overwritten by a video set or the other way round.
+    """
     if root.exists() and not root.is_dir():
         raise UsageError(f"output {root} exists and is not a folder")
     if root.is_dir() and any(root.iterdir()):
         marker = root / MARKER
         try:
-            ours = json.loads(marker.read_text("utf-8")).get("format") == _FORMAT
+            ours = json.loads(marker.read_text("utf-8")).get("format") == meta["format"]
         except (OSError, ValueError, AttributeError):
             ours = False
         if not ours:
-            raise UsageError(
-                f"output folder {root} is not empty and is not a synthetic set; choose an empty or new folder")
-        shutil.rmtree(root / ".hartrace", ignore_errors=True)  # a saved split of the old images is stale
-        for sub in ("train", "test", "masks/train", "masks/test"):
-            folder = root / sub
-            if folder.is_dir():
-                for f in folder.iterdir():
-                    if f.is_file() and f.name.startswith(("Image_", ".Image_")):
-                        f.unlink()
-    for sub in ("train", "test", "masks/train", "masks/test"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    write_text(root / MARKER, json.dumps({**meta, "complete": False}, indent=2) + "\n")
+            raise UsageError(f"output folder {root} is not empty and is not a {what}; choose an empty or new folder")
+        shutil.rmtree(root / ".hartrace", ignore_errors=True)  # a saved split of the old files is stale
+        clear(root)
+    write_marker(root, meta, complete=False)
+
+
+def write_marker(root: Path, meta: dict, *, complete: bool) -> None:
+    """The marker file that makes ``root`` ours; ``complete`` once every file is written."""
+    write_text(root / MARKER, json.dumps({**meta, "complete": complete}, indent=2) + "\n")
+
+
+def _clear_images(root: Path) -> None:
+    for sub in _IMAGE_DIRS:
+        folder = root / sub
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.is_file() and f.name.startswith(("Image_", ".Image_")):
+                    f.unlink()
 
 
 def _context() -> mp.context.BaseContext:
@@ -138,7 +150,9 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     root = Path(out_dir).expanduser()
     meta = {"format": _FORMAT, "version": 1, "seed": seed, "per_class": per_class,
             "test_per_class": test_per_class, "size": size, "classes": list(ACTIONS)}
-    _prepare(root, meta)
+    claim_folder(root, meta, _clear_images)
+    for sub in _IMAGE_DIRS:
+        (root / sub).mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
     labels = {"train": split_labels(seed, "train", per_class), "test": split_labels(seed, "test", test_per_class)}
@@ -163,10 +177,10 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     write_csv(root / "Testing_set.csv", ("filename",), ([n] for n in names["test"]))
     write_csv(root / "Testing_set_labels.csv", ("filename", "label"), zip(names["test"], labels["test"]))
     write_text(root / "classes.txt", "\n".join(ACTIONS) + "\n")
-    write_text(root / MARKER, json.dumps({**meta, "complete": True}, indent=2) + "\n")
+    write_marker(root, meta, complete=True)
     seconds = time.perf_counter() - start
     n = len(items)
     return SynthReport(root, len(labels["train"]), len(labels["test"]), seconds, n / seconds if seconds > 0 else 0.0)
 
 
-__all__ = ["MARKER", "SynthReport", "generate", "image_rng", "split_labels"]
+__all__ = ["MARKER", "SynthReport", "claim_folder", "generate", "image_rng", "split_labels", "write_marker"]
