@@ -10,6 +10,7 @@ from torch import nn
 from hartrace.explain.cam import METHODS, CAMMethod, cams_from_capture, compute_cams, get_method, normalise
 from hartrace.explain.pixel import PIXEL_METHODS, pixel_attributions, pixel_method_name
 from hartrace.explain.targets import Target, resolve_targets
+from hartrace.explain.temporal import temporal_importance
 
 ALL_METHODS = (*METHODS, *PIXEL_METHODS)
 
@@ -26,6 +27,7 @@ __all__ = [
     "normalise",
     "pixel_attributions",
     "resolve_targets",
+    "temporal_importance",
 ]
 
 
@@ -39,7 +41,10 @@ def explain(
     classes: Sequence[str] | None = None,
     **options: object,
 ) -> torch.Tensor:
-    """Maps ``[B, K, H, W]`` in [0, 1] from any method: a CAM (needs ``layer``) or a pixel method."""
+    """Maps ``[B, K, H, W]`` in [0, 1] from any method: a CAM (needs ``layer``) or a pixel method.
+
+    Clips ``[B, C, T, H, W]`` give ``[B, K, T, H, W]``, normalised per video.
+    """
     if pixel_method_name(method) is not None:
         first = layer if isinstance(layer, str) or layer is None else layer[0]
         return pixel_attributions(model, images, method=method, target=target, classes=classes, layer=first, **options)
@@ -60,6 +65,8 @@ def grad_cam(
 
     ``target``: None (predicted class), a class index or name, or a tensor ``[B]``. With
     several targets (``"top5"``, a list) the result is ``[B, K, H, W]``. Several layers are fused.
+    A clip ``[B, C, T, H, W]`` gives ``[B, T, H, W]`` (``[B, K, T, H, W]``), normalised per video,
+    from 3-D conv layers and from the per-frame layers of a CNN+LSTM alike.
     """
     maps = explain(model, images, layer, method=method, target=target, classes=classes)
     return maps[:, 0] if maps.shape[1] == 1 else maps

@@ -6,7 +6,11 @@ layers -- and each method only says how it turns a layer's activations (and
 gradients) into a map. Maps for several classes come from one forward pass.
 
 Maps are float tensors ``[B, H, W]`` at the input's resolution (``[B, T, H, W]`` for
-video), ReLU'd and min-max normalised per image to ``[0, 1]``.
+video), ReLU'd and min-max normalised per image to ``[0, 1]``. For a clip, one map spans
+all frames and is normalised per video, so a frame that matters more stays brighter.
+Layers that ran per frame (a CNN+LSTM's CNN, ``[B*T, C, h, w]``) are folded back into a
+volume first (:mod:`hartrace.explain.temporal`); their channel weights come from each
+frame's own gradients, so frames the model ignores get faint maps.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import nn
 
 from hartrace.errors import UsageError
 from hartrace.explain.targets import Target, resolve_targets
+from hartrace.explain.temporal import frames_to_volume, per_frame_frames
 from hartrace.probe.capture import Capture
 from hartrace.probe.hooks import HookManager
 
@@ -37,14 +42,17 @@ class LayerContext:
     images: torch.Tensor | None = None
     targets: torch.Tensor | None = None  # [B] class indices of this column
     batch_size: int = 64
+    per_frame: bool = False  # a per-frame layer folded into [B, C, T, h, w]: channel weights per frame
 
-
-def _spatial_dims(tensor: torch.Tensor) -> tuple[int, ...]:
-    return tuple(range(2, tensor.dim()))
+    @property
+    def pooled_dims(self) -> tuple[int, ...]:
+        """The dims a channel weight summarises: every spatial one, or (h, w) of each frame of a per-frame layer."""
+        return (3, 4) if self.per_frame else tuple(range(2, self.activation.dim()))
 
 
 def _expand(weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return weights.view(*weights.shape, *([1] * (like.dim() - 2)))
+    """Weights ``[B, C]`` (or ``[B, C, T]``) broadcastable against ``like``."""
+    return weights.view(*weights.shape, *([1] * (like.dim() - weights.dim())))
 
 
 class CAMMethod:
@@ -69,7 +77,7 @@ class GradCAM(CAMMethod):
     name = "gradcam"
 
     def channel_weights(self, ctx: LayerContext) -> torch.Tensor:
-        return ctx.gradient.mean(dim=_spatial_dims(ctx.gradient))
+        return ctx.gradient.mean(dim=ctx.pooled_dims)
 
 
 class GradCAMPlusPlus(CAMMethod):
@@ -78,7 +86,7 @@ class GradCAMPlusPlus(CAMMethod):
     name = "gradcam++"
 
     def channel_weights(self, ctx: LayerContext) -> torch.Tensor:
-        grads, dims = ctx.gradient, _spatial_dims(ctx.gradient)
+        grads, dims = ctx.gradient, ctx.pooled_dims
         g2, g3 = grads.pow(2), grads.pow(3)
         summed = _expand(ctx.activation.sum(dim=dims), grads)
         alpha = g2 / (2 * g2 + summed * g3 + 1e-6)  # pytorch-grad-cam's epsilon, so the two agree
@@ -92,7 +100,7 @@ class XGradCAM(CAMMethod):
     name = "xgradcam"
 
     def channel_weights(self, ctx: LayerContext) -> torch.Tensor:
-        dims = _spatial_dims(ctx.activation)
+        dims = ctx.pooled_dims
         return (ctx.gradient * ctx.activation).sum(dim=dims) / (ctx.activation.sum(dim=dims) + EPS)
 
 
@@ -117,6 +125,7 @@ class HiResCAM(CAMMethod):
 class EigenCAM(CAMMethod):
     """Muhammad & Yeasin 2020: the first principal component of the activations (class-agnostic).
 
+    For a clip the component is taken over all (t, h, w) positions of the video at once.
     The projection is computed exactly as pytorch-grad-cam does (centred, numpy SVD), so
     the two agree; the sign of a principal component is otherwise arbitrary.
     """
@@ -137,7 +146,8 @@ class EigenCAM(CAMMethod):
 class ScoreCAM(CAMMethod):
     """Wang et al. 2020: each channel, as a mask on the input, is weighted by the score it keeps.
 
-    Batched: the masked inputs of many channels go through the model together.
+    Batched: the masked inputs of many channels go through the model together. For a
+    clip each channel's volume becomes one mask over the whole clip (trilinear).
     """
 
     name = "scorecam"
@@ -210,11 +220,12 @@ def cams_from_capture(
     images: torch.Tensor | None = None,
     batch_size: int = 64,
 ) -> torch.Tensor:
-    """CAMs ``[B, K, H, W]`` (or ``[B, K, T, H, W]``) for every target column of the capture.
+    """CAMs ``[B, K, H, W]`` (or ``[B, K, T, H, W]`` for clips) for every target column of the capture.
 
     Gradient methods need the capture's gradients (``HookManager.backward``); Score-CAM
     also needs ``model`` and ``images``. Several layers are fused by averaging their
-    normalised maps, then normalising again.
+    normalised maps, then normalising again. A layer that ran per frame on a clip input
+    (output batch ``B*T``) gives per-frame maps, bilinear per frame, normalised per video.
     """
     method = get_method(method) if isinstance(method, str) else method
     targets = capture.extra.get("targets")
@@ -232,7 +243,20 @@ def cams_from_capture(
                 raise UsageError(f"{method.name} runs the model: pass model and images")
             activation = layer.activation
             gradient = layer.gradient[:, k].to(activation.device) if layer.gradient is not None else None
-            ctx = LayerContext(activation.float(), None if gradient is None else gradient.float(), model, images, targets[:, k], batch_size)
+            frames = per_frame_frames(activation.shape, capture.input_shape)
+            if frames is not None:
+                activation = frames_to_volume(activation, frames)
+                gradient = None if gradient is None else frames_to_volume(gradient, frames)
+            if activation.dim() != len(size) + 2:
+                raise UsageError(
+                    f"{name} outputs {tuple(layer.activation.shape)}, which has no map for an input "
+                    f"{tuple(capture.input_shape)}: pick a convolutional layer that keeps the input's "
+                    f"{'time and ' if len(size) == 3 else ''}spatial axes"
+                )
+            ctx = LayerContext(
+                activation.float(), None if gradient is None else gradient.float(), model, images, targets[:, k], batch_size,
+                per_frame=frames is not None,
+            )  # fmt: skip
             per_layer.append(upsample_and_normalise(method.raw_map(ctx), size))
         fused = per_layer[0] if len(per_layer) == 1 else normalise(torch.stack(per_layer).mean(0))
         columns.append(fused)
@@ -249,7 +273,7 @@ def capture_and_cams(
     classes: Sequence[str] | None = None,
     batch_size: int = 64,
 ) -> tuple[torch.Tensor, Capture]:
-    """CAMs ``[B, K, H, W]`` and the capture they came from (its probabilities, logits, targets).
+    """CAMs ``[B, K, H, W]`` (``[B, K, T, H, W]`` for clips) and the capture they came from (its probabilities, logits, targets).
 
     One forward pass, plus backward passes that stop at ``layers``.
     """

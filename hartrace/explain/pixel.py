@@ -1,8 +1,9 @@
 """Pixel-level attributions, computed by captum: saliency, Integrated Gradients, SmoothGrad, occlusion, guided Grad-CAM.
 
-Every method returns the same shape as the CAM family: ``[B, K, H, W]`` in ``[0, 1]``,
-the absolute attribution summed over colour channels and min-max normalised per image,
-so overlays, audits and the explorer treat all methods alike.
+Every method returns the same shape as the CAM family: ``[B, K, H, W]`` in ``[0, 1]``
+(``[B, K, T, H, W]`` for clips ``[B, C, T, H, W]``, normalised per video), the absolute
+attribution summed over colour channels and min-max normalised per image, so overlays,
+audits and the explorer treat all methods alike.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 from hartrace.errors import UsageError
 from hartrace.explain.cam import normalise
 from hartrace.explain.targets import Target, resolve_targets
+from hartrace.explain.temporal import per_frame_frames
 from hartrace.probe.layers import resolve_layers
 
 
@@ -51,12 +53,19 @@ def _smoothgrad(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *,
     )
 
 
-def _occlusion(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, window: int | None = None, **_: object) -> torch.Tensor:
+def _occlusion(
+    model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, window: int | None = None, frames: int | None = None, **_: object
+) -> torch.Tensor:
+    """A grey-out window slides over the image; on a clip (``[B, C, T, H, W]``) it also spans ``frames`` frames."""
     side = window or max(4, images.shape[-1] // 8)
     stride = max(1, side // 2)
+    shape, strides = (side, side), (stride, stride)
+    if images.dim() == 5:
+        length = frames or max(1, images.shape[2] // 4)
+        shape, strides = (length, *shape), (max(1, length // 2), *strides)
     channels = images.shape[1]
     return Occlusion(model).attribute(
-        images, target=target, sliding_window_shapes=(channels, side, side), strides=(channels, stride, stride),
+        images, target=target, sliding_window_shapes=(channels, *shape), strides=(channels, *strides),
         baselines=0.0, perturbations_per_eval=16,
     )  # fmt: skip
 
@@ -64,7 +73,21 @@ def _occlusion(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, 
 def _guided_gradcam(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, layer: nn.Module | None = None, **_: object) -> torch.Tensor:
     if layer is None:
         raise UsageError("guided Grad-CAM needs a layer")
+    if images.dim() == 5 and _runs_per_frame(model, images, layer):
+        raise UsageError("guided Grad-CAM on a clip needs a layer with a time axis (a 3-D conv); this one runs per frame: use gradcam")
     return GuidedGradCam(model, layer).attribute(images, target=target)
+
+
+def _runs_per_frame(model: nn.Module, clip: torch.Tensor, layer: nn.Module) -> bool:
+    """Does ``layer`` see the frames of one clip as a batch (a CNN+LSTM's CNN)? One clip through the model tells."""
+    shapes: list[tuple[int, ...]] = []
+    handle = layer.register_forward_hook(lambda _m, _i, output: shapes.append(tuple(output.shape)))
+    try:
+        with torch.no_grad():
+            model(clip[:1])
+    finally:
+        handle.remove()
+    return bool(shapes) and per_frame_frames(shapes[0], (1, *clip.shape[1:])) is not None
 
 
 PIXEL_METHODS: dict[str, Callable[..., torch.Tensor]] = {

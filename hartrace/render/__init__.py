@@ -25,6 +25,13 @@ _LAZY = {
     "kernel_grid_plotly": "hartrace.render.interactive",
     "probability_bars_plotly": "hartrace.render.interactive",
     "training_curves_plotly": "hartrace.render.interactive",
+    "activation_time_grid_figure": "hartrace.render.video",
+    "frame_strip_figure": "hartrace.render.video",
+    "overlay_frames": "hartrace.render.video",
+    "read_gif": "hartrace.render.video",
+    "temporal_importance_figure": "hartrace.render.video",
+    "write_gif": "hartrace.render.video",
+    "write_mp4": "hartrace.render.video",
 }
 __getattr__ = lazy_getattr(__name__, _LAZY)
 

@@ -20,6 +20,9 @@ MIN_TILE_PIXELS = 24
 #: Diverging colour map, symmetric around zero, for signed kernel weights.
 DIVERGING = "RdBu_r"
 MODES = ("auto", "rgb", "mean", "per_input")
+#: The grey between the time slices of a 3-D kernel (NaN gaps in signed maps show the same grey), so a
+#: kernel's slices read as one block and the white between kernels stays the only separator.
+GAP_GREY = 200 / 255
 
 
 def _weight_5d(weight: Any) -> np.ndarray:
@@ -50,7 +53,7 @@ def _upsample(image: np.ndarray) -> np.ndarray:
 
 
 def _side_by_side(slices: list[np.ndarray], fill: float) -> np.ndarray:
-    """Time slices of one kernel left to right with a thin gap (NaN or white) between them."""
+    """Time slices of one kernel left to right with a thin gap (NaN or grey) between them."""
     if len(slices) == 1:
         return slices[0]
     gap_width = max(1, slices[0].shape[1] // 6)
@@ -77,7 +80,7 @@ def kernel_tiles(weight: Any, mode: str = "auto", max_kernels: int = 64) -> tupl
             low, high = kernel.min(), kernel.max()
             kernel = (kernel - low) / (high - low) if high > low else np.full_like(kernel, 0.5)
             slices = [_upsample(np.transpose(kernel[:, t], (1, 2, 0))) for t in range(kernel.shape[1])]
-            tiles.append(_side_by_side(slices, 1.0))
+            tiles.append(_side_by_side(slices, GAP_GREY))
         else:
             mean = kernel.mean(axis=0)
             tiles.append(_side_by_side([_upsample(mean[t]) for t in range(mean.shape[0])], np.nan))
@@ -105,7 +108,7 @@ def kernel_mosaic(weight: Any, mode: str = "auto", max_kernels: int = 16, column
 
 
 def _diverging_cmap() -> Any:
-    return plt.get_cmap(DIVERGING).with_extremes(bad="#c8c8c8")  # gaps must not read as zero weights (white)
+    return plt.get_cmap(DIVERGING).with_extremes(bad=(GAP_GREY,) * 3)  # gaps must not read as zero weights (white)
 
 
 def _per_input_figure(values: np.ndarray, title: str, rows: int = 6, columns: int = 8) -> Figure:
