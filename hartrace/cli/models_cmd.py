@@ -9,21 +9,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "models",
         help="list the backbones and their defaults",
-        description="The model zoo: default input size and freeze policy, the ImageNet weights each uses "
-        "(and whether that file is in the torch hub cache), and the suggested Grad-CAM layer.",
+        description="The model zoo, image models first, then video models: default input size and freeze "
+        "policy, the published weights each can load (ImageNet or Kinetics-400, and whether that file is in "
+        "the torch hub cache), the task, the frames per clip of a video model, and the suggested Grad-CAM layer.",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.models import imagenet_weights_file, list_models, model_info
+    from hartrace.models import list_models, model_info, published_weights_file
+    from hartrace.models._registry import TASKS
 
-    rows = [("model", "input", "freeze", "imagenet weights", "on this machine", "CAM layer")]
-    for name in list_models():
-        info = model_info(name)
-        weights_file = imagenet_weights_file(name)
-        present = "-" if weights_file is None else ("yes" if weights_file.is_file() else "no")
-        rows.append((name, str(info.input_size), info.default_freeze, info.imagenet_weights or "-", present, info.cam_layer))
+    rows = [("model", "input", "freeze", "pretrained weights", "on this machine", "task", "clip", "CAM layer")]
+    for task in TASKS:
+        for name in list_models(task=task):
+            info = model_info(name)
+            weights_file = published_weights_file(name)
+            present = "-" if weights_file is None else ("yes" if weights_file.is_file() else "no")
+            clip = "-" if info.clip_length is None else str(info.clip_length)
+            rows.append(
+                (name, str(info.input_size), info.default_freeze, info.pretrained_weights or "-", present, task, clip,
+                 info.cam_layer)
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -1,8 +1,9 @@
 """The model zoo: ``get_model(name, num_classes, weights=..., freeze=...)``.
 
 ``harnet`` (the default) is a ResNet-50 trunk with a conv head; the torchvision
-ImageNet classifiers and two small from-scratch nets are also here. Run
-``hartrace models`` to list them. Infrastructure lives in the private modules.
+ImageNet classifiers and two small from-scratch nets are also here, and the video
+models (``task="video"``: torchvision's Kinetics ResNets, a CNN+LSTM and a small
+3-D CNN). Run ``hartrace models`` to list them. Infrastructure lives in the private modules.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from pathlib import Path
 from hartrace.models import harnet as _harnet  # noqa: F401  (registers models)
 from hartrace.models import scratch as _scratch  # noqa: F401
 from hartrace.models import torchvision_zoo as _torchvision_zoo  # noqa: F401
+from hartrace.models import video as _video  # noqa: F401
 from hartrace.models._factory import get_model
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, list_models, model_info, register_model
 from hartrace.models._weights import LoadReport, imagenet_weights_file as _imagenet_weights_file
+from hartrace.models._weights import published_weights_file as _published_weights_file
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -26,6 +29,7 @@ __all__ = [
     "imagenet_weights_file",
     "list_models",
     "model_info",
+    "published_weights_file",
     "register_model",
 ]
 
@@ -39,3 +43,9 @@ def imagenet_weights_file(name: str) -> Path | None:
     """
     info = model_info(name)
     return None if info.imagenet_weights is None else _imagenet_weights_file(info)
+
+
+def published_weights_file(name: str) -> Path | None:
+    """Where ``weights="pretrained"`` looks for ``name``'s file (Kinetics for video models); None if it has none."""
+    info = model_info(name)
+    return None if info.pretrained_weights is None else _published_weights_file(info)

@@ -9,7 +9,14 @@ from torch import nn
 from hartrace.errors import UsageError
 from hartrace.models._freeze import FreezableMixin, parse_freeze
 from hartrace.models._registry import get_builder, model_info
-from hartrace.models._weights import apply_state_dict, read_imagenet_state_dict, read_weights_file
+from hartrace.models._weights import (
+    DATASET_LABELS,
+    WEIGHTS_KEYWORDS,
+    apply_state_dict,
+    published_weights,
+    read_published_state_dict,
+    read_weights_file,
+)
 
 __all__ = ["get_model"]
 
@@ -23,10 +30,11 @@ def get_model(
 ) -> nn.Module:
     """Build a registered model with an N-way classifier.
 
-    ``weights``: ``"none"`` (random init), ``"imagenet"`` (torchvision's weights from
-    the local torch hub cache; never downloaded) or a path to a state dict or
-    hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``, N (train the last N
-    trunk stages and the head) or None for the model's default.
+    ``weights``: ``"none"`` (random init), ``"pretrained"`` (the model's published
+    torchvision weights from the local torch hub cache; never downloaded), ``"imagenet"``
+    or ``"kinetics"`` (those published weights by name: a model without them is refused)
+    or a path to a state dict or hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``,
+    N (train the last N trunk stages and the head) or None for the model's default.
 
     Every argument is checked, and any weights file read, before the (possibly
     slow) build, so mistakes fail fast with a :class:`~hartrace.errors.UsageError`.
@@ -38,22 +46,26 @@ def get_model(
         raise UsageError(f"num_classes must be a positive integer, not {num_classes!r}")
     setting = parse_freeze(freeze, info)
 
-    if weights is None or (isinstance(weights, str) and weights.strip().lower() == "none"):
+    keyword = weights.strip().lower() if isinstance(weights, str) else None
+    published = keyword in WEIGHTS_KEYWORDS and keyword != "none"
+    if weights is None or keyword == "none":
         state, meta, source = None, {}, ""
-    elif isinstance(weights, str) and weights.strip().lower() == "imagenet":
-        state, meta, source = read_imagenet_state_dict(info), {}, f"ImageNet weights {info.imagenet_weights}"
+    elif published:
+        dataset, weights_name = published_weights(info, None if keyword == "pretrained" else keyword)
+        state, meta = read_published_state_dict(info, dataset), {}
+        source = f"{DATASET_LABELS[dataset]} weights {weights_name}"
     elif isinstance(weights, (str, Path)):
         state, meta = read_weights_file(weights)
         source = str(weights)
     else:
-        raise UsageError(f"weights must be 'none', 'imagenet' or a file path, not {weights!r}")
+        choices = ", ".join(repr(k) for k in WEIGHTS_KEYWORDS)
+        raise UsageError(f"weights must be one of {choices} or a file path, not {weights!r}")
 
     model = get_builder(name)(num_classes)
     if not isinstance(model, FreezableMixin):
         raise TypeError(f"the builder of {name} must return a FreezableMixin, got {type(model).__name__}")
     model._setup_freezable(info)
     if state is not None:
-        imagenet = isinstance(weights, str) and weights.strip().lower() == "imagenet"
-        apply_state_dict(model, state, info, source, expect_new_head=imagenet, meta=meta)
+        apply_state_dict(model, state, info, source, expect_new_head=published, meta=meta)
     model.set_freeze(setting)
     return model

@@ -19,7 +19,7 @@ __all__ = ["ModelInfo", "register_model", "list_models", "model_info", "get_buil
 
 Builder = Callable[[int], nn.Module]
 
-TASKS = ("image",)
+TASKS = ("image", "video")
 FREEZE_MODES = ("trunk", "none")
 
 
@@ -42,10 +42,21 @@ class ModelInfo:
     head: tuple[str, ...]
     imagenet_weights: str | None
     default_freeze: str
+    # Video models: the frames per clip they are built for (None for image models).
+    clip_length: int | None = None
+    # torchvision weights trained on Kinetics-400 (the video models' published weights).
+    kinetics_weights: str | None = None
+    # The module the published weights load into ("" = the whole model), for a model that
+    # wraps a published net (cnn_lstm_resnet18's per-frame ResNet-18 is "backbone").
+    weights_under: str = ""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"{self.name}: task must be one of {TASKS}, not {self.task!r}")
+        if (self.task == "video") != (self.clip_length is not None):
+            raise ValueError(f"{self.name}: video models (and only they) have a clip_length")
+        if self.clip_length is not None and self.clip_length < 1:
+            raise ValueError(f"{self.name}: clip_length must be positive, not {self.clip_length}")
         if self.default_freeze not in FREEZE_MODES:
             raise ValueError(f"{self.name}: default_freeze must be one of {FREEZE_MODES}")
         if not self.stages or not self.head:
@@ -78,6 +89,45 @@ class ModelInfo:
             imagenet_weights=imagenet_weights,
             default_freeze="none",
         )
+
+    @classmethod
+    def video(
+        cls,
+        name: str,
+        *,
+        clip_length: int,
+        cam_layer: str,
+        groups: dict[str, tuple[str, ...]],
+        head: tuple[str, ...],
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        kinetics_weights: str | None = None,
+        imagenet_weights: str | None = None,
+        weights_under: str = "",
+    ) -> ModelInfo:
+        """A clip classifier (input ``[B, C, T, H, W]``), staged like :meth:`staged`."""
+        return cls(
+            name=name,
+            task="video",
+            input_size=input_size,
+            mean=mean,
+            std=std,
+            cam_layer=cam_layer,
+            layer_groups={**groups, "head": head},
+            stages=tuple(groups.values()),
+            head=head,
+            imagenet_weights=imagenet_weights,
+            default_freeze="none",
+            clip_length=clip_length,
+            kinetics_weights=kinetics_weights,
+            weights_under=weights_under,
+        )
+
+    @property
+    def pretrained_weights(self) -> str | None:
+        """The published weights ``weights="pretrained"`` loads: Kinetics if any, else ImageNet."""
+        return self.kinetics_weights or self.imagenet_weights
 
     @property
     def trunk(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
-"""Loading weights: ImageNet from the local torch hub cache, or a file the user names.
+"""Loading weights: published ones from the local torch hub cache, or a file the user names.
 
-hartrace never downloads. ImageNet weights must already sit in
+hartrace never downloads. Published weights (ImageNet for image models, Kinetics-400
+for the torchvision video models) must already sit in
 ``$TORCH_HOME/hub/checkpoints`` under torchvision's file name; when they do not,
 the user gets one line saying which file, where to put it and where it comes from.
 Files are read with ``weights_only=True`` so a checkpoint cannot run code.
@@ -26,9 +27,13 @@ from hartrace.errors import UsageError, WeightsNotFoundError
 from hartrace.models._registry import ModelInfo
 
 __all__ = [
+    "DATASET_LABELS",
     "LoadReport",
+    "WEIGHTS_KEYWORDS",
     "imagenet_weights_file",
-    "read_imagenet_state_dict",
+    "published_weights",
+    "published_weights_file",
+    "read_published_state_dict",
     "read_weights_file",
     "apply_state_dict",
     "imagenet_preset",
@@ -48,19 +53,48 @@ _DENSENET_OLD_KEY = re.compile(
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
-def _no_imagenet(info: ModelInfo) -> UsageError:
-    return UsageError(
-        f"{info.name} is trained from scratch and has no ImageNet weights; "
-        "use --weights none or --weights PATH"
+# What ``weights=<keyword>`` may name, besides a file: the published weights by the data
+# they were trained on, or "pretrained" for whichever the model has.
+DATASET_LABELS = {"imagenet": "ImageNet", "kinetics": "Kinetics-400"}
+WEIGHTS_KEYWORDS = ("none", "pretrained", *DATASET_LABELS)
+
+
+def published_weights(info: ModelInfo, dataset: str | None = None) -> tuple[str, str]:
+    """``(dataset, torchvision weights name)`` that ``weights=dataset`` loads into ``info``'s model.
+
+    ``dataset`` None means "pretrained": Kinetics weights where the model has them, else
+    ImageNet's. A model without the asked-for weights is a :class:`UsageError` naming
+    the keyword that does work for it.
+    """
+    if dataset is None:
+        dataset = "kinetics" if info.kinetics_weights else "imagenet"
+    if dataset not in DATASET_LABELS:
+        raise UsageError(f"no published weights are known for {dataset!r}; choose one of {', '.join(DATASET_LABELS)}")
+    name = info.kinetics_weights if dataset == "kinetics" else info.imagenet_weights
+    if name is not None:
+        return dataset, name
+    if info.pretrained_weights is None:
+        raise UsageError(
+            f"{info.name} is trained from scratch and has no {DATASET_LABELS[dataset]} (or other published) "
+            "weights; use --weights none or --weights PATH"
+        )
+    other = "kinetics" if info.kinetics_weights else "imagenet"
+    raise UsageError(
+        f"{info.name} has no {DATASET_LABELS[dataset]} weights: its published weights are "
+        f"{DATASET_LABELS[other]} ({info.pretrained_weights}); use --weights {other} (or pretrained), "
+        "--weights none or --weights PATH"
     )
+
+
+def published_weights_file(info: ModelInfo, dataset: str | None = None) -> Path:
+    """Where torch hub keeps the weights ``weights=dataset`` means (the file may not exist)."""
+    url = get_weight(published_weights(info, dataset)[1]).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
 
 
 def imagenet_weights_file(info: ModelInfo) -> Path:
     """Where torch hub keeps this model's ImageNet weights (the file may not exist)."""
-    if info.imagenet_weights is None:
-        raise _no_imagenet(info)
-    url = get_weight(info.imagenet_weights).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    return published_weights_file(info, "imagenet")
 
 
 _hash_ok_cache: dict[tuple[str, int, int], bool] = {}
@@ -86,15 +120,17 @@ def _hash_matches_name(path: Path) -> bool | None:
     return _hash_ok_cache[key]
 
 
-def read_imagenet_state_dict(info: ModelInfo) -> dict[str, torch.Tensor]:
-    """The torchvision ImageNet state dict of ``info``, from the hub cache only."""
-    weights = get_weight(info.imagenet_weights) if info.imagenet_weights else None
-    if weights is None:
-        raise _no_imagenet(info)
-    path = imagenet_weights_file(info)
+def read_published_state_dict(info: ModelInfo, dataset: str | None = None) -> dict[str, torch.Tensor]:
+    """The published state dict ``weights=dataset`` means for ``info``, from the hub cache only.
+
+    Keys are prefixed with ``info.weights_under`` so they name the model's own modules.
+    """
+    dataset, name = published_weights(info, dataset)
+    weights = get_weight(name)
+    path = published_weights_file(info, dataset)
     if not path.is_file():
         raise WeightsNotFoundError(
-            f"ImageNet weights for {info.name} are not on this machine and hartrace does not "
+            f"{DATASET_LABELS[dataset]} weights for {info.name} are not on this machine and hartrace does not "
             f"download: put {path.name} in {path.parent} (it comes from {weights.url}), "
             "or use --weights none (random init) or --weights PATH (a file you have)"
         )
@@ -115,7 +151,9 @@ def read_imagenet_state_dict(info: ModelInfo) -> dict[str, torch.Tensor]:
             f"cannot read {path} ({type(exc).__name__}: {_first_line(exc)}); delete it and put "
             f"a fresh copy of {weights.url} there, or use --weights none or --weights PATH"
         ) from exc
-    return _normalise_keys(_as_state_dict(state, path))
+    state = _normalise_keys(_as_state_dict(state, path))
+    prefix = f"{info.weights_under}." if info.weights_under else ""
+    return {prefix + key: value for key, value in state.items()}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -210,7 +248,7 @@ def apply_state_dict(
     The head may be missing or of another shape (an ImageNet 1000-way classifier
     into an N-way model): those tensors are skipped and said so -- with
     ``warnings.warn`` for a user's file, at INFO level when a new head is the
-    expected outcome (``expect_new_head``, ImageNet weights).
+    expected outcome (``expect_new_head``, published weights).
     """
     own = model.state_dict()
     report = LoadReport()
@@ -258,7 +296,10 @@ def apply_state_dict(
 
 
 def imagenet_preset(weights_name: str) -> tuple[int, tuple[float, float, float], tuple[float, float, float]]:
-    """(crop size, mean, std) from a torchvision weights entry's eval transforms."""
+    """(crop size, mean, std) from a torchvision weights entry's eval transforms.
+
+    Works for the video entries too: their ``VideoClassification`` presets have the same fields.
+    """
     tf = get_weight(weights_name).transforms()
     mean = tuple(float(v) for v in tf.mean)
     std = tuple(float(v) for v in tf.std)
