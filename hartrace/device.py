@@ -46,3 +46,25 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def to_memory_format(inputs: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """Images ``[B, C, H, W]`` in channels_last and clips ``[B, C, T, H, W]`` in channels_last_3d, when asked.
+
+    The layouts oneDNN (CPU) and cuDNN convolutions run fastest in; other ranks pass through.
+    """
+    if channels_last and inputs.dim() == 4:
+        return inputs.contiguous(memory_format=torch.channels_last)
+    if channels_last and inputs.dim() == 5:
+        return inputs.contiguous(memory_format=torch.channels_last_3d)
+    return inputs
+
+
+def model_memory_format(model: torch.nn.Module) -> torch.memory_format | None:
+    """The layout matching a model's convolutions: channels_last (2-D), channels_last_3d (3-D), None if it has none."""
+    ranks = {m.weight.dim() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))}
+    if ranks == {4}:
+        return torch.channels_last
+    if ranks == {5}:
+        return torch.channels_last_3d
+    return None

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
 from hartrace.errors import UsageError
 from hartrace.inference import predict_probabilities
 from hartrace.io import save_figure, write_csv, write_json
-from hartrace.loading import open_dataset, open_model
+from hartrace.loading import Opened, open_dataset, open_model
 from hartrace.metrics import evaluation_report
 from hartrace.render import confusion_matrix_figure, image_gallery_figure
 from hartrace.runs import EVAL_DIR
@@ -27,33 +28,40 @@ class EvalResult:
     report: dict[str, Any]
 
 
-def write_predictions_csv(path: Path, index: DatasetIndex, samples: list[Sample], probabilities: np.ndarray) -> Path:
-    classes = index.classes
+def write_predictions_csv(
+    path: Path, index: DatasetIndex, samples: list[Sample], scores: np.ndarray, classes: list[str], labels: np.ndarray
+) -> Path:
+    """One row per sample: path, true and predicted class, and its score for each of ``classes``."""
     rows = (
-        [
-            index.relative(s.path),
-            classes[s.label] if s.label is not None else "",
-            classes[int(p.argmax())],
-            *(f"{x:.6f}" for x in p),
-        ]
-        for s, p in zip(samples, probabilities, strict=True)
+        [index.relative(s.path), classes[y] if y >= 0 else "", classes[int(p.argmax())], *(f"{x:.6f}" for x in p)]
+        for s, y, p in zip(samples, labels, scores, strict=True)
     )
     return write_csv(path, ["path", "true", "predicted", *(f"p_{c}" for c in classes)], rows)
 
 
+def preview_picture(path: Path, side: int = 256) -> np.ndarray:
+    """A thumbnail of an image, or of a video's middle frame: uint8 ``[H, W, 3]``."""
+    from hartrace.data.video import is_video_file, probe_video, read_video
+
+    if is_video_file(path):
+        picture = Image.fromarray(read_video(path, [probe_video(path).frames // 2])[0])
+    else:
+        picture = load_rgb(path)
+    picture.thumbnail((side, side))
+    return np.asarray(picture)
+
+
 def misclassified_gallery(
-    samples: list[Sample], probabilities: np.ndarray, classes: list[str], path: Path, limit: int = GALLERY_SIZE
+    samples: list[Sample], scores: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, limit: int = GALLERY_SIZE
 ) -> Path:
-    """The most confidently wrong images first: the ones worth looking at."""
-    predicted = probabilities.argmax(1)
-    wrong = [i for i, s in enumerate(samples) if s.label is not None and predicted[i] != s.label]
-    wrong.sort(key=lambda i: -probabilities[i, predicted[i]])
+    """The most confidently wrong images (or videos' middle frames) first: the ones worth looking at."""
+    predicted = scores.argmax(1)
+    wrong = [i for i in range(len(samples)) if labels[i] >= 0 and predicted[i] != labels[i]]
+    wrong.sort(key=lambda i: -scores[i, predicted[i]])
     images, captions = [], []
     for i in wrong[:limit]:
-        image = load_rgb(samples[i].path)
-        image.thumbnail((256, 256))
-        images.append(np.asarray(image))
-        captions.append(f"{samples[i].path.name}\ntrue {classes[samples[i].label]}\npred {classes[predicted[i]]} {probabilities[i, predicted[i]]:.0%}")
+        images.append(preview_picture(samples[i].path))
+        captions.append(f"{samples[i].path.name}\ntrue {classes[labels[i]]}\npred {classes[predicted[i]]} {scores[i, predicted[i]]:.0%}")
     title = f"misclassified: {len(wrong)} of {len(samples)} (most confident first)"
     return save_figure(image_gallery_figure(images, captions, title=title), path)
 
@@ -75,21 +83,20 @@ def evaluate(
     and ``misclassified.png`` to ``out`` (default ``<run>/eval/<split>/``).
     """
     opened = open_model(run, checkpoint, runs_dir)
-    model, meta, checkpoint = opened.model, opened.meta, opened.checkpoint
-    out_dir = Path(out) if out else checkpoint.parent / EVAL_DIR / split
     index = open_dataset(opened, data)
-    if split not in index.splits:
-        raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
-    samples = [s for s in index.splits[split] if s.label is not None]
-    if not samples:
-        raise UsageError(f"the {split!r} split of {index.root} has no labelled images: use `hartrace predict` for it")
-    probabilities = predict_probabilities(model, samples, meta, batch_size=batch_size, progress=progress, desc=f"evaluating {split}")
-    y_true = np.array([s.label for s in samples])
-    report = evaluation_report(y_true, probabilities, index.classes)
-    report.update({"checkpoint": str(checkpoint), "split": split, "dataset": str(index.root), "skipped": len(index.skipped)})
+    if "zero_shot" in opened.meta:
+        from hartrace.zeroshot.evaluate import score_unseen
 
-    classes = index.classes
-    write_predictions_csv(out_dir / "predictions.csv", index, samples, probabilities)
+        scored = score_unseen(opened, index, batch_size=batch_size, progress=progress)
+    else:
+        scored = _score_split(opened, index, split, batch_size, progress)
+    out_dir = Path(out) if out else opened.checkpoint.parent / EVAL_DIR / scored.split
+    samples, scores, labels, classes = scored.samples, scored.scores, scored.labels, scored.classes
+    report = evaluation_report(labels, scores, classes)
+    report.update({"checkpoint": str(opened.checkpoint), "split": scored.split, "dataset": str(index.root), "skipped": len(index.skipped)})
+    report.update(scored.extra)
+
+    write_predictions_csv(out_dir / "predictions.csv", index, samples, scores, classes, labels)
     write_csv(
         out_dir / "per_class.csv",
         ["class", "precision", "recall", "f1", "support"],
@@ -101,12 +108,36 @@ def evaluate(
     matrix = np.array(report["confusion_matrix_normalised"])
     write_csv(out_dir / "confusion_matrix.csv", ["true \\ predicted", *classes], ([c, *np.round(row, 6)] for c, row in zip(classes, matrix, strict=True)))
     save_figure(
-        confusion_matrix_figure(matrix, classes, f"{split}: accuracy {report['accuracy']:.1%} (row-normalised)"),
+        confusion_matrix_figure(matrix, classes, f"{scored.split}: accuracy {report['accuracy']:.1%} (row-normalised)"),
         out_dir / "confusion_matrix.png",
     )
-    misclassified_gallery(samples, probabilities, classes, out_dir / "misclassified.png")
+    misclassified_gallery(samples, scores, labels, classes, out_dir / "misclassified.png")
     write_json(out_dir / "eval.json", report)
     return EvalResult(out_dir, report)
+
+
+@dataclass
+class Scored:
+    """What a model made of some samples: a score per class (probabilities or similarities) and the true labels."""
+
+    split: str
+    samples: list[Sample]
+    scores: np.ndarray  # [N, len(classes)]
+    labels: np.ndarray  # [N], positions in classes
+    classes: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _score_split(opened: Opened, index: DatasetIndex, split: str, batch_size: int, progress: bool) -> Scored:
+    if split not in index.splits:
+        raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
+    samples = [s for s in index.splits[split] if s.label is not None]
+    if not samples:
+        raise UsageError(f"the {split!r} split of {index.root} has no labelled {index.task}s: use `hartrace predict` for it")
+    probabilities = predict_probabilities(
+        opened.model, samples, opened.meta, batch_size=batch_size, progress=progress, desc=f"evaluating {split}"
+    )
+    return Scored(split, samples, probabilities, np.array([s.label for s in samples]), index.classes)
 
 
 def format_report(report: dict[str, Any]) -> str:

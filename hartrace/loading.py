@@ -54,6 +54,7 @@ def open_dataset(opened: Opened, data: str | Path | None = None, progress: bool 
         val_fraction=config.get("val_fraction", 0.2),
         seed=config.get("seed", 0),
         split_file=split_file,
+        fold=int(config.get("fold") or 1) if data is None else 1,
         classes=opened.classes,
         progress=progress,
     )

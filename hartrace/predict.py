@@ -1,4 +1,4 @@
-"""``hartrace predict``: top-k classes for images, folders or a Kaggle test set."""
+"""``hartrace predict``: top-k classes for images, videos, folders of either, or a Kaggle test set."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hartrace.data.index import scan_images
-from hartrace.data.layouts import is_image_name, read_csv, resolve_name
+from hartrace.data.index import scan_images, scan_videos
+from hartrace.data.layouts import files_in, is_image_name, read_csv, resolve_name
 from hartrace.data.samples import Sample, SkippedFile
 from hartrace.errors import UsageError
-from hartrace.inference import predict_probabilities
+from hartrace.inference import model_outputs, predict_probabilities
 from hartrace.io import save_figure, write_csv
 from hartrace.render import probability_bars_figure
-from hartrace.loading import open_model
+from hartrace.loading import Opened, open_model
 
 
 @dataclass
@@ -32,23 +32,37 @@ class PredictResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-def collect_inputs(inputs: list[str | Path]) -> list[Path]:
-    """Image files from files, folders (searched recursively) and Kaggle folders (``Testing_set.csv`` + ``test/``)."""
+def collect_inputs(inputs: list[str | Path], task: str = "image") -> list[Path]:
+    """Files from files, folders (searched recursively for images, or videos for a video model) and Kaggle folders."""
+    from hartrace.data.video import is_video_file
+
+    wanted, what = (is_video_file, "videos") if task == "video" else (is_image_name, "images")
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_file():
             paths.append(item)
-        elif item.is_dir() and (item / "Testing_set.csv").is_file():
+        elif item.is_dir() and (item / "Testing_set.csv").is_file() and task == "image":
             rows = read_csv(item / "Testing_set.csv", ("filename",))
             paths.extend(resolve_name(item / "test", row["filename"]) for _, row in rows)
         elif item.is_dir():
-            found = sorted(p for p in item.rglob("*") if is_image_name(p))
+            found = files_in(item, wanted)
             if not found:
-                raise UsageError(f"no images in folder {item}")
+                raise UsageError(f"no {what} in folder {item}")
             paths.extend(found)
         else:
             raise UsageError(f"input not found: {item}")
     return paths
+
+
+def class_scores(opened: Opened, samples: list[Sample], *, batch_size: int, progress: bool) -> np.ndarray:
+    """``[N, classes]``: softmax probabilities, or for a zero-shot model the cosine similarity to every class name."""
+    if "zero_shot" not in opened.meta:
+        return predict_probabilities(opened.model, samples, opened.meta, batch_size=batch_size, progress=progress)
+    from hartrace.zeroshot.protocol import cosine_scores
+    from hartrace.zeroshot.training import ZeroShotSetup
+
+    outputs = model_outputs(opened.model, samples, opened.meta, softmax=False, batch_size=batch_size, progress=progress)
+    return cosine_scores(outputs, ZeroShotSetup.from_meta(opened.meta["zero_shot"]).embeddings)
 
 
 def predict(
@@ -64,14 +78,14 @@ def predict(
     """Predict ``inputs`` with ``checkpoint`` (default: the latest run's best); write a CSV (and bars for one image)."""
     if top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {top_k}")
-    paths = collect_inputs(inputs)
     opened = open_model(None, checkpoint, runs_dir)
-    model, meta, checkpoint = opened.model, opened.meta, opened.checkpoint
-    classes = opened.classes
-    _, skipped = scan_images([("input", Sample(p, None)) for p in paths], progress=False)
+    checkpoint, classes, task = opened.checkpoint, opened.classes, opened.meta.get("task", "image")
+    paths = collect_inputs(inputs, task)
+    listed = [("input", Sample(p, None)) for p in paths]
+    skipped = scan_videos(listed, progress=False)[2] if task == "video" else scan_images(listed, progress=False)[1]
     bad = {s.path for s in skipped}
     samples = [Sample(p, None) for p in paths if p not in bad]
-    probabilities = predict_probabilities(model, samples, meta, batch_size=batch_size, progress=progress)
+    probabilities = class_scores(opened, samples, batch_size=batch_size, progress=progress)
     k = min(top_k, len(classes))
     predictions = []
     for sample, probs in zip(samples, probabilities, strict=True):

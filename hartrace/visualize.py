@@ -27,6 +27,7 @@ from hartrace.inference import checkpoint_transform
 from hartrace.io import save_figure, write_json, write_text
 from hartrace.loading import open_model
 from hartrace.probe import HookManager, resolve_layers
+from hartrace.probe.capture import Capture
 from hartrace.render import (
     activation_grid_figure,
     cam_figure,
@@ -69,14 +70,30 @@ def visualize(
     Writes ``activations_<layer>.png``, ``kernels_<layer>.png`` (conv layers),
     ``histograms.png``, ``probabilities.png``, ``cam.png`` (with ``cam.npy``),
     ``flow.png``, ``report.html`` and ``captures.json`` to ``out``
-    (default ``<run>/visualize/<image name>/``).
+    (default ``<run>/visualize/<image name>/``). For a video model ``image`` is a video:
+    ``frames.png``, ``cam.gif``, ``cam.mp4`` and ``temporal_importance.png/.csv`` take the
+    place of ``cam.png``, and ``cam.npy`` is ``[T, H, W]`` (see :mod:`hartrace.visualize_video`).
     """
     opened = open_model(run, checkpoint, runs_dir)
     model, meta, classes = opened.model, opened.meta, opened.classes
+    if "zero_shot" in meta:
+        raise UsageError(f"{opened.checkpoint} regresses class-name embeddings (zero-shot) and has no class scores to explain")
     info = model.info
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
     cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
     resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
+    if meta.get("task", "image") == "video":
+        from hartrace.data.video import is_video_file
+        from hartrace.visualize_video import visualize_video
+
+        if not is_video_file(Path(image)):
+            raise UsageError(f"{image} is not a video file, and {opened.checkpoint} is a video model: give it a video")
+        out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
+        pictures, summary, cams, captured = visualize_video(
+            opened, image, layers, method=method, cam_layer=cam_layer, target=target, top_n=top_n, alpha=alpha, out_dir=out_dir
+        )
+        write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
+        return VisualizeResult(out_dir, pictures, summary, cams)
     cam_method = None if pixel_method_name(method) else get_method(method)
     try:
         picture = load_rgb(image)
@@ -130,6 +147,14 @@ def visualize(
         **captured.summary(),
         "pictures": {key: str(path.name) for key, path in pictures.items()},
     }
+    write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
+    return VisualizeResult(out_dir, pictures, summary, cams)
+
+
+def write_captures_and_report(
+    out_dir: Path, title: str, pictures: dict[str, Path], summary: dict[str, Any], captured: Capture, extra_tables: Sequence[Any] = ()
+) -> None:
+    """``captures.json`` (the numbers) and ``report.html`` (every picture, the top classes and the layer table)."""
     write_json(out_dir / "captures.json", summary)
     sections = [(key, path.read_bytes()) for key, path in pictures.items()]
     table = ("top classes", ["class", "probability"], [[row["class"], f"{row['probability']:.4f}"] for row in summary["top_k"]])
@@ -137,5 +162,4 @@ def visualize(
         [c.name, c.kind, "x".join(map(str, c.shape)), f"{c.stats.mean:.4g}", f"{c.stats.std:.4g}", f"{c.stats.zero_fraction:.1%}", f"{c.stats.dead_fraction:.1%}"]
         for c in captured.layers.values()
     ])  # fmt: skip
-    write_text(out_dir / "report.html", html_report(f"hartrace: {Path(image).name}", sections, summary, [table, layer_table]))
-    return VisualizeResult(out_dir, pictures, summary, cams)
+    write_text(out_dir / "report.html", html_report(title, sections, summary, [table, *extra_tables, layer_table]))

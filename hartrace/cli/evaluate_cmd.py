@@ -25,11 +25,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     pr = commands.add_parser(
         "predict",
-        help="top-k classes for images, folders or a Kaggle test folder",
+        help="top-k classes for images, videos, folders or a Kaggle test folder",
         description="Predict with a checkpoint (default: the latest run's best). Prints a table and writes "
         "predictions.csv; for a single image also a probability-bar PNG.",
     )
-    pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files, folders, or a Kaggle HAR folder")
+    pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image or video files, folders of them, or a Kaggle HAR folder")
     pr.add_argument("--checkpoint", type=Path)
     pr.add_argument("--runs-dir", type=Path, default=Path("checkpoints"))
     pr.add_argument("--top-k", type=positive_int, default=5)

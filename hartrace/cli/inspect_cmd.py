@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="One pass over IMAGE; writes PNGs, cam.npy, captures.json and report.html to "
         "<run>/visualize/<image>/ (or --out).",
     )
-    vis.add_argument("--image", type=Path, required=True)
+    vis.add_argument("--image", "--video", dest="image", type=Path, required=True, help="an image, or a video for a video model")
     vis.add_argument("--layers", type=comma_list, help="comma-separated layer names (default: the model's layer groups)")
     add_model_source(vis)
     vis.add_argument("--method", default="gradcam", help=METHOD_HELP)
@@ -112,7 +112,8 @@ def run_explain(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if is_main_process():
         s = result.summary
-        print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} images: {s['images_per_second']} images/s")
+        unit = "videos" if s.get("task") == "video" else "images"
+        print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} {unit}: {s['images_per_second']} {unit}/s")
         if "pointing_game" in s:
             print(f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "
                   f"energy inside the evidence {s['energy_inside']:.1%}")  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hartrace.cli.common import add_quiet, positive_int
 from hartrace.data.layouts import FORMATS
-from hartrace.train.config import AMP_MODES, OPTIMIZERS, SCHEDULES
+from hartrace.train.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TASK_CHOICES
 
 
 def _on_off(text: str) -> bool:
@@ -36,15 +36,20 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--data", help="dataset folder (default data/synthetic)")
     data.add_argument("--format", choices=("auto", *FORMATS))
+    data.add_argument("--task", choices=TASK_CHOICES, help="image or video (default: judged from the dataset's layout)")
+    data.add_argument("--fold", type=int, choices=(1, 2, 3), help="UCF101 / HMDB51 official split (default 1)")
     data.add_argument("--val-fraction", type=float)
     data.add_argument("--split-file", help="reuse a saved split (e.g. another run's split.json)")
     data.add_argument("--image-size", type=positive_int, help="input side in pixels (default: the model's)")
+    data.add_argument("--clip-length", type=positive_int, help="video: frames per clip (default: the model's)")
+    data.add_argument("--clip-stride", type=positive_int, help="video: use every N-th frame (default 1)")
+    data.add_argument("--test-clips", type=positive_int, help="video: clips averaged per video when evaluating (default 5)")
     data.add_argument("--augment", type=_on_off, metavar="on|off", help="training augmentation (default on)")
     data.add_argument("--augment-strength", type=float, help="scale every augmentation knob (default 1.0)")
     data.add_argument("--workers", type=int, help="data loading processes (default: up to 4)")
     model = p.add_argument_group("model")
-    model.add_argument("--backbone", help="model name, see `hartrace models` (default harnet)")
-    model.add_argument("--weights", help="imagenet | none | PATH (default: imagenet where the model has it)")
+    model.add_argument("--backbone", help="model name, see `hartrace models` (default harnet for images, r2plus1d_18 for video)")
+    model.add_argument("--weights", help="imagenet | kinetics | pretrained | none | PATH (default: the model's published weights where it has them)")
     model.add_argument("--freeze", help="trunk | none | N = train the last N trunk stages (default: the model's)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=positive_int)
@@ -57,6 +62,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--label-smoothing", type=float)
     opt.add_argument("--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without a better val loss")
     opt.add_argument("--seed", type=int)
+    zs = p.add_argument_group("zero-shot (video)")
+    zs.add_argument("--zero-shot", action="store_const", const=True, help="regress class-name embeddings (MSE) and "
+                    "name held-out classes by the nearest one")  # fmt: skip
+    zs.add_argument("--embeddings", help="class-name embeddings: minilm (default) or a word2vec .txt / .npy file")
+    zs.add_argument("--unseen-fraction", type=float, help="share of the classes held out as unseen (default 0.5)")
+    zs.add_argument("--zs-splits", type=positive_int, help="random seen/unseen class splits, one run each (default 1)")
     speed = p.add_argument_group("speed")
     speed.add_argument("--amp", choices=AMP_MODES, help="autocast: auto = bf16 on CPUs that have it, bf16/fp16 on CUDA")
     speed.add_argument("--channels-last", type=_on_off, metavar="on|off")
@@ -69,7 +80,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 OPTION_NAMES = (
-    "data", "format", "val_fraction", "split_file", "image_size", "augment", "augment_strength", "workers",
+    "data", "format", "task", "fold", "val_fraction", "split_file", "image_size", "clip_length", "clip_stride",
+    "test_clips", "zero_shot", "embeddings", "unseen_fraction", "zs_splits", "augment", "augment_strength", "workers",
     "backbone", "weights", "freeze", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
     "warmup_epochs", "label_smoothing", "early_stop", "seed", "amp", "channels_last", "cache_features",
     "max_batches", "out", "runs_dir",
@@ -97,7 +109,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--resume continues a run with its saved config; only --epochs may change")
         result = resume(args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log)
     else:
-        result = train(config_from_args(args), progress=not args.quiet, log=log)
+        config = config_from_args(args)
+        if config.zero_shot:
+            from hartrace.zeroshot.run import format_summary, train_zero_shot
+
+            outcome = train_zero_shot(config, progress=not args.quiet, log=log)
+            print(format_summary(outcome.summary))
+            print(f"runs and zeroshot.json/.csv/.md: {outcome.run_dir}")
+            return 0
+        result = train(config, progress=not args.quiet, log=log)
     if not is_main_process():
         return 0
     best = result.best

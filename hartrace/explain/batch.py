@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hartrace.data.dataset import ImageDataset
+from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.explain import pixel_attributions, pixel_method_name
 from hartrace.explain.cam import capture_and_cams
 from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
-from hartrace.inference import checkpoint_transform
+from hartrace.explain.temporal import evenly_spaced
 from hartrace.io import atomic_path, write_csv, write_json
 from hartrace.loading import open_dataset, open_model
 from hartrace.progress import progress_bar
@@ -30,6 +30,10 @@ from hartrace.render import cam_overlay
 from hartrace.train.distributed import setup_distributed, teardown_distributed
 
 COLUMNS = ("path", "true", "predicted", "probability", "target", "peak_y", "peak_x", "pointing_hit", "energy_inside", "random_baseline", "overlay")
+#: A video's row also says in which clip frame its map peaks, and how often each frame's own peak hits that frame's evidence.
+VIDEO_COLUMNS = (*COLUMNS[:5], "peak_t", *COLUMNS[5:10], "frame_pointing_game", "frame_random_baseline", "overlay")
+#: Frames shown in a video's overlay strip.
+STRIP_FRAMES = 6
 
 
 @dataclass
@@ -40,10 +44,17 @@ class BatchResult:
 
 
 def _save_overlay(image: torch.Tensor, cam: torch.Tensor, mean: list[float], std: list[float], path: Path) -> None:
-    pixels = to_display_image(image, mean, std)
-    blended = cam_overlay(pixels, cam.numpy(), alpha=0.5)
+    """The input beside its overlay; for a clip ``[C, T, H, W]``, a strip of frames above their overlays."""
+    if image.dim() == 3:
+        pixels = to_display_image(image, mean, std)
+        picture = np.concatenate([pixels, cam_overlay(pixels, cam.numpy(), alpha=0.5)], axis=1)
+    else:
+        shown = evenly_spaced(image.shape[1], STRIP_FRAMES)
+        frames = [to_display_image(image[:, t], mean, std) for t in shown]
+        overlays = [cam_overlay(frame, cam[t].numpy(), alpha=0.5) for frame, t in zip(frames, shown, strict=True)]
+        picture = np.concatenate([np.concatenate(frames, axis=1), np.concatenate(overlays, axis=1)], axis=0)
     with atomic_path(path) as tmp:
-        Image.fromarray(np.concatenate([pixels, blended], axis=1)).save(tmp, format="PNG")
+        Image.fromarray(picture).save(tmp, format="PNG")
 
 
 def explain_split(
@@ -78,7 +89,9 @@ def explain_split(
             raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
         samples = index.splits[split][:limit]
         mine = list(range(ctx.rank, len(samples), ctx.world))
-        dataset = ImageDataset([samples[i] for i in mine], checkpoint_transform(meta), with_evidence=True)
+        spec = InputSpec.from_meta(meta)
+        dataset = evaluation_dataset([samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts)
+        columns = VIDEO_COLUMNS if spec.task == "video" else COLUMNS
         out_dir = Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
         started = time.perf_counter()
         rows: list[dict[str, Any]] = []
@@ -96,12 +109,15 @@ def explain_split(
                     maps, captured = capture_and_cams(model, images, layer, method=method, target=chosen, classes=opened.classes)
                     probabilities = captured.probabilities.cpu()
                 maps = maps[:, 0].cpu()
-                masks = masks[:, 0]
+                masks = masks if spec.task == "video" else masks[:, 0]  # [B, T, H, W] or [B, H, W]
                 has_evidence = masks.flatten(1).any(1)
                 hits, energy, baseline = pointing_hits(maps, masks, tolerance), energy_inside(maps, masks), random_baseline(masks, tolerance)
+                if spec.task == "video":
+                    frame_hits, frame_baseline, frames_with_evidence = _per_frame_scores(maps, masks, tolerance)
                 for j in range(len(images)):
                     sample = samples[mine[position]]
                     peak = int(maps[j].flatten().argmax())
+                    plane = maps.shape[-1] * maps.shape[-2]
                     overlay = out_dir / "overlays" / f"{Path(sample.path).stem}.png"
                     if overlays:
                         _save_overlay(images[j].cpu(), maps[j], meta["mean"], meta["std"], overlay)
@@ -111,23 +127,34 @@ def explain_split(
                         "predicted": opened.classes[int(probabilities[j].argmax())],
                         "probability": round(float(probabilities[j].max()), 6),
                         "target": chosen or "pred",
-                        "peak_y": peak // maps.shape[-1],
+                        "peak_t": peak // plane,
+                        "peak_y": peak % plane // maps.shape[-1],
                         "peak_x": peak % maps.shape[-1],
                         "pointing_hit": bool(hits[j]) if has_evidence[j] else "",
                         "energy_inside": round(float(energy[j]), 6) if has_evidence[j] else "",
                         "random_baseline": round(float(baseline[j]), 6) if has_evidence[j] else "",
                         "overlay": str(overlay.relative_to(out_dir)) if overlays else "",
                     })  # fmt: skip
+                    if spec.task == "video":
+                        scored = frames_with_evidence[j]
+                        rows[-1]["frame_pointing_game"] = round(float(frame_hits[j][scored].float().mean()), 6) if scored.any() else ""
+                        rows[-1]["frame_random_baseline"] = round(float(frame_baseline[j][scored].mean()), 6) if scored.any() else ""
                     position += 1
                 bar.update(len(images))
         all_rows = [row for share in ctx.gather(rows) for row in share]
-        summary = _summarise(all_rows, method, layer, split, time.perf_counter() - started, ctx.world)
+        summary = {"task": spec.task, **_summarise(all_rows, method, layer, split, time.perf_counter() - started, ctx.world)}
         if ctx.is_main:
-            write_csv(out_dir / "explanations.csv", COLUMNS, ([row[c] for c in COLUMNS] for row in all_rows))
+            write_csv(out_dir / "explanations.csv", columns, ([row.get(c, "") for c in columns] for row in all_rows))
             write_json(out_dir / "summary.json", summary)
         return BatchResult(out_dir, all_rows, summary)
     finally:
         teardown_distributed(ctx)
+
+
+def _per_frame_scores(maps: torch.Tensor, masks: torch.Tensor, tolerance: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each frame's own peak against its own evidence ``[B, T]``, the frames' random baselines, and which frames have evidence."""
+    hits = pointing_hits(maps, masks, tolerance, per_frame=True)
+    return hits, random_baseline(masks, tolerance, per_frame=True), masks.flatten(2).any(2)
 
 
 def _summarise(rows: list[dict[str, Any]], method: str, layer: str, split: str, seconds: float, world: int) -> dict[str, Any]:
@@ -145,4 +172,8 @@ def _summarise(rows: list[dict[str, Any]], method: str, layer: str, split: str, 
                 "energy_inside": float(np.mean([r["energy_inside"] for r in scored])),
             }
         )
+    framed = [r for r in rows if r.get("frame_pointing_game", "") != ""]
+    if framed:
+        summary["frame_pointing_game"] = float(np.mean([r["frame_pointing_game"] for r in framed]))
+        summary["frame_pointing_game_random_baseline"] = float(np.mean([r["frame_random_baseline"] for r in framed]))
     return summary

@@ -15,6 +15,7 @@ from hartrace.errors import UsageError
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "step", "none")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+TASK_CHOICES = ("auto", "image", "video")
 
 
 @dataclass
@@ -23,9 +24,11 @@ class TrainConfig:
 
     data: str = "data/synthetic"
     format: str = "auto"
+    task: str = "auto"  # "image" or "video"; auto: judged from the dataset's layout
+    fold: int = 1  # UCF101 / HMDB51 official split 1..3
     val_fraction: float = 0.2
     split_file: str | None = None
-    backbone: str = "harnet"
+    backbone: str | None = None  # None: harnet for images, r2plus1d_18 for video
     weights: str | None = None  # None: "imagenet" where the model has ImageNet weights, else "none"
     freeze: str | None = None  # "trunk", "none", or a number of last stages to train; None: the model's default
     epochs: int = 20
@@ -40,6 +43,9 @@ class TrainConfig:
     step_gamma: float = 0.1
     label_smoothing: float = 0.0
     image_size: int | None = None  # None: the model's default input size
+    clip_length: int | None = None  # video: frames per clip; None: the model's default
+    clip_stride: int = 1  # video: take every N-th frame
+    test_clips: int = 5  # video: clips averaged per video at evaluation
     augment: bool = True
     augment_strength: float = 1.0
     amp: str = "auto"
@@ -51,6 +57,11 @@ class TrainConfig:
     out: str | None = None
     runs_dir: str = "checkpoints"
     max_batches: int | None = None  # cap batches per epoch (smoke tests, quick looks)
+    zero_shot: bool = False  # regress class-name embeddings (MSE); name unseen classes by the nearest one
+    embeddings: str = "minilm"  # zero-shot class-name embeddings: minilm, or a word2vec .txt / .npy file
+    unseen_fraction: float = 0.5  # zero-shot: share of the classes held out as unseen
+    zs_splits: int = 1  # zero-shot: random seen/unseen class splits, one run each (mean +- std reported)
+    zs_split: int = 0  # zero-shot: which of those splits this run trains (set by the protocol)
 
     def validate(self) -> TrainConfig:
         """Check values a user can get wrong, with one-line messages."""
@@ -66,6 +77,14 @@ class TrainConfig:
             (self.image_size is None or self.image_size >= 32, f"--image-size must be >= 32, got {self.image_size}"),
             (self.warmup_epochs >= 0, f"--warmup-epochs must be >= 0, got {self.warmup_epochs}"),
             (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
+            (self.task in TASK_CHOICES, f"--task must be one of {', '.join(TASK_CHOICES)}, got {self.task!r}"),
+            (self.fold in (1, 2, 3), f"--fold must be 1, 2 or 3 (the official splits), got {self.fold}"),
+            (self.clip_length is None or self.clip_length >= 1, f"--clip-length must be >= 1, got {self.clip_length}"),
+            (self.clip_stride >= 1, f"--clip-stride must be >= 1, got {self.clip_stride}"),
+            (self.test_clips >= 1, f"--test-clips must be >= 1, got {self.test_clips}"),
+            (0.0 < self.unseen_fraction < 1.0, f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}"),
+            (self.zs_splits >= 1, f"--zs-splits must be >= 1, got {self.zs_splits}"),
+            (0 <= self.zs_split < self.zs_splits, f"zs_split must be in [0, {self.zs_splits}), got {self.zs_split}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -97,12 +116,21 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
+def _field_kind(name: str) -> type | None:
+    """The scalar type of a field, from its default or, for ``X | None`` fields, its annotation."""
+    default = FIELDS[name].default
+    if default is not None:
+        return type(default)
+    annotation = str(FIELDS[name].type)
+    return next((kind for kind in (int, float) if annotation.startswith(kind.__name__)), None)
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Config files are typed loosely (YAML "1e-3" is a string); convert to the field's type."""
     default = FIELDS[name].default
     if value is None or isinstance(default, str) and name != "freeze":
         return value
-    kind = type(default) if default is not None else None
+    kind = _field_kind(name)
     try:
         if kind is bool and isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from hartrace.device import autocast
+from hartrace.device import autocast, to_memory_format
 from hartrace.progress import progress_bar
 from hartrace.train.distributed import Distributed
 from hartrace.train.sampler import EpochSampler
@@ -38,9 +38,7 @@ def extract_features(
     chunks, labels = [], []
     with progress_bar(total=len(sampler), desc=desc, enabled=progress) as bar:
         for images, targets in loader:
-            images = images.to(ctx.device)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = to_memory_format(images.to(ctx.device), channels_last)
             with autocast(ctx.device, amp_dtype):
                 features = model.forward_trunk(images)
             chunks.append(features.cpu().contiguous())

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from hartrace.errors import HartraceError
-from hartrace.device import autocast
+from hartrace.device import autocast, to_memory_format
 from hartrace.train.sampler import EpochSampler, epoch_seed
 
 
@@ -115,10 +115,13 @@ def make_loader(
 
 
 def _to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    images = images.to(device, non_blocking=True)
-    if channels_last and images.dim() == 4:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images
+    return to_memory_format(images.to(device, non_blocking=True), channels_last)
+
+
+def predicted_classes(criterion: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
+    """The class each output names: the arg-max logit, or what the objective says (zero-shot: the nearest embedding)."""
+    predict = getattr(criterion, "predict", None)
+    return predict(outputs.float()) if predict is not None else outputs.argmax(1)
 
 
 def forward(target: StepTarget, images: torch.Tensor) -> torch.Tensor:
@@ -171,7 +174,7 @@ def train_one_epoch(
         scheduler.step()
         outcome.loss_sum += loss.item() * len(labels)
         outcome.y_true.extend(labels.tolist())
-        outcome.y_pred.extend(logits.argmax(1).tolist())
+        outcome.y_pred.extend(predicted_classes(criterion, logits).tolist())
         bar.update(len(labels))
         bar.set_postfix(
             loss=f"{outcome.loss_sum / len(outcome.y_true):.3f}",
@@ -205,7 +208,7 @@ def validate(
             logits = model.forward_head(images) if cached else model(images)
         outcome.loss_sum += criterion(logits.float(), labels).item() * len(labels)
         outcome.y_true.extend(labels.tolist())
-        outcome.y_pred.extend(logits.argmax(1).tolist())
+        outcome.y_pred.extend(predicted_classes(criterion, logits).tolist())
     model.train(was_training)
     outcome.seconds = time.perf_counter() - start
     return outcome

@@ -18,19 +18,19 @@ from torch import nn
 
 from hartrace.checkpoint import read_checkpoint, save_checkpoint
 from hartrace.data import DatasetIndex, load_dataset
-from hartrace.data.dataset import ImageDataset
+from hartrace.data.pipeline import InputSpec, dataset_task, evaluation_dataset, training_dataset
 from hartrace.data.splits import save_split
 from hartrace.data.summary import write_skipped_report
 from hartrace.errors import UsageError
-from hartrace.data.transforms import AugmentConfig, eval_transform, train_transform
+from hartrace.data.transforms import AugmentConfig
 from hartrace.io import save_figure, write_csv, write_json, write_text
 from hartrace.metrics import epoch_metrics
-from hartrace.models import get_model, model_info
+from hartrace.models import ModelInfo, get_model, list_models, model_info
 from hartrace.render import training_curves_figure
 from hartrace.progress import progress_bar
 from hartrace.runs import BEST, CONFIG, CURVES, LAST, METRICS_CSV, METRICS_JSONL, SKIPPED, SPLIT, find_run, new_run_dir
 from hartrace.train.config import TrainConfig, resolve_config
-from hartrace.device import autocast_dtype
+from hartrace.device import autocast_dtype, model_memory_format
 from hartrace.train.distributed import Distributed, setup_distributed, teardown_distributed
 from hartrace.train.features import cache_bytes, extract_features
 from hartrace.train.loop import (
@@ -44,6 +44,7 @@ from hartrace.train.loop import (
     wrap_for_training,
 )
 from hartrace.train.sampler import EpochSampler
+from hartrace.zeroshot.training import ZERO_SHOT_CLASSES, ZeroShotSetup, prepare_zero_shot
 from hartrace.train.schedule import build_optimizer, build_scheduler
 
 METRIC_COLUMNS = (
@@ -69,12 +70,35 @@ class TrainResult:
         return self.history[self.best_epoch - 1] if self.history else {}
 
 
+DEFAULT_BACKBONES = {"image": "harnet", "video": "r2plus1d_18"}
+
+
 def resolved(config: TrainConfig) -> TrainConfig:
-    """Fill in the model-dependent defaults (weights, image size) so the saved config says what ran."""
-    info = model_info(config.backbone)
-    weights = config.weights or ("imagenet" if info.imagenet_weights else "none")
+    """Fill in the task- and model-dependent defaults so the saved config says what ran.
+
+    The task comes from the dataset's layout (images or videos), the backbone from the
+    task, and weights, freezing, input size and clip length from the model.
+    """
+    task = config.task if config.task != "auto" else dataset_task(config.data, config.format)
+    backbone = config.backbone or DEFAULT_BACKBONES[task]
+    info = model_info(backbone)
+    if info.task != task:
+        others = ", ".join(list_models(task=task))
+        raise UsageError(f"{backbone} is an {info.task} model but {config.data} holds {task}s; choose one of: {others}")
+    weights = config.weights or (("imagenet" if task == "image" else "pretrained") if info.pretrained_weights else "none")
     freeze = config.freeze if config.freeze is not None else info.default_freeze
-    return dataclasses.replace(config, weights=weights, freeze=str(freeze), image_size=config.image_size or info.input_size)
+    return dataclasses.replace(
+        config, task=task, backbone=backbone, weights=weights, freeze=str(freeze),
+        image_size=config.image_size or info.input_size,
+        clip_length=(config.clip_length or info.clip_length) if task == "video" else None,
+    )  # fmt: skip
+
+
+def input_spec(config: TrainConfig, info: ModelInfo) -> InputSpec:
+    """How this run's model inputs are made (saved in every checkpoint, so evaluation makes them alike)."""
+    return InputSpec(
+        config.task, int(config.image_size), info.mean, info.std, config.clip_length, config.clip_stride, config.test_clips
+    )
 
 
 def train(
@@ -110,20 +134,21 @@ def _with_distributed(body: Callable[[Distributed], TrainResult]) -> TrainResult
         teardown_distributed(ctx)
 
 
-def _checkpoint_meta(config: TrainConfig, index: DatasetIndex, model: nn.Module, row: dict[str, float] | None) -> dict[str, Any]:
+def _checkpoint_meta(
+    config: TrainConfig, index: DatasetIndex, model: nn.Module, row: dict[str, float] | None, zero_shot: ZeroShotSetup | None
+) -> dict[str, Any]:
     info = model.info
+    outputs = zero_shot.dim if zero_shot else len(index.classes)
     return {
-        "task": info.task,
-        "model": {"name": config.backbone, "num_classes": len(index.classes), "freeze": str(model.freeze)},
+        **input_spec(config, info).to_meta(),
+        "model": {"name": config.backbone, "num_classes": outputs, "freeze": str(model.freeze)},
         "classes": list(index.classes),
-        "input_size": config.image_size,
-        "mean": list(info.mean),
-        "std": list(info.std),
         "cam_layer": info.cam_layer,
         "config": config.to_dict(),
         "dataset": {"root": str(index.root), "layout": index.layout},
         "metrics": row or {},
         "epoch": int(row["epoch"]) if row else 0,
+        **({"zero_shot": zero_shot.to_meta()} if zero_shot else {}),
     }
 
 
@@ -174,14 +199,21 @@ def _fit(
         split_file = run_dir / SPLIT
     index = load_dataset(
         config.data, format=config.format, val_fraction=config.val_fraction, seed=config.seed,
-        split_file=split_file, progress=progress,
+        split_file=split_file, fold=config.fold, progress=progress,
     )  # fmt: skip
-    if not index.splits.get("val"):
-        raise UsageError(f"no validation images in {config.data}: add some or lower --val-fraction")
+    if index.task != config.task:
+        raise UsageError(f"{config.data} holds {index.task}s but this run was set up for {config.task}s")
+    zero_shot = prepare_zero_shot(config, index) if config.zero_shot else None
+    train_samples = zero_shot.seen_samples(index.splits["train"]) if zero_shot else index.splits["train"]
+    val_samples = zero_shot.seen_samples(index.splits.get("val", [])) if zero_shot else index.splits.get("val", [])
+    if not val_samples:
+        raise UsageError(f"no validation {index.task}s in {config.data}: add some or lower --val-fraction")
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_split(run_dir / SPLIT, [index.relative(s.path) for s in index.splits["train"]],
                    [index.relative(s.path) for s in index.splits["val"]], config.val_fraction, config.seed)  # fmt: skip
+        if zero_shot:
+            write_json(run_dir / ZERO_SHOT_CLASSES, zero_shot.describe(index, train_samples, val_samples))
         write_skipped_report(index, run_dir / SKIPPED)
         write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
         for skipped in index.skipped:
@@ -189,23 +221,28 @@ def _fit(
 
     device = ctx.device
     torch.manual_seed(config.seed)  # the same seed builds the same initial weights (on every DDP rank too)
-    model = get_model(config.backbone, len(index.classes), weights="none" if resuming else config.weights, freeze=config.freeze)
+    outputs = zero_shot.dim if zero_shot else len(index.classes)
+    model = get_model(config.backbone, outputs, weights="none" if resuming else config.weights, freeze=config.freeze)
     if resuming:
         model.load_state_dict(state["state_dict"])
     model.to(device)
-    channels_last = config.channels_last and device.type in ("cpu", "cuda")
+    memory_format = model_memory_format(model)
+    input_rank = 5 if config.task == "video" else 4
+    channels_last = (
+        config.channels_last and device.type in ("cpu", "cuda") and memory_format is not None
+        and (memory_format == torch.channels_last_3d) == (input_rank == 5)
+    )  # fmt: skip
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=memory_format)
     amp_dtype = autocast_dtype(device, config.amp)
-    info = model.info
-    size = int(config.image_size)
+    spec = input_spec(config, model.info)
     augment = AugmentConfig(enabled=config.augment, strength=config.augment_strength)
     frozen_trunk = model.freeze == "trunk"
     cached = frozen_trunk and config.cache_features and not (augment.enabled and augment.strength > 0)
     workers = config.workers if config.workers is not None else min(4, os.cpu_count() or 1)
 
-    train_data: Any = ImageDataset(index.splits["train"], train_transform(size, info.mean, info.std, augment))
-    val_data: Any = ImageDataset(index.splits["val"], eval_transform(size, info.mean, info.std))
+    train_data: Any = training_dataset(train_samples, spec, augment, index.frame_counts)
+    val_data: Any = evaluation_dataset(val_samples, spec, frame_counts=index.frame_counts)
     if cached:
         t0 = time.perf_counter()
         common = dict(ctx=ctx, batch_size=config.batch_size, workers=workers, amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)
@@ -214,9 +251,11 @@ def _fit(
         megabytes = (cache_bytes(train_data) + cache_bytes(val_data)) / 2**20
         log(f"cached frozen-trunk features of {len(train_data) + len(val_data)} images ({megabytes:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         workers = 0
+    clip = f" x {spec.clip_length} frames (stride {spec.clip_stride})" if spec.task == "video" else ""
     log(
-        f"run {run_dir} | {config.backbone} freeze={model.freeze} | {len(index.classes)} classes | "
-        f"train {len(index.splits['train'])} val {len(index.splits['val'])} | {size}px | "
+        f"run {run_dir} | {config.backbone} freeze={model.freeze} | {len(index.classes)} classes"
+        + (f" ({len(zero_shot.seen)} seen, {len(zero_shot.unseen)} unseen: zero-shot)" if zero_shot else "")
+        + f" | train {len(train_samples)} val {len(val_samples)} | {spec.size}px{clip} | "
         f"amp={amp_dtype and str(amp_dtype).replace('torch.', '') or 'off'} | device={device}"
         + (f" x{ctx.world}" if ctx.enabled else "")
     )
@@ -229,8 +268,10 @@ def _fit(
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    val_criterion = nn.CrossEntropyLoss()
+    if zero_shot:
+        criterion = val_criterion = zero_shot.objective().to(device)
+    else:
+        criterion, val_criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), nn.CrossEntropyLoss()
 
     history: list[dict[str, float]] = []
     best_epoch, start_epoch, start_step = 0, 0, 0
@@ -246,7 +287,7 @@ def _fit(
         if ctx.is_main:
             row = history[-1] if history else None
             save_checkpoint(
-                run_dir / LAST, model, _checkpoint_meta(config, index, model, row),
+                run_dir / LAST, model, _checkpoint_meta(config, index, model, row, zero_shot),
                 optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
                 history=history, best_epoch=best_epoch, position={"epoch": epoch, "step": step},
                 rng={"torch": torch.get_rng_state()},
@@ -292,13 +333,14 @@ def _fit(
                 best_epoch = epoch + 1
             if ctx.is_main:
                 if improved:
-                    save_checkpoint(run_dir / BEST, model, _checkpoint_meta(config, index, model, row))
+                    save_checkpoint(run_dir / BEST, model, _checkpoint_meta(config, index, model, row, zero_shot))
                 save_last(epoch + 1, 0)
                 _write_history(run_dir, history, f"{run_dir.name}: {config.backbone}")
             log(
                 f"epoch {epoch + 1:>3}/{config.epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
                 f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f} f1 {row['val_f1']:.3f}  "
-                f"{row['seconds']:.1f}s {row['images_per_second']:.0f} img/s" + ("  *best" if improved else "")
+                f"{row['seconds']:.1f}s {row['images_per_second']:.0f} {'clips' if spec.task == 'video' else 'img'}/s"
+                + ("  *best" if improved else "")
             )
             if config.early_stop and epoch + 1 - best_epoch >= config.early_stop:
                 log(f"early stop: no better val loss for {config.early_stop} epochs")

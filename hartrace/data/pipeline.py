@@ -1,0 +1,121 @@
+"""What a model of each task is fed: one place that turns samples into a torch Dataset.
+
+Training, validation, evaluation, prediction and batch explanation all ask here, so an
+image model and a video model go through the same code everywhere else: only this
+module knows that a video sample becomes ``[C, T, H, W]`` clips (and, at test time,
+several clips per video whose scores are averaged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from hartrace.data.samples import Sample
+from hartrace.data.transforms import AugmentConfig, eval_transform, train_transform
+from hartrace.errors import DataError, UsageError
+
+TASKS = ("image", "video")
+FrameCounts = Mapping[Path, int] | None
+
+#: Frames between sampled frames of a clip when a checkpoint does not say.
+DEFAULT_CLIP_STRIDE = 1
+#: Clips averaged per video at evaluation (spread evenly over the video), when not given.
+DEFAULT_TEST_CLIPS = 5
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a model's inputs are made: task, side length, normalisation and, for video, the clip."""
+
+    task: str
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    clip_length: int | None = None
+    clip_stride: int = DEFAULT_CLIP_STRIDE
+    test_clips: int = DEFAULT_TEST_CLIPS
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise UsageError(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        if self.task == "video" and (self.clip_length is None or self.clip_length < 1):
+            raise UsageError(f"a video model needs a clip length of at least 1 frame, got {self.clip_length}")
+        if self.clip_stride < 1 or self.test_clips < 1:
+            raise UsageError("--clip-stride and --test-clips must be at least 1")
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> InputSpec:
+        """The input spec a checkpoint was trained with (older image checkpoints have no task)."""
+        return cls(
+            task=meta.get("task", "image"),
+            size=int(meta["input_size"]),
+            mean=tuple(meta["mean"]),
+            std=tuple(meta["std"]),
+            clip_length=meta.get("clip_length"),
+            clip_stride=int(meta.get("clip_stride") or DEFAULT_CLIP_STRIDE),
+            test_clips=int(meta.get("test_clips") or DEFAULT_TEST_CLIPS),
+        )
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "input_size": self.size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "clip_length": self.clip_length,
+            "clip_stride": self.clip_stride,
+            "test_clips": self.test_clips,
+        }
+
+
+def training_dataset(
+    samples: Sequence[Sample], spec: InputSpec, augment: AugmentConfig | None, frame_counts: FrameCounts = None
+) -> Dataset:
+    """Augmented items for training: one random clip per video and epoch.
+
+    ``frame_counts`` (the dataset index's) saves reading each video's header again.
+    """
+    if spec.task == "image":
+        from hartrace.data.dataset import ImageDataset
+
+        return ImageDataset(samples, train_transform(spec.size, spec.mean, spec.std, augment))
+    from hartrace.data.video import VideoDataset, video_train_transform
+
+    return VideoDataset(
+        samples, video_train_transform(spec.size, spec.mean, spec.std, augment),
+        clip_length=spec.clip_length, stride=spec.clip_stride, clips=1, mode="random", frame_counts=frame_counts,
+    )  # fmt: skip
+
+
+def evaluation_dataset(
+    samples: Sequence[Sample], spec: InputSpec, *, clips: int = 1, with_evidence: bool = False, frame_counts: FrameCounts = None
+) -> Dataset:
+    """Deterministic items: the centre crop, and ``clips`` clips per video (``[N, C, T, H, W]`` when N > 1)."""
+    if spec.task == "image":
+        from hartrace.data.dataset import ImageDataset
+
+        return ImageDataset(samples, eval_transform(spec.size, spec.mean, spec.std), with_evidence=with_evidence)
+    from hartrace.data.video import VideoDataset, video_eval_transform
+
+    return VideoDataset(
+        samples, video_eval_transform(spec.size, spec.mean, spec.std), clip_length=spec.clip_length,
+        stride=spec.clip_stride, clips=clips, mode="center" if clips == 1 else "uniform", with_evidence=with_evidence,
+        frame_counts=frame_counts,
+    )  # fmt: skip
+
+
+
+def dataset_task(root: str | Path, format: str = "auto") -> str:
+    """``"video"`` or ``"image"``: what the dataset at ``root`` holds, judged from its layout without reading it."""
+    from hartrace.data.layouts import VIDEO_FORMATS, detect_format
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}")
+    layout = detect_format(root) if format == "auto" else format
+    return "video" if layout in VIDEO_FORMATS else "image"

@@ -1,0 +1,146 @@
+"""``hartrace visualize`` on a video: one clip, one pass, every picture over time.
+
+The clip the model sees (its test-time centre clip) goes through one
+:class:`~hartrace.probe.HookManager` pass; the temporal CAM ``[T, H, W]`` and every
+picture are drawn from that capture: a frame strip with overlays and the
+temporal-importance curve, an animated GIF and an MP4 of the overlays, activation grids
+per time slice, 3-D kernel grids, histograms and probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hartrace.data.pipeline import InputSpec
+from hartrace.data.transforms import to_display_image
+from hartrace.data.video import VideoDecodeError, clip_indices, probe_video, read_video, video_eval_transform
+from hartrace.errors import UsageError
+from hartrace.explain import explain, get_method, pixel_method_name, resolve_targets
+from hartrace.explain.cam import cams_from_capture
+from hartrace.explain.temporal import frames_to_volume, per_frame_frames, temporal_importance
+from hartrace.io import save_figure, write_csv
+from hartrace.loading import Opened
+from hartrace.probe import HookManager, resolve_layers
+from hartrace.render import histogram_figure, kernel_grid_figure, layer_flow_figure, probability_bars_figure
+from hartrace.render.video import (
+    activation_time_grid_figure,
+    frame_strip_figure,
+    overlay_frames,
+    temporal_importance_figure,
+    write_gif,
+    write_mp4,
+)
+
+
+def model_clip(video: str | Path, spec: InputSpec) -> tuple[torch.Tensor, list[int], float]:
+    """The normalised centre clip ``[1, C, T, H, W]`` a video model is shown, its frame indices, and the video's fps."""
+    try:
+        info = probe_video(video)
+        indices = clip_indices(info.frames, spec.clip_length, spec.clip_stride, clips=1, mode="center")[0]
+        frames = read_video(video, indices)
+    except VideoDecodeError as exc:
+        raise UsageError(f"cannot read video {video}: {exc}") from None
+    clip = video_eval_transform(spec.size, spec.mean, spec.std)(frames)
+    return clip.unsqueeze(0), list(indices), info.fps
+
+
+def clip_pictures(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """The frames a model saw, uint8 ``[T, H, W, 3]``, from its normalised clip ``[C, T, H, W]``."""
+    return np.stack([to_display_image(clip[:, t], mean, std) for t in range(clip.shape[1])])
+
+
+def _time_slices(activation: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor | None:
+    """One video's activation as ``[C, T, h, w]``: a 3-D layer's own, or a per-frame layer's frames stacked."""
+    frames = per_frame_frames(activation.shape, input_shape)
+    if frames is not None:
+        return frames_to_volume(activation, frames)[0]
+    return activation[0] if activation.dim() == 5 else None
+
+
+def visualize_video(
+    opened: Opened,
+    video: str | Path,
+    layers: Sequence[str],
+    *,
+    method: str,
+    cam_layer: str,
+    target: str | int | None,
+    top_n: int,
+    alpha: float,
+    out_dir: Path,
+) -> tuple[dict[str, Path], dict[str, Any], torch.Tensor, Any]:
+    """Write every picture of ``video`` to ``out_dir``; returns (pictures, summary, cam ``[T, H, W]``, capture)."""
+    model, meta, classes = opened.model, opened.meta, opened.classes
+    spec = InputSpec.from_meta(meta)
+    resolve_layers(model, [*layers, cam_layer])
+    cam_method = None if pixel_method_name(method) else get_method(method)
+    clip, indices, fps = model_clip(video, spec)
+    clip = clip.to(next(model.parameters()).device)
+    shown = clip_pictures(clip[0].cpu(), meta["mean"], meta["std"])
+
+    wanted = list(dict.fromkeys([*layers, cam_layer]))
+    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
+    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
+        captured = hooks.forward(clip)
+        targets = resolve_targets(target, captured.logits, classes)
+        if gradients:
+            hooks.backward(targets)
+        else:
+            captured.extra["targets"] = targets.cpu()
+    if cam_method is not None:
+        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=clip)[0, 0]
+    else:
+        cams = explain(model, clip, cam_layer, method=method, target=targets, classes=classes)[0, 0]
+    cams = cams.detach().cpu()
+    importance = temporal_importance(cams)
+    target_name = classes[int(targets[0, 0])]
+    layers = [name for name in captured.layers if name in layers]
+
+    pictures: dict[str, Path] = {}
+
+    def save(key: str, figure: Any, name: str) -> None:
+        pictures[key] = save_figure(figure, out_dir / name)
+
+    labels = [f"frame {i}" for i in indices]
+    save("frames", frame_strip_figure(shown, cams.numpy(), importance=importance, labels=labels,
+                                      title=f"{Path(video).name}: {method} at {cam_layer} for {target_name}"), "frames.png")  # fmt: skip
+    save("temporal importance", temporal_importance_figure(importance, title=f"which frames the {method} map says matter"), "temporal_importance.png")
+    write_csv(out_dir / "temporal_importance.csv", ["clip_frame", "video_frame", "importance"],
+              ([t, indices[t], f"{importance[t]:.6f}"] for t in range(len(indices))))  # fmt: skip
+    overlays = overlay_frames(shown, cams.numpy(), alpha=alpha)
+    play_fps = max(1.0, (fps or 12.0) / spec.clip_stride)
+    pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
+    write_mp4(overlays, out_dir / "cam.mp4", play_fps)
+    np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
+    for layer in layers:
+        entry = captured[layer]
+        slices = _time_slices(entry.activation, captured.input_shape)
+        if slices is not None and slices.dim() == 4:
+            save(f"activations {layer}", activation_time_grid_figure(slices, top_n=min(top_n, 8), title=f"{layer} ({entry.kind}) over time"),
+                 f"activations_{layer.replace('.', '_')}.png")  # fmt: skip
+        if entry.kernel is not None:
+            save(f"kernels {layer}", kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"), f"kernels_{layer.replace('.', '_')}.png")
+    save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
+    save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
+    flow_layers = [name for name in layers if captured[name].activation.shape[0] == 1]  # per-frame layers have no single column
+    if flow_layers:
+        middle = shown[len(shown) // 2]
+        save("flow", layer_flow_figure(middle, captured, flow_layers, classes=classes, title=f"{Path(video).name}: input to prediction"), "flow.png")
+
+    summary = {
+        "video": str(video),
+        "checkpoint": str(opened.checkpoint),
+        "method": method,
+        "cam_layer": cam_layer,
+        "target": target_name,
+        "clip_frames": indices,
+        "temporal_importance": [round(float(v), 6) for v in importance],
+        **captured.summary(),
+        "pictures": {key: str(path.name) for key, path in pictures.items()},
+    }
+    return pictures, summary, cams, captured

@@ -1,0 +1,93 @@
+"""A zero-shot run's setup: which classes it may see, their name embeddings, and its objective.
+
+The trainer asks :func:`prepare_zero_shot` once. It keeps only the seen classes' samples
+for training and validation, builds the MSE objective whose ``predict`` answers among
+the seen classes, and records the split in the checkpoint, so the unseen classes can be
+scored later from the checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from hartrace.data.samples import DatasetIndex, Sample
+from hartrace.zeroshot.embeddings import class_embeddings
+from hartrace.zeroshot.objective import EmbeddingRegressionLoss
+from hartrace.zeroshot.protocol import class_splits
+
+#: The run folder's record of which classes were seen and which held out.
+ZERO_SHOT_CLASSES = "zero_shot_classes.json"
+
+
+@dataclass(frozen=True)
+class ZeroShotSetup:
+    """One seen/unseen split of the classes and every class's name embedding ``[N, D]``."""
+
+    embeddings: np.ndarray
+    seen: tuple[int, ...]
+    unseen: tuple[int, ...]
+    source: str
+    split: int
+    splits: int
+
+    @property
+    def dim(self) -> int:
+        """What the network's head outputs: the embedding size, not the number of classes."""
+        return int(self.embeddings.shape[1])
+
+    def seen_samples(self, samples: Iterable[Sample]) -> list[Sample]:
+        keep = set(self.seen)
+        return [s for s in samples if s.label in keep]
+
+    def objective(self) -> EmbeddingRegressionLoss:
+        """MSE to the label's embedding; its predictions name the nearest *seen* class."""
+        return EmbeddingRegressionLoss(self.embeddings, candidates=self.seen)
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "embeddings": torch.from_numpy(np.ascontiguousarray(self.embeddings, dtype=np.float32)),
+            "seen": list(self.seen),
+            "unseen": list(self.unseen),
+            "source": self.source,
+            "split": self.split,
+            "splits": self.splits,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> ZeroShotSetup:
+        embeddings = meta["embeddings"]
+        embeddings = embeddings.numpy() if isinstance(embeddings, torch.Tensor) else np.asarray(embeddings, np.float32)
+        return cls(embeddings, tuple(meta["seen"]), tuple(meta["unseen"]), str(meta["source"]), int(meta["split"]), int(meta["splits"]))
+
+    def describe(self, index: DatasetIndex, train: Sequence[Sample], val: Sequence[Sample]) -> dict[str, Any]:
+        """What ``zero_shot_classes.json`` says: the split in class names, and exactly which videos trained and validated."""
+        classes = index.classes
+        return {
+            "split": self.split + 1,
+            "of": self.splits,
+            "embeddings": self.source,
+            "dimensions": self.dim,
+            "seen": [classes[i] for i in self.seen],
+            "unseen": [classes[i] for i in self.unseen],
+            "train": [index.relative(s.path) for s in train],
+            "val": [index.relative(s.path) for s in val],
+        }
+
+
+def unseen_samples(index: DatasetIndex, setup: ZeroShotSetup) -> list[Sample]:
+    """Every labelled video of an unseen class, from every split: none of them was ever trained on."""
+    keep = set(setup.unseen)
+    return [s for samples in index.splits.values() for s in samples if s.label in keep]
+
+
+def prepare_zero_shot(config: Any, index: DatasetIndex) -> ZeroShotSetup:
+    """The seen/unseen split ``config.zs_split`` of ``config.zs_splits`` (seeded) and the class-name embeddings."""
+    split = class_splits(len(index.classes), config.zs_splits, unseen_fraction=config.unseen_fraction, seed=config.seed)
+    chosen = split[config.zs_split]
+    embeddings = class_embeddings(index.classes, config.embeddings)
+    return ZeroShotSetup(embeddings, chosen.seen, chosen.unseen, str(config.embeddings), config.zs_split, config.zs_splits)
