@@ -19,6 +19,16 @@ def target_from_click(click: dict[str, Any] | None) -> str | None:
 
 def channel_from_click(click: dict[str, Any] | None) -> int | None:
     """The channel index a clicked activation heatmap carries in its ``customdata``."""
+    return index_from_click(click)
+
+
+def frame_from_click(click: dict[str, Any] | None) -> int | None:
+    """The clip frame a clicked point of the temporal-importance curve carries in its ``customdata``."""
+    return index_from_click(click)
+
+
+def index_from_click(click: dict[str, Any] | None) -> int | None:
+    """The integer a clicked point carries in its ``customdata``, or None."""
     points = (click or {}).get("points") or []
     if not points:
         return None

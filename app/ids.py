@@ -87,6 +87,19 @@ COMPARE_RUN_B = "compare-run-b"
 COMPARE_PANEL_A = "compare-panel-a"
 COMPARE_PANEL_B = "compare-panel-b"
 
+# -- Video (video runs: the selected video is IMAGE_STORE, its class TARGET_STORE) -------
+VIDEO_NOTICE = "video-notice"  # why there is nothing to show (no run, an image run)
+VIDEO_PICKER = "video-picker"
+VIDEO_ALPHA = "video-alpha"
+VIDEO_RESET = "video-reset"  # back to explaining the prediction
+VIDEO_FRAME = "video-frame"  # the frame at the slider and its overlay, side by side
+VIDEO_SLIDER = "video-slider"  # the clip's frame shown (0 .. T-1)
+VIDEO_PLAY = "video-play"
+VIDEO_TIMER = "video-timer"  # dcc.Interval that steps the slider while playing
+VIDEO_CAPTION = "video-caption"
+VIDEO_BARS = "video-bars"
+VIDEO_CURVE = "video-curve"  # temporal importance; a click moves the slider
+
 
 def thumb(image_id: str) -> dict[str, str]:
     return {"type": THUMB, "index": image_id}

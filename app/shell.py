@@ -8,6 +8,8 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from app import ids
 from app.components.widgets import image_label
+from app.pages.video import PATH as VIDEO_PATH
+from app.pages.video import page_for
 from app.wiring import Callbacks
 from hartrace.errors import HartraceError
 
@@ -74,11 +76,17 @@ def describe_selection(run: str | None, image_id: str | None, target: str | None
     except HartraceError as exc:
         return html.Span(f"{image_label(image_id)}: {exc}", className="notice-inline")
     explaining = target or "the predicted class"
+    if page_for(image_id) == VIDEO_PATH:
+        kind, links = "video ", [dcc.Link("Video", href=VIDEO_PATH, className="selection-link")]
+    else:
+        kind, links = "image ", [
+            dcc.Link("Prediction", href="/prediction", className="selection-link"),
+            dcc.Link("Explain", href="/explain", className="selection-link"),
+            dcc.Link("Inside", href="/inside", className="selection-link"),
+        ]
     return [
         thumb,
-        html.Span([html.B("image "), image_label(image_id)], className="selection-item"),
+        html.Span([html.B(kind), image_label(image_id)], className="selection-item"),
         html.Span([html.B("explaining "), explaining], className="selection-item"),
-        dcc.Link("Prediction", href="/prediction", className="selection-link"),
-        dcc.Link("Explain", href="/explain", className="selection-link"),
-        dcc.Link("Inside", href="/inside", className="selection-link"),
+        *links,
     ]

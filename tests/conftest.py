@@ -72,6 +72,14 @@ def colours(tmp_path: Path) -> Path:
     return colour_folder(tmp_path / "colours")
 
 
+@pytest.fixture(scope="session")
+def video_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder holding one small trained video run, ``c3d``: made once, shared by the explorer's video tests."""
+    from tests.conftest_app import make_video_run
+
+    return make_video_run(tmp_path_factory.mktemp("video-explorer"))
+
+
 def quick_config(data: Path, out: Path, **overrides):
     """A seconds-long training config on a tiny dataset (scratch net, 32 px, no workers)."""
     from hartrace.train import resolve_config

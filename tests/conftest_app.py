@@ -81,6 +81,10 @@ class FakeService:
         self._check(run)
         return list(CLASSES)
 
+    def task(self, run: str) -> str:
+        self._check(run)
+        return "image"
+
     # images
     def images(self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
                misclassified_first: bool = False, page: int = 0, per_page: int = 24) -> dict[str, Any]:  # fmt: skip
@@ -192,4 +196,19 @@ def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:
             batch_size=16, workers=0, seed=seed, out=str(root / "checkpoints" / name),
         )  # fmt: skip
         train(config, progress=False, log=lambda message: None)
+    return root / "checkpoints"
+
+
+def make_video_run(root: Path) -> Path:
+    """One small trained video run (the synthetic video set, c3d_small, 8-frame clips; seconds on a CPU):
+    ``root/checkpoints/c3d``."""
+    from hartrace.synth import generate_video_set
+    from hartrace.train import resolve_config, train
+
+    data = generate_video_set(root / "videos", per_class=2, test_per_class=1, size=64, frames=16, workers=1, progress=False).root
+    config = resolve_config(
+        None, data=str(data), backbone="c3d_small", weights="none", image_size=64, clip_length=8, clip_stride=2,
+        epochs=1, batch_size=8, workers=0, out=str(root / "checkpoints" / "c3d"),
+    )  # fmt: skip
+    train(config, progress=False, log=lambda message: None)
     return root / "checkpoints"

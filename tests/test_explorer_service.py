@@ -78,6 +78,14 @@ def test_cams_equal_the_library_on_the_same_input(service: ExplorerService) -> N
     assert np.allclose(got, expected, atol=1e-5)
 
 
+def test_an_image_run_has_no_videos(service: ExplorerService) -> None:
+    assert service.task("tiny") == "image"
+    image_id = service.images("tiny")["rows"][0]["id"]
+    for ask in (lambda: service.videos("tiny"), lambda: service.video("tiny", image_id)):
+        with pytest.raises(UsageError, match="tiny is an image run"):
+            ask()
+
+
 def test_only_indexed_images_and_checked_uploads_are_served(service: ExplorerService) -> None:
     for bad in ("../../etc/passwd", "/etc/passwd", "train/../../x.jpg", "upload:0000"):
         with pytest.raises(UsageError):

@@ -9,6 +9,7 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from app import ids
 from app.clicks import cell_from_click, clicked_tile
 from app.components.widgets import card, empty_figure, graph, thumbnail
+from app.pages.video import page_for
 from app.wiring import Callbacks
 from hartrace.errors import HartraceError
 
@@ -97,8 +98,8 @@ def show_cell(click: dict[str, Any] | None, run: str | None, *, service: Any):
     prevent_initial_call=True,
 )
 def open_from_gallery(clicks: list[int | None], component_ids: list[dict[str, str]], *, triggered_id: Any = None):
-    """A clicked gallery image is selected and explained."""
+    """A clicked gallery image is selected and explained (a video on the Video page)."""
     image_id = clicked_tile(clicks, component_ids, triggered_id)
     if image_id is None:
         return no_update, no_update, no_update
-    return image_id, None, "/explain"
+    return image_id, None, page_for(image_id)

@@ -9,6 +9,7 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from app import ids
 from app.clicks import clicked_tile
 from app.components.widgets import card, notice, thumbnail
+from app.pages.video import page_for
 from app.wiring import Callbacks
 from hartrace.errors import HartraceError
 
@@ -162,11 +163,11 @@ def show_images(run: str | None, state: dict[str, Any] | None, *, service: Any):
     prevent_initial_call=True,
 )
 def select_thumbnail(clicks: list[int | None], component_ids: list[dict[str, str]], *, triggered_id: Any = None):
-    """Clicking a thumbnail selects its image, explains its prediction, and opens Explain."""
+    """Clicking a thumbnail selects its image, explains its prediction, and opens Explain (Video for a video)."""
     image_id = clicked_tile(clicks, component_ids, triggered_id)
     if image_id is None:
         return no_update, no_update, no_update
-    return image_id, None, "/explain"
+    return image_id, None, page_for(image_id)
 
 
 @callback(

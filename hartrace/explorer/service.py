@@ -4,6 +4,7 @@ The Dash app in ``app/`` only translates clicks into calls on this object. It is
 to share between sessions: it holds caches and nothing per user. Each new image costs
 one model pass (a capture of the layers a person browses, with gradients for every
 class at the CAM layers); switching layer, class, method or view reuses that capture.
+Video runs are served by :class:`~hartrace.explorer.video.VideoViews`, in the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hartrace.errors import UsageError
 from hartrace.explain import explain, get_method
 from hartrace.explain.cam import LayerContext, upsample_and_normalise
 from hartrace.explorer.cache import LRUCache
+from hartrace.explorer.video import VideoViews
 from hartrace.inference import checkpoint_transform
 from hartrace.loading import Opened, open_dataset, open_model
 from hartrace.probe import Capture, HookManager, LayerStats, layer_table
@@ -63,8 +65,8 @@ class RunState:
     tree: list[dict[str, Any]] | None = None
 
 
-class ExplorerService:
-    """Runs in ``runs_dir``, their datasets and models, and cached analyses of images.
+class ExplorerService(VideoViews):
+    """Runs in ``runs_dir``, their datasets and models, and cached analyses of images (and videos).
 
     Only images of a run's indexed dataset and validated uploads are ever opened:
     image ids are dataset-relative keys looked up in the index, never paths.
@@ -82,6 +84,7 @@ class ExplorerService:
         self._analyses: LRUCache[Analysis] = LRUCache(cache_size)
         self._slow: LRUCache[np.ndarray] = LRUCache(cache_size * 4)
         self._thumbnails: LRUCache[str] = LRUCache(1024)
+        self._init_videos(max(2, cache_size // 2))  # fewer: each holds a whole clip's capture
         self._upload_dir = Path(tempfile.mkdtemp(prefix="hartrace-uploads-"))
         self._uploads: dict[str, Path] = {}
         self._lock = threading.Lock()
@@ -211,8 +214,13 @@ class ExplorerService:
 
     def thumbnail(self, run: str, image_id: str, size: int = 128) -> str:
         def make() -> str:
-            image = load_rgb(self._path(run, image_id))
-            image.thumbnail((size, size))
+            from hartrace.data.video import VideoDecodeError
+            from hartrace.evaluate import preview_picture
+
+            try:  # an image, or a video's middle frame
+                image = Image.fromarray(preview_picture(self._path(run, image_id), size))
+            except (ImageDecodeError, VideoDecodeError) as exc:
+                raise UsageError(f"cannot read {image_id}: {exc}") from None
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=85)
             return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -221,6 +229,8 @@ class ExplorerService:
 
     def upload(self, run: str, contents: str, filename: str) -> str:
         """Check and keep an uploaded image (PNG, JPEG or WebP, judged by content); return its id."""
+        if self.task(run) == "video":
+            raise UsageError(f"{filename}: {run} is a video run, which explains its own videos (see the Video page)")
         header, _, payload = (contents or "").partition(",")
         if not header.startswith("data:") or ";base64" not in header:
             raise UsageError(f"{filename}: not an uploaded file")
@@ -268,6 +278,8 @@ class ExplorerService:
         def analyse() -> Analysis:
             state = self._run(run)
             opened = state.opened
+            if self.task(run) == "video":
+                raise UsageError(f"{run} is a video run: see the Video page")
             try:
                 picture = load_rgb(self._path(run, image_id))
             except ImageDecodeError as exc:
@@ -340,9 +352,10 @@ class ExplorerService:
         """Every named layer with type, depth, output shape and parameters (measured once per run)."""
         state = self._run(run)
         if state.tree is None:
-            size = int(state.opened.meta["input_size"])
+            size, frames = int(state.opened.meta["input_size"]), state.opened.meta.get("clip_length")
+            shape = (1, 3, size, size) if self.task(run) != "video" else (1, 3, int(frames), size, size)
             with state.lock:
-                rows = layer_table(state.opened.model, (1, 3, size, size))
+                rows = layer_table(state.opened.model, shape)
             state.tree = [
                 {"name": r.name, "kind": r.kind, "depth": r.depth, "shape": list(r.output_shape or ()), "parameters": r.parameters}
                 for r in rows

@@ -1,0 +1,152 @@
+"""The explorer's video side: a run's videos and one cached analysis per (run, video).
+
+A video costs one model pass over the clip the model is shown at test time (its centre
+clip), with the gradients of every class captured at the CAM layer in the same pass.
+Each class's map ``[T, H, W]`` and its temporal importance are computed from that
+capture the first time someone asks and kept with it, so switching class, moving
+the frame slider or changing the overlay's opacity never runs the model again.
+
+:class:`VideoViews` is a mixin of :class:`~hartrace.explorer.service.ExplorerService`:
+it uses the service's run loading, its validation predictions, its target resolution
+and its pass counter, and keeps its own LRU cache of video analyses.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from hartrace.errors import UsageError
+from hartrace.explorer.cache import LRUCache
+from hartrace.probe import Capture, HookManager
+
+if TYPE_CHECKING:
+    from hartrace.explorer.service import RunState
+
+VIDEO = "video"
+DEFAULT_METHOD = "gradcam"
+
+
+@dataclass
+class VideoAnalysis:
+    """One video's clip as the model saw it, its capture at the CAM layer, and the maps derived from it."""
+
+    frames: np.ndarray  # uint8 [T, H, W, 3], the clip's frames as the model saw them
+    clip: torch.Tensor  # [1, C, T, H, W], the normalised model input
+    frame_indices: list[int]  # the video's own frame numbers of the clip's frames
+    fps: float
+    layer: str  # the CAM layer, where every class's gradients were captured
+    capture: Capture
+    _maps: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def probabilities(self) -> list[float]:
+        return self.capture.probabilities[0].tolist()
+
+    def cam(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
+        """Class ``k``'s map ``[T, H, W]`` in [0, 1] (normalised over the whole clip), computed once from the capture."""
+        from hartrace.explain.cam import cams_from_capture, get_method
+
+        cam_method = get_method(method)
+        if cam_method.needs_model:
+            raise UsageError(f"{cam_method.name} runs the model again: the video view offers the methods that do not")
+        classes = self.capture.probabilities.shape[1]
+        if not 0 <= k < classes:
+            raise UsageError(f"class index {k} is out of range (this model has {classes} classes)")
+        key = (cam_method.name, k)
+        with self._lock:
+            if key not in self._maps:
+                self._maps[key] = cams_from_capture(self._one_class(k), [self.layer], cam_method)[0, 0].cpu().numpy()
+            return self._maps[key]
+
+    def cams(self, method: str = DEFAULT_METHOD) -> np.ndarray:
+        """Every class's map, ``[K, T, H, W]`` (each computed on first use)."""
+        return np.stack([self.cam(k, method) for k in range(self.capture.probabilities.shape[1])])
+
+    def importance(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
+        """Each frame's share of class ``k``'s map, ``[T]`` (sums to 1)."""
+        from hartrace.explain.temporal import temporal_importance
+
+        return temporal_importance(self.cam(k, method))
+
+    def _one_class(self, k: int) -> Capture:
+        """A view of the capture whose only target column is class ``k`` (no tensor is copied)."""
+        entry = self.capture[self.layer]
+        gradient = None if entry.gradient is None else entry.gradient[:, k : k + 1]
+        return replace(
+            self.capture, layers={self.layer: replace(entry, gradient=gradient)}, extra={"targets": torch.tensor([[k]])}
+        )
+
+
+class VideoViews:
+    """The video part of the explorer service, mixed into ``ExplorerService``.
+
+    The host provides ``_run`` (a loaded run), ``_predictions`` (its validation
+    predictions), ``_target_index`` (a target name to a class index) and the
+    ``forward_passes`` counter, and calls :meth:`_init_videos` once.
+    """
+
+    _videos: LRUCache[VideoAnalysis]
+    forward_passes: int
+
+    def _init_videos(self, cache_size: int) -> None:
+        self._videos = LRUCache(cache_size)
+
+    def task(self, run: str) -> str:
+        """``"video"`` or ``"image"``: what the run's model takes (older checkpoints are image models)."""
+        return self._run(run).opened.meta.get("task", "image")
+
+    def _video_run(self, run: str) -> RunState:
+        state = self._run(run)
+        if self.task(run) != VIDEO:
+            raise UsageError(f"{run} is an image run: videos can only be explored in a video run")
+        return state
+
+    def videos(self, run: str) -> list[dict[str, Any]]:
+        """The run's validation videos with their true and predicted class (from the run's evaluation)."""
+        self._video_run(run)
+        return list(self._predictions(run))
+
+    def video(self, run: str, video_id: str) -> VideoAnalysis:
+        """The analysis of one video of the run's dataset (computed once, then served from the cache)."""
+
+        def analyse() -> VideoAnalysis:
+            from hartrace.data.pipeline import InputSpec
+            from hartrace.visualize_video import clip_pictures, model_clip
+
+            state = self._video_run(run)
+            if video_id not in state.files:
+                raise UsageError(f"unknown video {video_id!r}")
+            opened = state.opened
+            spec = InputSpec.from_meta(opened.meta)
+            clip, indices, fps = model_clip(state.files[video_id], spec)
+            clip = clip.to(next(opened.model.parameters()).device)
+            layer = opened.model.info.cam_layer
+            every_class = torch.arange(len(opened.classes))[None]
+            with state.lock, HookManager(opened.model, [layer], gradients=[layer], classes=opened.classes) as hooks:
+                captured = hooks.forward(clip)
+                hooks.backward(every_class)
+                self.forward_passes += 1
+            frames = clip_pictures(clip[0].cpu(), opened.meta["mean"], opened.meta["std"])
+            return VideoAnalysis(frames, clip, indices, float(fps or 0.0), layer, captured)
+
+        return self._videos.get_or_compute((run, video_id), analyse)
+
+    def video_target(self, run: str, video_id: str, target: str | int | None = None) -> int:
+        """The class index a target names; None or "" is the class the clip is predicted as."""
+        return self._target_index(run, self.video(run, video_id), target)
+
+    def video_cam(self, run: str, video_id: str, target: str | int | None = None, method: str = DEFAULT_METHOD) -> np.ndarray:
+        """The map ``[T, H, W]`` of ``target`` (default: the prediction) over the video's clip."""
+        return self.video(run, video_id).cam(self.video_target(run, video_id, target), method)
+
+    def video_importance(
+        self, run: str, video_id: str, target: str | int | None = None, method: str = DEFAULT_METHOD
+    ) -> np.ndarray:  # fmt: skip
+        """Which frames of the clip the map of ``target`` says matter: each frame's share, ``[T]``."""
+        return self.video(run, video_id).importance(self.video_target(run, video_id, target), method)
