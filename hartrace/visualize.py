@@ -82,6 +82,8 @@ def visualize(
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
     cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
     resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
+    if not pixel_method_name(method):
+        get_method(method)  # and the method
     if meta.get("task", "image") == "video":
         from hartrace.data.video import is_video_file
         from hartrace.visualize_video import visualize_video
@@ -94,7 +96,6 @@ def visualize(
         )
         write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
         return VisualizeResult(out_dir, pictures, summary, cams)
-    cam_method = None if pixel_method_name(method) else get_method(method)
     try:
         picture = load_rgb(image)
     except ImageDecodeError as exc:
@@ -103,20 +104,7 @@ def visualize(
     batch = checkpoint_transform(meta)(picture).unsqueeze(0).to(device)
     shown = to_display_image(batch[0], meta["mean"], meta["std"])
 
-    wanted = list(dict.fromkeys([*layers, cam_layer]))
-    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
-    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
-        captured = hooks.forward(batch)
-        targets = resolve_targets(target, captured.logits, classes)
-        if gradients:
-            hooks.backward(targets)
-        else:
-            captured.extra["targets"] = targets.cpu()
-    if cam_method is not None:
-        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=batch)[0, 0]
-    else:
-        cams = explain(model, batch, cam_layer, method=method, target=targets, classes=classes)[0, 0]
-    cams = cams.detach().cpu()
+    captured, targets, cams = capture_with_cam(model, batch, layers, cam_layer, method, target, classes)
     target_name = classes[int(targets[0, 0])]
     layers = [name for name in captured.layers if name in layers]  # model order, as the flow diagram reads
 
@@ -149,6 +137,29 @@ def visualize(
     }
     write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
     return VisualizeResult(out_dir, pictures, summary, cams)
+
+
+def capture_with_cam(
+    model: torch.nn.Module, batch: torch.Tensor, layers: Sequence[str], cam_layer: str, method: str,
+    target: str | int | None, classes: Sequence[str],
+) -> tuple[Capture, torch.Tensor, torch.Tensor]:
+    """One pass over ``batch`` (one image or clip): the capture of ``layers``, the targets ``[1, K]`` and the map
+    of the first target (``[H, W]`` or ``[T, H, W]``). Score-CAM and the pixel methods run the model again."""
+    cam_method = None if pixel_method_name(method) else get_method(method)
+    wanted = list(dict.fromkeys([*layers, cam_layer]))
+    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
+    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
+        captured = hooks.forward(batch)
+        targets = resolve_targets(target, captured.logits, classes)
+        if gradients:
+            hooks.backward(targets)
+        else:
+            captured.extra["targets"] = targets.cpu()
+    if cam_method is not None:
+        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=batch)[0, 0]
+    else:
+        cams = explain(model, batch, cam_layer, method=method, target=targets, classes=classes)[0, 0]
+    return captured, targets, cams.detach().cpu()
 
 
 def write_captures_and_report(

@@ -20,13 +20,12 @@ from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.data.video import VideoDecodeError, clip_indices, probe_video, read_video, video_eval_transform
 from hartrace.errors import UsageError
-from hartrace.explain import explain, get_method, pixel_method_name, resolve_targets
-from hartrace.explain.cam import cams_from_capture
 from hartrace.explain.temporal import frames_to_volume, per_frame_frames, temporal_importance
 from hartrace.io import save_figure, write_csv
 from hartrace.loading import Opened
-from hartrace.probe import HookManager, resolve_layers
+from hartrace.probe import resolve_layers
 from hartrace.render import histogram_figure, kernel_grid_figure, layer_flow_figure, probability_bars_figure
+from hartrace.visualize import capture_with_cam
 from hartrace.render.video import (
     activation_time_grid_figure,
     frame_strip_figure,
@@ -78,25 +77,11 @@ def visualize_video(
     model, meta, classes = opened.model, opened.meta, opened.classes
     spec = InputSpec.from_meta(meta)
     resolve_layers(model, [*layers, cam_layer])
-    cam_method = None if pixel_method_name(method) else get_method(method)
     clip, indices, fps = model_clip(video, spec)
     clip = clip.to(next(model.parameters()).device)
     shown = clip_pictures(clip[0].cpu(), meta["mean"], meta["std"])
 
-    wanted = list(dict.fromkeys([*layers, cam_layer]))
-    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
-    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
-        captured = hooks.forward(clip)
-        targets = resolve_targets(target, captured.logits, classes)
-        if gradients:
-            hooks.backward(targets)
-        else:
-            captured.extra["targets"] = targets.cpu()
-    if cam_method is not None:
-        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=clip)[0, 0]
-    else:
-        cams = explain(model, clip, cam_layer, method=method, target=targets, classes=classes)[0, 0]
-    cams = cams.detach().cpu()
+    captured, targets, cams = capture_with_cam(model, clip, layers, cam_layer, method, target, classes)
     importance = temporal_importance(cams)
     target_name = classes[int(targets[0, 0])]
     layers = [name for name in captured.layers if name in layers]

@@ -205,7 +205,9 @@ def decode_frames(path: str | Path, indices: Sequence[int] | None = None) -> tup
         raise VideoDecodeError("no decodable frames")
     if len({frame.shape for frame in bgr}) > 1:
         raise VideoDecodeError("the frame size changes within the video")
-    return np.stack([cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in bgr]), used
+    # BGR -> RGB by a numpy view, not cv2.cvtColor: OpenCV's thread pool, once started in a
+    # parent process, can deadlock the DataLoader workers forked from it.
+    return np.ascontiguousarray(np.stack(bgr)[..., ::-1]), used
 
 
 def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:

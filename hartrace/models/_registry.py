@@ -7,6 +7,7 @@ function, and so the CLI, the trainer and the explainers all read the same facts
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,21 +108,12 @@ class ModelInfo:
         weights_under: str = "",
     ) -> ModelInfo:
         """A clip classifier (input ``[B, C, T, H, W]``), staged like :meth:`staged`."""
-        return cls(
-            name=name,
-            task="video",
-            input_size=input_size,
-            mean=mean,
-            std=std,
-            cam_layer=cam_layer,
-            layer_groups={**groups, "head": head},
-            stages=tuple(groups.values()),
-            head=head,
+        staged = cls.staged(
+            name, cam_layer=cam_layer, groups=groups, head=head, input_size=input_size, mean=mean, std=std,
             imagenet_weights=imagenet_weights,
-            default_freeze="none",
-            clip_length=clip_length,
-            kinetics_weights=kinetics_weights,
-            weights_under=weights_under,
+        )  # fmt: skip
+        return dataclasses.replace(
+            staged, task="video", clip_length=clip_length, kinetics_weights=kinetics_weights, weights_under=weights_under
         )
 
     @property

@@ -26,7 +26,7 @@ from hartrace.io import atomic_path, write_bytes, write_text
 from hartrace.synth.draw import ROLES, Part, Similarity, bbox
 from hartrace.synth.motions import VIDEO_ACTIONS, sample_motion
 from hartrace.synth.scene import SS, Scene, compose_scene, place_group, sample_backdrop
-from hartrace.synth.writer import _check_int, _context, _init_worker, claim_folder, write_marker
+from hartrace.synth.writer import _check_int, claim_folder, run_jobs, write_marker
 
 FORMAT = "hartrace-synth-video"  # the marker's format: a video set never overwrites an image set
 FOURCC = {".avi": "MJPG", ".mp4": "mp4v"}
@@ -236,16 +236,7 @@ def generate_video_set(out_dir: Path | str, *, per_class: int = 30, test_per_cla
     jobs: list[Job] = [(str(root), size, frames, fps, ext, seed, items[i:i + chunk])
                        for i in range(0, len(items), chunk)]
 
-    from hartrace.progress import progress_bar
-
-    with progress_bar(total=len(items), desc="synth video", enabled=progress) as bar:
-        if n_workers == 1:
-            for job in jobs:
-                bar.update(_render_job(job))
-        else:
-            with _context().Pool(n_workers, initializer=_init_worker) as pool:
-                for done in pool.imap_unordered(_render_job, jobs):
-                    bar.update(done)
+    run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth video", progress=progress)
 
     for name, text in _split_lines(names).items():
         write_text(root / "ucfTrainTestlist" / name, text)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -126,6 +127,24 @@ def _clear_images(root: Path) -> None:
                     f.unlink()
 
 
+def run_jobs(render: Callable[[Any], int], jobs: list[Any], n_workers: int, *, total: int, desc: str, progress: bool) -> None:
+    """``render(job)`` for every job, in worker processes when there are several, with one progress bar.
+
+    ``render`` returns how many items the job drew. Each item seeds its own generator,
+    so the output does not depend on which worker draws it or in which order.
+    """
+    from hartrace.progress import progress_bar
+
+    with progress_bar(total=total, desc=desc, enabled=progress) as bar:
+        if n_workers == 1:
+            for job in jobs:
+                bar.update(render(job))
+        else:
+            with _context().Pool(n_workers, initializer=_init_worker) as pool:
+                for done in pool.imap_unordered(render, jobs):
+                    bar.update(done)
+
+
 def _context() -> mp.context.BaseContext:
     # fork is fastest, but forking a process that has started torch's threads can hang
     if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
@@ -161,16 +180,7 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     chunk = max(4, min(48, len(items) // (n_workers * 6) or 1))
     jobs: list[Job] = [(str(root), size, seed, items[i:i + chunk]) for i in range(0, len(items), chunk)]
 
-    from hartrace.progress import progress_bar
-
-    with progress_bar(total=len(items), desc="synth", enabled=progress) as bar:
-        if n_workers == 1:
-            for job in jobs:
-                bar.update(_render_job(job))
-        else:
-            with _context().Pool(n_workers, initializer=_init_worker) as pool:
-                for done in pool.imap_unordered(_render_job, jobs):
-                    bar.update(done)
+    run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth", progress=progress)
 
     names = {split: [f"Image_{i + 1}.jpg" for i in range(len(labels[split]))] for split in labels}
     write_csv(root / "Training_set.csv", ("filename", "label"), zip(names["train"], labels["train"]))
@@ -183,4 +193,4 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     return SynthReport(root, len(labels["train"]), len(labels["test"]), seconds, n / seconds if seconds > 0 else 0.0)
 
 
-__all__ = ["MARKER", "SynthReport", "claim_folder", "generate", "image_rng", "split_labels", "write_marker"]
+__all__ = ["MARKER", "SynthReport", "claim_folder", "generate", "image_rng", "run_jobs", "split_labels", "write_marker"]
