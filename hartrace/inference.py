@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hartrace.data.pipeline import InputSpec, evaluation_dataset
+from hartrace.data.pipeline import InputSpec, evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
 from hartrace.device import autocast, autocast_dtype, model_memory_format, to_memory_format
 from hartrace.progress import progress_bar
@@ -53,10 +53,12 @@ def model_outputs(
     device = next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
     channels_last = model_memory_format(model) == (torch.channels_last_3d if spec.task == "video" else torch.channels_last)
+    workers = min(4, os.cpu_count() or 1) if workers is None else workers
     loader = DataLoader(
         evaluation_dataset(samples, spec, clips=clips),
         batch_size=max(1, batch_size // clips),
-        num_workers=min(4, os.cpu_count() or 1) if workers is None else workers,
+        num_workers=workers,
+        multiprocessing_context=loader_context(spec.task) if workers else None,
     )
     model.eval()
     chunks = []

@@ -8,9 +8,11 @@ several clips per video whose scores are averaged).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -119,3 +121,18 @@ def dataset_task(root: str | Path, format: str = "auto") -> str:
         raise DataError(f"dataset folder not found: {root}")
     layout = detect_format(root) if format == "auto" else format
     return "video" if layout in VIDEO_FORMATS else "image"
+
+
+def loader_context(task: str) -> BaseContext | None:
+    """How DataLoader workers start: videos from a fresh forkserver, images by forking this process.
+
+    OpenCV's FFmpeg backend guards opening a video with a process-wide lock; a worker forked
+    while that lock was taken hangs in ``VideoCapture`` for ever (seen with two workers
+    evaluating right after a dataset check). A forkserver child never inherits it. The
+    server imports the clip pipeline once, so each worker still starts in milliseconds.
+    """
+    if task != "video" or "forkserver" not in mp.get_all_start_methods():
+        return None
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["hartrace.data.clips"])
+    return context

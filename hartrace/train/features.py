@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from hartrace.data.pipeline import loader_context
 from hartrace.device import autocast, to_memory_format
 from hartrace.progress import progress_bar
 from hartrace.train.distributed import Distributed
@@ -29,12 +30,16 @@ def extract_features(
     channels_last: bool,
     progress: bool,
     desc: str,
+    task: str = "image",
 ) -> TensorDataset:
     """``TensorDataset(features, labels)`` in dataset order, features kept in the autocast dtype."""
     was_training = model.training
     model.eval()
     sampler = EpochSampler(len(dataset), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+        multiprocessing_context=loader_context(task) if workers else None,
+    )  # fmt: skip
     chunks, labels = [], []
     with progress_bar(total=len(sampler), desc=desc, enabled=progress) as bar:
         for images, targets in loader:

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from hartrace.data.pipeline import loader_context
 from hartrace.errors import HartraceError
 from hartrace.device import autocast, to_memory_format
 from hartrace.train.sampler import EpochSampler, epoch_seed
@@ -99,7 +100,7 @@ def _ignore_sigint(worker_id: int) -> None:
 
 
 def make_loader(
-    dataset: Dataset, batch_size: int, sampler: EpochSampler, workers: int, seed: int, pin: bool
+    dataset: Dataset, batch_size: int, sampler: EpochSampler, workers: int, seed: int, pin: bool, task: str = "image"
 ) -> DataLoader:
     generator = torch.Generator().manual_seed(epoch_seed(seed, sampler.epoch) + 1)
     return DataLoader(
@@ -110,6 +111,7 @@ def make_loader(
         pin_memory=pin,
         generator=generator,
         worker_init_fn=_ignore_sigint if workers else None,
+        multiprocessing_context=loader_context(task) if workers else None,
         persistent_workers=False,
     )
 

@@ -245,7 +245,8 @@ def _fit(
     val_data: Any = evaluation_dataset(val_samples, spec, frame_counts=index.frame_counts)
     if cached:
         t0 = time.perf_counter()
-        common = dict(ctx=ctx, batch_size=config.batch_size, workers=workers, amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)
+        common = dict(ctx=ctx, batch_size=config.batch_size, workers=workers, amp_dtype=amp_dtype, channels_last=channels_last,
+                      progress=progress, task=spec.task)  # fmt: skip
         train_data = extract_features(model, train_data, desc="caching train features", **common)
         val_data = extract_features(model, val_data, desc="caching val features", **common)
         megabytes = (cache_bytes(train_data) + cache_bytes(val_data)) / 2**20
@@ -301,7 +302,7 @@ def _fit(
                 torch.set_rng_state(state["rng"]["torch"])  # mid-epoch: continue the interrupted random stream
             skip = start_step * config.batch_size if epoch == start_epoch else 0
             sampler = EpochSampler(len(train_data), shuffle=True, seed=config.seed, epoch=epoch, rank=ctx.rank, world=ctx.world, skip=skip)
-            loader = make_loader(train_data, config.batch_size, sampler, workers, config.seed, device.type == "cuda")
+            loader = make_loader(train_data, config.batch_size, sampler, workers, config.seed, device.type == "cuda", spec.task)
             already = start_step if epoch == start_epoch else 0
 
             def on_stop(steps_done: int, epoch: int = epoch, already: int = already) -> None:
@@ -321,7 +322,7 @@ def _fit(
                     on_step=on_stop, bar=bar,
                 )  # fmt: skip
             val_sampler = EpochSampler(len(val_data), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
-            val_loader = make_loader(val_data, config.batch_size, val_sampler, workers, config.seed, device.type == "cuda")
+            val_loader = make_loader(val_data, config.batch_size, val_sampler, workers, config.seed, device.type == "cuda", spec.task)
             val = validate(
                 model, val_loader, criterion=val_criterion, device=device, amp_dtype=amp_dtype,
                 channels_last=channels_last and not cached, cached=cached,
