@@ -31,12 +31,13 @@ def test_demo_leaves_every_output(tmp_path: Path) -> None:
     messages: list[str] = []
     result = run_demo(tmp_path / "data" / "synthetic", tmp_path / "checkpoints", epochs=1, progress=False, log=messages.append)
     assert isinstance(result, DemoResult)
-    assert [m[:5] for m in messages if m.startswith("[")] == [f"[{i}/6]" for i in range(1, 7)]
+    assert [m[:5] for m in messages if m.startswith("[")] == [f"[{i}/7]" for i in range(1, 8)]
     for path in (
         result.data / "Training_set.csv", result.summary_dir / "samples.png", result.summary_dir / "summary.json",
         result.run_dir / "best.pt", result.run_dir / "curves.png", result.eval_dir / "eval.json",
         result.eval_dir / "confusion_matrix.png", result.eval_dir / "misclassified.png",
         result.visualize_dir / "report.html", result.visualize_dir / "flow.png", result.explain_dir / "explanations.csv",
+        result.audit_dir / "audit.md", result.audit_dir / "worst.png",
     ):  # fmt: skip
         assert path.is_file(), path
     assert json.loads((result.eval_dir / "eval.json").read_text())["accuracy"] == pytest.approx(result.val_accuracy)
