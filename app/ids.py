@@ -87,6 +87,18 @@ COMPARE_RUN_B = "compare-run-b"
 COMPARE_PANEL_A = "compare-panel-a"
 COMPARE_PANEL_B = "compare-panel-b"
 
+# -- Audit (a run's saved `hartrace audit` results) ------------------------------------
+AUDIT_SPLIT = "audit-split"  # which of the run's audits (one per split)
+AUDIT_NOTICE = "audit-notice"  # no audit (and how to make one), or why it cannot be read
+AUDIT_BODY = "audit-body"  # everything below the notice, hidden when there is nothing to show
+AUDIT_SUMMARY = "audit-summary"
+AUDIT_TABLE = "audit-table"  # the method comparison
+AUDIT_CURVES = "audit-curves"  # deletion and insertion curves: a plotly graph, or the audit's own picture
+AUDIT_CASCADE = "audit-cascade"
+AUDIT_WORST = "audit-worst"
+AUDIT_METHOD = "audit-method"  # the method whose per-class localisation is drawn
+AUDIT_PER_CLASS = "audit-per-class"
+
 # -- Video (video runs: the selected video is IMAGE_STORE, its class TARGET_STORE) -------
 VIDEO_NOTICE = "video-notice"  # why there is nothing to show (no run, an image run)
 VIDEO_PICKER = "video-picker"

@@ -344,4 +344,4 @@ def test_callbacks_stay_plain_functions():
     for module in [*modules(), shell]:
         for spec in module.callback.specs:
             assert getattr(module, spec.function.__name__) is spec.function
-    assert [m.PATH for m in modules()] == ["/", "/images", "/prediction", "/explain", "/video", "/inside", "/evaluation", "/compare"]
+    assert [m.PATH for m in modules()] == ["/", "/images", "/prediction", "/explain", "/video", "/inside", "/evaluation", "/audit", "/compare"]

@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-MODULES = ("run", "images", "prediction", "explain", "video", "inside", "evaluation", "compare")
+MODULES = ("run", "images", "prediction", "explain", "video", "inside", "evaluation", "audit", "compare")
 
 
 def modules() -> list[ModuleType]:

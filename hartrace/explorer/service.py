@@ -4,7 +4,8 @@ The Dash app in ``app/`` only translates clicks into calls on this object. It is
 to share between sessions: it holds caches and nothing per user. Each new image costs
 one model pass (a capture of the layers a person browses, with gradients for every
 class at the CAM layers); switching layer, class, method or view reuses that capture.
-Video runs are served by :class:`~hartrace.explorer.video.VideoViews`, in the same way.
+Video runs are served by :class:`~hartrace.explorer.video.VideoViews`, in the same way; saved audits
+by :class:`~hartrace.explorer.audits.AuditViews`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.explain import explain, get_method
 from hartrace.explain.cam import LayerContext, upsample_and_normalise
+from hartrace.explorer.audits import AuditViews
 from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.video import VideoViews
 from hartrace.inference import checkpoint_transform
@@ -65,7 +67,7 @@ class RunState:
     tree: list[dict[str, Any]] | None = None
 
 
-class ExplorerService(VideoViews):
+class ExplorerService(VideoViews, AuditViews):
     """Runs in ``runs_dir``, their datasets and models, and cached analyses of images (and videos).
 
     Only images of a run's indexed dataset and validated uploads are ever opened:

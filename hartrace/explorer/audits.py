@@ -1,0 +1,199 @@
+"""The explorer's audit side: the audits `hartrace audit` saved in a run folder, read and checked.
+
+An audit lives in ``<run>/audit/<split>/``: ``audit.json`` (the numbers) and the
+pictures the command drew beside it. The explorer never computes an audit (that takes
+minutes); it shows the saved one, and says how to make one when there is none.
+
+The browser only ever names a run (one of ``runs_dir``'s), a split (one of that run's
+audit folders) and a picture kind (a fixed list): every file read is found from those,
+and must lie inside the run folder, so no path the browser sends is ever opened.
+
+:class:`AuditViews` is a mixin of :class:`~hartrace.explorer.service.ExplorerService`;
+it needs only the host's ``runs_dir``. Nothing is cached: an audit is a small JSON
+file, re-read so that a fresh `hartrace audit` shows up without restarting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hartrace.errors import UsageError
+from hartrace.runs import list_runs
+
+AUDIT_DIR = "audit"
+AUDIT_JSON = "audit.json"
+PICTURES = {"curves": "curves.png", "cascade": "cascade.png", "worst": "worst.png"}
+MAX_JSON_BYTES = 32 * 2**20
+METRICS = (
+    "pointing_game", "pointing_random_baseline", "energy_inside", "energy_random_baseline",
+    "deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random",
+    "average_drop", "average_increase", "seconds_per_image",
+)  # fmt: skip
+CURVES = ("x", "deletion", "insertion", "deletion_random", "insertion_random")  # the mean curves, where saved
+DETAILS = ("with_evidence", "steps", "cascade_images", "seconds")  # how the audit was run, where saved
+
+
+def how_to_audit(run: str) -> str:
+    return f"No audit of {run} yet: make one with `hartrace audit --run {run}` (then reload this page)."
+
+
+class AuditViews:
+    """The audit part of the explorer service, mixed into ``ExplorerService`` (the host provides ``runs_dir``)."""
+
+    runs_dir: Path
+
+    def _audit_root(self, run: str) -> tuple[Path, Path]:
+        """The run folder and its audit folder, for a run named by one of ``runs_dir``'s runs (nothing else)."""
+        runs = {path.name: path for path in list_runs(self.runs_dir)}
+        if run not in runs:
+            raise UsageError(f"unknown run {run!r}")
+        run_dir = runs[run].resolve()
+        return run_dir, run_dir / AUDIT_DIR
+
+    def audit_splits(self, run: str) -> list[str]:
+        """The splits the run has an audit of (``val`` first), from ``<run>/audit/<split>/audit.json``."""
+        run_dir, root = self._audit_root(run)
+        if not root.is_dir():
+            return []
+        found = [
+            folder.name for folder in root.iterdir()
+            if (folder / AUDIT_JSON).is_file() and _inside((folder / AUDIT_JSON), run_dir)
+        ]  # fmt: skip
+        return sorted(found, key=lambda name: (name != "val", name))
+
+    def _audit_file(self, run: str, split: str | None, name: str) -> Path:
+        splits = self.audit_splits(run)
+        if not splits:
+            raise UsageError(how_to_audit(run))
+        if split not in splits:
+            raise UsageError(f"{run} has no audit of split {split!r} (it has: {', '.join(splits)})")
+        return self._audit_root(run)[1] / split / name
+
+    def audit(self, run: str, split: str | None = "val") -> dict[str, Any]:
+        """The audit of one split, checked against the layout `hartrace audit` writes; a bad file is a UsageError."""
+        path = self._audit_file(run, split, AUDIT_JSON)
+        where = f"{run}/{AUDIT_DIR}/{split}/{AUDIT_JSON}"
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise UsageError(f"{where} is too large to be an audit ({path.stat().st_size // 2**20} MB)")
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{where} is not valid JSON ({exc}): run `hartrace audit --run {run}` again") from None
+        try:
+            return check_audit(report)
+        except ValueError as exc:
+            raise UsageError(f"{where} is not a hartrace audit: {exc}; run `hartrace audit --run {run}` again") from None
+
+    def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
+        """One of the audit's pictures (``curves``, ``cascade``, ``worst``) as a data URI, or None if it was not drawn."""
+        from hartrace.render.report import data_uri
+
+        if kind not in PICTURES:
+            raise UsageError(f"unknown audit picture {kind!r} (one of {', '.join(PICTURES)})")
+        path = self._audit_file(run, split, PICTURES[kind])
+        if not path.is_file() or not _inside(path, self._audit_root(run)[0]):
+            return None
+        return data_uri(path.read_bytes())
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (links followed) lies inside ``folder``: a link out of the run folder is never read."""
+    return path.resolve().is_relative_to(folder)
+
+
+def _number(value: Any, what: str) -> float | None:
+    """A metric: a number, or None for missing, null or not-a-number (e.g. a Spearman of a constant map)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} should be a number, not {value!r}")
+    return float(value) if math.isfinite(value) else None
+
+
+def _numbers(values: Any, what: str) -> list[float | None]:
+    if not isinstance(values, list):
+        raise ValueError(f"{what} should be a list of numbers")
+    return [_number(v, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} should be an object, not {type(value).__name__}")
+    return value
+
+
+def _sanity(value: Any, what: str) -> dict[str, Any]:
+    sanity = _object(value, what)
+    passed = sanity.get("passed")
+    if passed is not None and not isinstance(passed, bool):
+        raise ValueError(f"{what}.passed should be true or false")
+    cascade = []
+    for i, step in enumerate(sanity.get("cascade") or []):
+        step = _object(step, f"{what}.cascade[{i}]")
+        if not isinstance(step.get("randomised"), str):
+            raise ValueError(f"{what}.cascade[{i}].randomised should name a layer")
+        cascade.append(
+            {
+                "randomised": step["randomised"],
+                "spearman_mean": _number(step.get("spearman_mean"), f"{what}.cascade[{i}].spearman_mean"),
+                "spearman_std": _number(step.get("spearman_std"), f"{what}.cascade[{i}].spearman_std"),
+            }
+        )
+    final = _number(sanity.get("final_spearman"), f"{what}.final_spearman")
+    threshold = _number(sanity.get("threshold", 0.3), f"{what}.threshold")
+    return {"passed": passed, "final_spearman": final, "threshold": 0.3 if threshold is None else threshold, "cascade": cascade}
+
+
+def _curves(value: Any, what: str) -> dict[str, list[float | None]] | None:
+    """The mean curves ``{"x", "deletion", "insertion", "deletion_random", "insertion_random"}``, or None if not saved."""
+    if value is None:
+        return None
+    curves = {key: _numbers(points, f"{what}.{key}") for key, points in _object(value, what).items() if key in CURVES}
+    lengths = {len(points) for points in curves.values()}
+    if not {"deletion", "insertion"} <= set(curves) or len(lengths) != 1 or lengths == {0}:
+        raise ValueError(f"{what} should hold deletion and insertion curves with one point per step")
+    return curves
+
+
+def _per_class(value: Any, what: str) -> dict[str, dict[str, float | None]]:
+    classes = _object(value or {}, what)
+    return {
+        str(name): {key: _number(v, f"{what}.{name}.{key}") for key, v in _object(row, f"{what}.{name}").items()
+                    if not isinstance(v, (str, list, dict))}
+        for name, row in classes.items()
+    }  # fmt: skip
+
+
+def check_audit(report: Any) -> dict[str, Any]:
+    """``report`` (a parsed audit.json) in a checked, uniform shape; a ValueError says what is wrong.
+
+    Every metric becomes a float or None (absent, null or NaN: shown as "—"); the mean
+    curves and the problems found are kept where the audit has them (else None).
+    """
+    report = _object(report, "the file")
+    methods = _object(report.get("methods"), "methods")
+    if not methods:
+        raise ValueError("it lists no methods")
+    checked = {}
+    for name, entry in methods.items():
+        entry = _object(entry, f"methods.{name}")
+        row: dict[str, Any] = {key: _number(entry.get(key), f"{name}.{key}") for key in METRICS}
+        row["sanity"] = _sanity(entry.get("sanity", {}), f"{name}.sanity")
+        row["per_class"] = _per_class(entry.get("per_class"), f"{name}.per_class")
+        row["curves"] = _curves(entry.get("curves"), f"{name}.curves")
+        problems = entry.get("problems")
+        if problems is not None and not (isinstance(problems, list) and all(isinstance(p, str) for p in problems)):
+            raise ValueError(f"{name}.problems should be a list of sentences")
+        row["problems"] = problems
+        checked[str(name)] = row
+    images = report.get("images")
+    if images is not None and (isinstance(images, bool) or not isinstance(images, int)):
+        raise ValueError("images should be a count")
+    return {
+        "run": str(report.get("run", "")), "split": str(report.get("split", "")), "images": images,
+        "layer": report.get("layer"), "tolerance": report.get("tolerance"), "methods": checked,
+        **{key: _number(report.get(key), key) for key in DETAILS},
+    }  # fmt: skip
