@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from hartrace._lazy import lazy_getattr
 
+#: The methods ``hartrace audit`` compares by default: three CAMs and a gradient method.
+DEFAULT_METHODS = ("gradcam", "gradcam++", "layercam", "saliency")
+
 _EXPORTS = {
     "DEFAULT_STEPS": "hartrace.audit.faithfulness",
     "average_drop_increase": "hartrace.audit.faithfulness",
@@ -20,6 +23,6 @@ _EXPORTS = {
     "audit": "hartrace.audit.run",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(["DEFAULT_METHODS", *_EXPORTS])
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

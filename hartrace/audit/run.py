@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from hartrace.audit import DEFAULT_METHODS
 from hartrace.audit.faithfulness import DEFAULT_STEPS, average_drop_increase, curve_auc, perturbation_curve
 from hartrace.audit.sanity import cascading_randomisation, sanity_verdict
 from hartrace.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
@@ -44,7 +45,6 @@ from hartrace.loading import open_dataset, open_model
 from hartrace.probe.layers import resolve_layers
 from hartrace.progress import progress_bar
 
-DEFAULT_METHODS = ("gradcam", "gradcam++", "layercam", "saliency")
 #: Worst-explained images shown per method in ``worst.png``.
 WORST_PER_METHOD = 4
 AUDIT_DIR = "audit"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hartrace.audit import DEFAULT_METHODS
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
 
-DEFAULT_METHODS = "gradcam,gradcam++,layercam,saliency"
 
 
 def non_negative_int(text: str) -> int:
@@ -27,8 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "to <run>/audit/<split>/ (or --out).",
     )
     add_model_source(parser)
-    parser.add_argument("--methods", type=comma_list, default=comma_list(DEFAULT_METHODS),
-                        help=f"comma-separated methods (default {DEFAULT_METHODS}); any of `hartrace explain --method`")  # fmt: skip
+    parser.add_argument("--methods", type=comma_list, default=list(DEFAULT_METHODS),
+                        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); any of `hartrace explain --method`")  # fmt: skip
     parser.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
     parser.add_argument("--split", default="val", help="which split (default val)")
     parser.add_argument("--limit", type=positive_int, help="only the first N images of the split")

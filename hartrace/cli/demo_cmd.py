@@ -12,7 +12,7 @@ from hartrace.cli.synth_cmd import DEFAULT_SYNTH_DIR
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "demo",
-        help="generate the synthetic dataset, summarise it, train the quick CPU model and evaluate it",
+        help="generate the synthetic dataset, summarise it, train the quick CPU model, evaluate, explain and audit it",
         description="The main job on the embedded synthetic dataset, in a few minutes on a CPU.",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_SYNTH_DIR, help=f"where the dataset goes (default {DEFAULT_SYNTH_DIR})")
