@@ -303,3 +303,20 @@ def test_minilm_gives_unit_vectors_that_know_what_words_mean(minilm: np.ndarray)
 def test_minilm_class_embeddings_embed_the_class_names_words(minilm: np.ndarray) -> None:
     got = class_embeddings(["WaveArm", "WaveBothArms", "sit_down"], "minilm")  # the model is cached: no reload
     np.testing.assert_allclose(got, minilm, atol=1e-5)
+
+
+def test_regression_targets_remove_what_seen_names_share_and_use_only_seen_classes() -> None:
+    from hartrace.zeroshot.training import regression_targets
+
+    common = np.array([3.0, 0.0, 0.0, 0.0])
+    names = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 1, 1, 0]], dtype=np.float64) + common
+    targets = regression_targets(names, seen=[0, 1, 2])
+    # centred on the seen mean (3, 1/3, 1/3, 1/3): row 0 -> (0, 2/3, -1/3, -1/3), scaled to norm sqrt(4) = 2
+    np.testing.assert_allclose(targets[0], np.array([0, 2, -1, -1]) / np.sqrt(6) * 2, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(targets, axis=1), 2.0, atol=1e-6)
+    raw_cos = names[0] @ names[1] / np.linalg.norm(names[0]) / np.linalg.norm(names[1])
+    new_cos = targets[0] @ targets[1] / 4
+    assert raw_cos == pytest.approx(0.9) and new_cos == pytest.approx(-0.5)
+    moved_unseen = names.copy()
+    moved_unseen[3] += 5.0
+    np.testing.assert_allclose(regression_targets(moved_unseen, seen=[0, 1, 2])[:3], targets[:3])
