@@ -78,6 +78,9 @@ def predict(
     """Predict ``inputs`` with ``checkpoint`` (default: the latest run's best); write a CSV (and bars for one image)."""
     if top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {top_k}")
+    missing = next((item for item in map(Path, inputs) if not item.exists()), None)
+    if missing is not None:  # before the model loads: a typo should cost nothing
+        raise UsageError(f"input not found: {missing}")
     opened = open_model(None, checkpoint, runs_dir)
     checkpoint, classes, task = opened.checkpoint, opened.classes, opened.meta.get("task", "image")
     paths = collect_inputs(inputs, task)
