@@ -203,3 +203,11 @@ def test_config_file_with_command_line_overrides(colours: Path, tmp_path: Path) 
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["epochs"] == 1 and saved["lr"] == 3e-3 and saved["image_size"] == 32 and saved["freeze"] == "none"
     assert "best epoch 1" in result.stdout
+
+
+def test_a_loss_that_stops_being_a_number_stops_training_with_one_line(colours: Path, tmp_path: Path) -> None:
+    done = run_cli("train", "--data", str(colours), "--backbone", "resnet_small", "--weights", "none", "--image-size", "32",
+                   "--epochs", "1", "--batch-size", "8", "--workers", "0", "--lr", "1e30", "--out", str(tmp_path / "r"), "-q")  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "the training loss became" in done.stderr, done.stderr
+    assert "nan" in done.stderr or "inf" in done.stderr

@@ -130,7 +130,10 @@ def test_zero_shot_protocol_holds_out_classes_and_reports_mean_and_std(video_set
     rng = np.random.default_rng(0)
     embeddings = tmp_path / "names.npy"
     np.save(embeddings, rng.normal(size=(12, 16)).astype(np.float32))
-    config = quick_config(video_set, tmp_path / "zs", epochs=1, zero_shot=True, zs_splits=2, embeddings=str(embeddings), **CLIP)
+    # fp32: this checks the protocol's bookkeeping, and bf16 on tiny 32-px clips once gave a NaN loss in the full suite
+    config = quick_config(
+        video_set, tmp_path / "zs", epochs=1, zero_shot=True, zs_splits=2, embeddings=str(embeddings), amp="off", **CLIP
+    )
     outcome = train_zero_shot(config, progress=False, log=_quiet)
 
     summary = json.loads((outcome.run_dir / "zeroshot.json").read_text())

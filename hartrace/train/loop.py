@@ -34,6 +34,10 @@ class TrainingInterrupted(HartraceError):
     exit_code = 130
 
 
+class TrainingDiverged(HartraceError):
+    """The loss stopped being a number: nothing more can be learnt from this run's settings."""
+
+
 class HeadOnly(nn.Module):
     """``model.forward_head`` as a module, so DDP can wrap just the part that trains."""
 
@@ -169,6 +173,10 @@ def train_one_epoch(
         with autocast(device, amp_dtype):
             logits = forward(target, images)
         loss = criterion(logits.float(), labels)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss became {loss.item()} at batch {step + 1}: lower --lr, or try --amp off"
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
