@@ -16,6 +16,7 @@ from torchvision.models import resnet50
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, register_model
 from hartrace.models._weights import imagenet_preset
+from hartrace.models.scratch import he_init
 
 __all__ = ["HARNet", "HARNET_INFO"]
 
@@ -46,12 +47,7 @@ class HARNet(FreezableMixin, nn.Module):
                 ]
             )
         )
-        for m in self.head.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self.head)
 
     def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Image batch -> layer4 feature map [B, 2048, H/32, W/32]."""

@@ -25,6 +25,16 @@ _STD = (0.229, 0.224, 0.225)
 _WIDTHS = (32, 64, 128, 256)
 
 
+def he_init(module: nn.Module) -> None:
+    """He (fan-out, ReLU) init for every convolution, identity BatchNorm: how a ResNet starts from scratch."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         OrderedDict(
@@ -117,12 +127,7 @@ class ResNetSmall(FreezableMixin, nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(c_in, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
         self._n_layers = len(layers)
 
     def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:

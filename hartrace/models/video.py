@@ -26,7 +26,7 @@ from hartrace.errors import UsageError
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, register_model
 from hartrace.models._weights import imagenet_preset
-from hartrace.models.scratch import ResNetSmall
+from hartrace.models.scratch import ResNetSmall, he_init
 from hartrace.models.torchvision_zoo import _register
 
 __all__ = ["FreezableVideoResNet", "CNNLSTM", "C3DSmall", "check_clip"]
@@ -230,12 +230,7 @@ class C3DSmall(FreezableMixin, nn.Module):
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(c_in, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
 
     def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
         check_clip(x)
