@@ -22,8 +22,8 @@ import torch
 import torchvision
 from torch import nn
 
-from hartrace.explain import grad_cam
-from hartrace.explain.cam import cams_from_capture
+from hartrace.attribution import grad_cam
+from hartrace.attribution.cam import cams_from_capture
 from hartrace.probe import HookManager
 
 

@@ -60,7 +60,7 @@ def motion(data: Path, out: Path, epochs: int) -> dict[str, Any]:
 
 
 def evidence(run_dir: Path) -> dict[str, Any]:
-    from hartrace.explain.batch import explain_split
+    from hartrace.attribution.batch import explain_split
 
     rows = {}
     for tolerance in (0, 4):

@@ -88,7 +88,7 @@ def run_demo(
     accuracy = evaluation.report["accuracy"]
     log(f"[4/7] validation accuracy {accuracy:.1%} (F1 {evaluation.report['weighted_f1']:.3f}) -> {evaluation.out_dir}")
 
-    from hartrace.explain.batch import explain_split
+    from hartrace.attribution.batch import explain_split
     from hartrace.visualize import visualize
 
     image = sorted((report.root / "test").glob("*.jpg"))[0]

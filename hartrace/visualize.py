@@ -21,8 +21,8 @@ from hartrace.data import load_rgb
 from hartrace.data.decode import ImageDecodeError
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.explain import explain, get_method, pixel_method_name, resolve_targets
-from hartrace.explain.cam import cams_from_capture
+from hartrace.attribution import explain, get_method, pixel_method_name, resolve_targets
+from hartrace.attribution.cam import cams_from_capture
 from hartrace.inference import checkpoint_transform
 from hartrace.io import save_figure, write_json, write_text
 from hartrace.loading import open_model

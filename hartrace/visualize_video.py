@@ -20,7 +20,7 @@ from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.data.video import VideoDecodeError, clip_indices, probe_video, read_video, video_eval_transform
 from hartrace.errors import UsageError
-from hartrace.explain.temporal import frames_to_volume, per_frame_frames, temporal_importance
+from hartrace.attribution.temporal import frames_to_volume, per_frame_frames, temporal_importance
 from hartrace.io import save_figure, write_csv
 from hartrace.loading import Opened
 from hartrace.probe import resolve_layers

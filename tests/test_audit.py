@@ -19,8 +19,8 @@ from hartrace.audit.sanity import cascading_randomisation, sanity_verdict
 from hartrace.cli import main
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.errors import UsageError
-from hartrace.explain import explain
-from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.attribution import explain
+from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.loading import open_dataset, open_model
 from hartrace.synth import generate
 from hartrace.train import train

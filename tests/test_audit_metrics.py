@@ -21,7 +21,7 @@ from hartrace.audit import sanity as S
 from hartrace.audit.faithfulness import average_drop_increase, curve_auc, perturbation_curve
 from hartrace.audit.sanity import cascading_randomisation, sanity_verdict
 from hartrace.errors import UsageError
-from hartrace.explain import explain
+from hartrace.attribution import explain
 from hartrace.models import get_model
 
 L = math.log(3.0)

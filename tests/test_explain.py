@@ -13,7 +13,7 @@ from torch import nn
 
 import hartrace
 from hartrace.errors import UsageError
-from hartrace.explain import explain, grad_cam
+from hartrace.attribution import explain, grad_cam
 from hartrace.models import get_model
 
 MODELS = {
@@ -185,7 +185,7 @@ def test_unknown_method_and_missing_layer() -> None:
 
 
 def test_pointing_game_energy_and_random_baseline_by_hand() -> None:
-    from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
+    from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
 
     masks = torch.zeros(2, 4, 4, dtype=torch.bool)
     masks[:, 0, 0:2] = True  # two of sixteen pixels

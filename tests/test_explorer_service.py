@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from hartrace.errors import UsageError
-from hartrace.explain import grad_cam
+from hartrace.attribution import grad_cam
 from hartrace.explorer import ExplorerService, LRUCache
 from hartrace.synth import generate
 from hartrace.train import resolve_config, train

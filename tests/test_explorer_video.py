@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hartrace.errors import UsageError
-from hartrace.explain import grad_cam
+from hartrace.attribution import grad_cam
 from hartrace.explorer import ExplorerService
 
 RUN = "c3d"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.explain.batch import explain_split
+from hartrace.attribution.batch import explain_split
 from hartrace.synth import generate
 from hartrace.train import train
 from tests.conftest import ROOT, colour_folder, quick_config, run_cli

@@ -10,10 +10,10 @@ from torch import nn
 
 import hartrace
 from hartrace.errors import UsageError
-from hartrace.explain import METHODS, explain, grad_cam, temporal_importance
-from hartrace.explain.cam import normalise, upsample_and_normalise
-from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
-from hartrace.explain.temporal import evenly_spaced, frames_to_volume, per_frame_frames
+from hartrace.attribution import METHODS, explain, grad_cam, temporal_importance
+from hartrace.attribution.cam import normalise, upsample_and_normalise
+from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.attribution.temporal import evenly_spaced, frames_to_volume, per_frame_frames
 from hartrace.probe.hooks import HookManager
 
 GRADIENT_METHODS = [name for name, cls in METHODS.items() if cls.needs_gradients]

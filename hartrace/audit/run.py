@@ -38,9 +38,9 @@ from hartrace.audit.summary import UNLABELLED, per_image_rows, round_or_none, su
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.explain import ALL_METHODS, explain, get_method, pixel_attributions, pixel_method_name
-from hartrace.explain.cam import capture_and_cams
-from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.attribution import ALL_METHODS, explain, get_method, pixel_attributions, pixel_method_name
+from hartrace.attribution.cam import capture_and_cams
+from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.loading import open_dataset, open_model
 from hartrace.probe.layers import resolve_layers
 from hartrace.progress import progress_bar

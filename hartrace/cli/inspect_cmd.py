@@ -102,7 +102,7 @@ def run_visualize(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from hartrace.explain.batch import explain_split
+    from hartrace.attribution.batch import explain_split
     from hartrace.train.distributed import is_main_process
 
     result = explain_split(

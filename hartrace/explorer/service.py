@@ -29,8 +29,8 @@ from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.decode import ImageDecodeError
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.explain import explain, get_method
-from hartrace.explain.cam import LayerContext, upsample_and_normalise
+from hartrace.attribution import explain, get_method
+from hartrace.attribution.cam import LayerContext, upsample_and_normalise
 from hartrace.explorer.audits import AuditViews
 from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.video import VideoViews

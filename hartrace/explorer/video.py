@@ -50,7 +50,7 @@ class VideoAnalysis:
 
     def cam(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
         """Class ``k``'s map ``[T, H, W]`` in [0, 1] (normalised over the whole clip), computed once from the capture."""
-        from hartrace.explain.cam import cams_from_capture, get_method
+        from hartrace.attribution.cam import cams_from_capture, get_method
 
         cam_method = get_method(method)
         if cam_method.needs_model:
@@ -70,7 +70,7 @@ class VideoAnalysis:
 
     def importance(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
         """Each frame's share of class ``k``'s map, ``[T]`` (sums to 1)."""
-        from hartrace.explain.temporal import temporal_importance
+        from hartrace.attribution.temporal import temporal_importance
 
         return temporal_importance(self.cam(k, method))
 

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageSequence  # noqa: E402
 
 from hartrace.errors import UsageError  # noqa: E402
-from hartrace.explain.temporal import evenly_spaced, temporal_importance  # noqa: E402
+from hartrace.attribution.temporal import evenly_spaced, temporal_importance  # noqa: E402
 from hartrace.io import atomic_path  # noqa: E402
 from hartrace.render.activations import to_numpy, top_channels  # noqa: E402
 from hartrace.render.overlay import as_rgb_uint8, cam_overlay  # noqa: E402
@@ -110,7 +110,7 @@ def frame_strip_figure(
 ) -> Figure:
     """Evenly chosen frames (captioned ``t=index``), their overlays below, then the temporal-importance curve.
 
-    ``importance`` defaults to :func:`~hartrace.explain.temporal.temporal_importance` of
+    ``importance`` defaults to :func:`~hartrace.attribution.temporal.temporal_importance` of
     ``cams``; without either, only the frames are drawn. ``labels`` (one per frame of the
     clip, e.g. a time stamp or a per-frame prediction) are added to the captions.
     """

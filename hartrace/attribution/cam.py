@@ -9,7 +9,7 @@ Maps are float tensors ``[B, H, W]`` at the input's resolution (``[B, T, H, W]``
 video), ReLU'd and min-max normalised per image to ``[0, 1]``. For a clip, one map spans
 all frames and is normalised per video, so a frame that matters more stays brighter.
 Layers that ran per frame (a CNN+LSTM's CNN, ``[B*T, C, h, w]``) are folded back into a
-volume first (:mod:`hartrace.explain.temporal`); their channel weights come from each
+volume first (:mod:`hartrace.attribution.temporal`); their channel weights come from each
 frame's own gradients, so frames the model ignores get faint maps.
 """
 
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hartrace.errors import UsageError
-from hartrace.explain.targets import Target, resolve_targets
-from hartrace.explain.temporal import frames_to_volume, per_frame_frames
+from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.attribution.temporal import frames_to_volume, per_frame_frames
 from hartrace.probe.capture import Capture
 from hartrace.probe.hooks import HookManager
 
@@ -305,5 +305,5 @@ def compute_cams(
     classes: Sequence[str] | None = None,
     batch_size: int = 64,
 ) -> torch.Tensor:
-    """CAMs ``[B, K, H, W]``; ``target``: see :func:`~hartrace.explain.targets.resolve_targets` (default: the prediction)."""
+    """CAMs ``[B, K, H, W]``; ``target``: see :func:`~hartrace.attribution.targets.resolve_targets` (default: the prediction)."""
     return capture_and_cams(model, images, layers, method=method, target=target, classes=classes, batch_size=batch_size)[0]

@@ -19,10 +19,10 @@ from torch.utils.data import DataLoader
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.explain import pixel_attributions, pixel_method_name
-from hartrace.explain.cam import capture_and_cams
-from hartrace.explain.evidence import energy_inside, pointing_hits, random_baseline
-from hartrace.explain.temporal import evenly_spaced
+from hartrace.attribution import pixel_attributions, pixel_method_name
+from hartrace.attribution.cam import capture_and_cams
+from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.attribution.temporal import evenly_spaced
 from hartrace.io import atomic_path, write_csv, write_json
 from hartrace.loading import open_dataset, open_model
 from hartrace.progress import progress_bar

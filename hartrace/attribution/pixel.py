@@ -17,9 +17,9 @@ from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusi
 from torch import nn
 
 from hartrace.errors import UsageError
-from hartrace.explain.cam import normalise
-from hartrace.explain.targets import Target, resolve_targets
-from hartrace.explain.temporal import per_frame_frames
+from hartrace.attribution.cam import normalise
+from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.attribution.temporal import per_frame_frames
 from hartrace.probe.layers import resolve_layers
 
 

@@ -1,4 +1,8 @@
-"""Explanations: the CAM family over one capture, and captum's pixel-level methods, behind one call."""
+"""Explanations: the CAM family over one capture, and captum's pixel-level methods, behind one call.
+
+Named ``attribution``, not ``explain``: a subpackage of that name would replace the exported
+function ``hartrace.explain`` as soon as it was first imported.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hartrace.explain.cam import METHODS, CAMMethod, cams_from_capture, compute_cams, get_method, normalise
-from hartrace.explain.pixel import PIXEL_METHODS, pixel_attributions, pixel_method_name
-from hartrace.explain.targets import Target, resolve_targets
-from hartrace.explain.temporal import temporal_importance
+from hartrace.attribution.cam import METHODS, CAMMethod, cams_from_capture, compute_cams, get_method, normalise
+from hartrace.attribution.pixel import PIXEL_METHODS, pixel_attributions, pixel_method_name
+from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.attribution.temporal import temporal_importance
 
 ALL_METHODS = (*METHODS, *PIXEL_METHODS)
 
