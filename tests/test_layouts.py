@@ -180,3 +180,18 @@ def test_detect_format(kaggle_dir: Path, tmp_path: Path) -> None:
 def test_forced_format_that_does_not_fit(kaggle_dir: Path) -> None:
     with pytest.raises(DataError, match="not the Stanford 40 layout"):
         load_dataset(kaggle_dir, format="stanford40", progress=False)
+
+
+def test_stanford40_official_actions_header_and_classes_txt(tmp_path: Path) -> None:
+    root = _stanford(tmp_path / "s40")
+    (root / "ImageSplits" / "actions.txt").write_bytes(
+        b"action_name\tnumber_of_images\r\napplauding\t8\r\nriding_a_bike\t8\r\n"
+    )
+    assert load_dataset(root, check_images=False, progress=False).classes == ["applauding", "riding_a_bike"]
+    (root / "classes.txt").write_text("riding_a_bike\napplauding\n")
+    index = load_dataset(root, check_images=False, progress=False)
+    assert index.classes == ["riding_a_bike", "applauding"], "classes.txt fixes the order"
+    assert all(s.path.name.startswith(index.classes[s.label]) for s in index.splits["test"])
+    (root / "classes.txt").write_text("applauding\n")
+    with pytest.raises(DataError, match=r"label 'riding_a_bike' \(ImageSplits/riding_a_bike_train.txt\) .*classes.txt"):
+        load_dataset(root, check_images=False, progress=False)

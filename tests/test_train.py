@@ -192,8 +192,10 @@ def test_bad_arguments_and_missing_data(colours: Path, tmp_path: Path) -> None:
 
 def test_config_file_with_command_line_overrides(colours: Path, tmp_path: Path) -> None:
     config_file = tmp_path / "exp.yaml"
+    (tmp_path / "order.txt").write_text("red\ngreen\nblue\n")
     config_file.write_text(
         f"data: {colours}\nbackbone: resnet_small\nweights: none\nimage-size: 32\nepochs: 3\nbatch_size: 8\nlr: 3e-3\nworkers: 0\n"
+        f"classes: {tmp_path / 'order.txt'}\n"
     )
     out = tmp_path / "run"
     result = run_cli("train", "--config", str(config_file), "--epochs", "1", "--out", str(out), "--quiet")
@@ -202,7 +204,18 @@ def test_config_file_with_command_line_overrides(colours: Path, tmp_path: Path) 
 
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["epochs"] == 1 and saved["lr"] == 3e-3 and saved["image_size"] == 32 and saved["freeze"] == "none"
+    assert saved["classes"] == str(tmp_path / "order.txt")
+    assert read_checkpoint(out / "best.pt")["meta"]["classes"] == ["red", "green", "blue"], "the class file's order"
     assert "best epoch 1" in result.stdout
+
+
+def test_classes_option_reaches_the_config_of_train_and_compare(tmp_path: Path) -> None:
+    from hartrace.cli import build_parser
+    from hartrace.cli.train_cmd import config_from_args
+
+    for command in (["train"], ["compare", "--backbones", "resnet_small"]):
+        args = build_parser().parse_args([*command, "--data", str(tmp_path), "--classes", "classes.txt"])
+        assert config_from_args(args).classes == "classes.txt", command
 
 
 def test_a_loss_that_stops_being_a_number_stops_training_with_one_line(colours: Path, tmp_path: Path) -> None:

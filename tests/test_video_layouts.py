@@ -217,6 +217,38 @@ def test_hmdb51_bad_tag_names_file_and_line(tmp_path: Path) -> None:
         load_dataset(root, progress=False)
 
 
+def test_hmdb51_clips_of_one_video_stay_on_one_side(tmp_path: Path) -> None:
+    lists = tmp_path / "HMDB51" / "testTrainMulti_7030_splits"
+    lists.mkdir(parents=True)
+    lines = [f"{source}_goo_{clip}.avi 1 " for source in ("a", "b", "c", "d", "e") for clip in range(3)]
+    (lists / "wave_test_split1.txt").write_text("\n".join(lines) + "\n")
+    index = load_dataset(tmp_path / "HMDB51", check_images=False, progress=False)
+    sources = {split: {s.path.name[0] for s in index.splits[split]} for split in ("train", "val")}
+    assert sources["val"] and sources["train"] and not sources["val"] & sources["train"]
+    assert len(index.splits["val"]) == 3, "one source video (3 clips) reaches the 20% share of 15"
+
+
+def test_classes_txt_fixes_the_classes_of_every_video_layout(tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    for name in ("jump", "squat"):
+        for i in range(2):
+            make_video(folder / name / f"{name}{i}.avi", frames=2)
+    layouts = (
+        (make_ucf101(tmp_path / "UCF101", folds=1), list(UCF_CLASSES)),
+        (make_hmdb51(tmp_path / "HMDB51"), sorted(HMDB_CLASSES)),
+        (folder, ["jump", "squat"]),
+    )
+    for root, own in layouts:
+        assert load_dataset(root, check_images=False, progress=False).classes == own
+        (root / "classes.txt").write_text("\n".join(reversed(own)) + "\n")
+        index = load_dataset(root, check_images=False, progress=False)
+        assert index.classes == own[::-1], root.name
+        assert all(index.classes[s.label] == s.path.parent.name for split in index.splits.values() for s in split)
+        assert load_dataset(root, classes=own, check_images=False, progress=False).classes == own, "explicit wins"
+    with pytest.raises(DataError, match=r"label 'Basketball' \(trainlist01.txt line 1\) is not in the class list"):
+        load_dataset(layouts[0][0], classes=["ApplyEyeMakeup", "HandstandPushups"], check_images=False, progress=False)
+
+
 # --- videofolder and detection -------------------------------------------------------------------
 
 

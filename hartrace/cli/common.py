@@ -19,7 +19,10 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
         "--val-fraction", type=float, default=0.2, help="held-out fraction where the layout has no validation split"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split (default 0)")
-    parser.add_argument("--classes", type=Path, help="file with one class name per line that labels must belong to")
+    parser.add_argument(
+        "--classes", type=Path, metavar="FILE",
+        help="class names, one a line: labels must be among them, in this order (default: the dataset's classes.txt)",
+    )
     parser.add_argument("--split-file", type=Path, help="reuse this saved split instead of the dataset's own")
     parser.add_argument(
         "--fold", type=int, default=1, choices=(1, 2, 3), help="UCF101 / HMDB51 official train/test split (default 1)"

@@ -40,6 +40,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--fold", type=int, choices=(1, 2, 3), help="UCF101 / HMDB51 official split (default 1)")
     data.add_argument("--val-fraction", type=float)
     data.add_argument("--split-file", help="reuse a saved split (e.g. another run's split.json)")
+    data.add_argument(
+        "--classes", metavar="FILE",
+        help="class names, one a line: labels must be among them, in this order (default: the dataset's classes.txt)",
+    )
     data.add_argument("--image-size", type=positive_int, help="input side in pixels (default: the model's)")
     data.add_argument("--clip-length", type=positive_int, help="video: frames per clip (default: the model's)")
     data.add_argument("--clip-stride", type=positive_int, help="video: use every N-th frame (default 1)")
@@ -80,11 +84,11 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 OPTION_NAMES = (
-    "data", "format", "task", "fold", "val_fraction", "split_file", "image_size", "clip_length", "clip_stride",
-    "test_clips", "zero_shot", "embeddings", "unseen_fraction", "zs_splits", "augment", "augment_strength", "workers",
-    "backbone", "weights", "freeze", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
-    "warmup_epochs", "label_smoothing", "early_stop", "seed", "amp", "channels_last", "cache_features",
-    "max_batches", "out", "runs_dir",
+    "data", "format", "task", "fold", "val_fraction", "split_file", "classes", "image_size", "clip_length",
+    "clip_stride", "test_clips", "zero_shot", "embeddings", "unseen_fraction", "zs_splits", "augment",
+    "augment_strength", "workers", "backbone", "weights", "freeze", "epochs", "batch_size", "lr", "optimizer",
+    "weight_decay", "schedule", "warmup_epochs", "label_smoothing", "early_stop", "seed", "amp", "channels_last",
+    "cache_features", "max_batches", "out", "runs_dir",
 )  # fmt: skip
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from hartrace.data.decode import ImageDecodeError, probe
-from hartrace.data.layouts import (
-    FOLD_FORMATS, FORMATS, READERS, VIDEO_FORMATS, Listing, detect_format, read_class_file,
-)  # fmt: skip
+from hartrace.data.layouts import FOLD_FORMATS, FORMATS, READERS, VIDEO_FORMATS, ClassList, Listing, detect_format
+from hartrace.data.layouts import read_class_file, unique_names
 from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
-from hartrace.data.splits import default_split_path, resolve_split
+from hartrace.data.splits import default_split_path, group_of, resolve_split
 from hartrace.errors import DataError, UsageError
 from hartrace.progress import progress_bar
 
@@ -86,7 +86,8 @@ def _with_validation(
 ) -> tuple[dict[str, list[Sample]], Path | None]:
     """The layout's own splits, plus a saved stratified validation split carved from train if it has none.
 
-    Each official fold (UCF101/HMDB51) trains on different videos, so each gets its own saved split.
+    Each official fold (UCF101/HMDB51) trains on different videos, so each gets its own saved split;
+    clips of one recording (UCF101, HMDB51) stay on one side.
     """
     pools = dict(listing.pools)
     if "val" in pools and split_file is None:
@@ -104,10 +105,25 @@ def _with_validation(
             return sample.path.as_posix()
 
     keys = [key(s) for s in train]
-    _, val_keys = resolve_split(keys, [s.label for s in train], val_fraction, seed, split_file)
+    group = partial(group_of, listing.layout)
+    _, val_keys = resolve_split(keys, [s.label for s in train], val_fraction, seed, split_file, group)
     pools["train"] = [s for s, k in zip(train, keys, strict=True) if k not in val_keys]
     pools["val"] = [s for s, k in zip(train, keys, strict=True) if k in val_keys]
     return pools, split_file
+
+
+def class_list(root: Path, classes: list[str] | str | Path | None) -> ClassList | None:
+    """The class list every layout must use: ``classes`` (names or a file), else ``root/classes.txt``, else None.
+
+    None leaves the classes to the layout (its CSV labels, actions.txt, classInd.txt, folders...).
+    """
+    if isinstance(classes, (str, Path)):
+        return ClassList(tuple(read_class_file(Path(classes))), str(classes))
+    if classes is not None:
+        return ClassList(tuple(unique_names(list(classes), "given")), "the given class list")
+    if (root / "classes.txt").is_file():
+        return ClassList(tuple(read_class_file(root / "classes.txt")), "classes.txt")
+    return None
 
 
 def load_dataset(
@@ -131,7 +147,8 @@ def load_dataset(
             ``stanford40``, ``imagefolder`` (images), ``ucf101``, ``hmdb51``, ``videofolder`` (videos).
         val_fraction, seed: the stratified validation split made where the layout has none.
         split_file: a saved split to reuse (a run's); by default the dataset's own, made on first use.
-        classes: a class list (or a file with one name per line) that every label must belong to.
+        classes: a class list (or a file with one name per line) that every label must belong to, in class
+            order; by default ``root/classes.txt`` if there is one, else the layout's own.
         check_images: decode every image (probe every video) once, skipping and listing the unusable ones.
         fold: the official UCF101/HMDB51 train/test split, 1..3.
     """
@@ -145,9 +162,8 @@ def load_dataset(
     video = format in VIDEO_FORMATS
     if fold != 1 and format not in FOLD_FORMATS:
         raise UsageError(f"--fold applies to the UCF101 and HMDB51 layouts only, not {format}")
-    if isinstance(classes, (str, Path)):
-        classes = read_class_file(Path(classes))
-    listing = READERS[format](root, classes, fold=fold) if video else READERS[format](root, classes)
+    given = class_list(root, classes)
+    listing = READERS[format](root, given, fold=fold) if video else READERS[format](root, given)
     pools, used_split = _with_validation(
         listing, root, val_fraction, seed, Path(split_file) if split_file is not None else None,
         fold if format in FOLD_FORMATS else None,

@@ -96,13 +96,34 @@ def class_index(classes: list[str], source: str) -> Callable[[str, str], int]:
     return lookup
 
 
-def read_class_file(path: Path) -> list[str]:
-    names = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+def unique_names(names: list[str], source: str | Path) -> list[str]:
+    """``names`` if they can be a class list (some, none twice), else an error naming ``source``."""
     if not names:
-        raise DataError(f"class list {path} is empty")
-    if len(set(names)) != len(names):
-        raise DataError(f"class list {path} names a class twice")
+        raise DataError(f"class list {source} is empty")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DataError(f"class list {source} names {', '.join(twice)} twice")
     return names
+
+
+def read_class_file(path: Path) -> list[str]:
+    """One class name per line (``classes.txt``, ``--classes FILE``); the order is the class order."""
+    return unique_names([line.strip() for line in read_text(path).splitlines() if line.strip()], path)
+
+
+@dataclass(frozen=True)
+class ClassList:
+    """The classes labels must belong to, in class order, and where they came from (named in errors).
+
+    A list given from outside (``classes=``, ``classes.txt``) replaces the layout's own
+    for every reader, so the same dataset gets the same class indices whatever its layout.
+    """
+
+    names: tuple[str, ...]
+    source: str
+
+    def lookup(self) -> Callable[[str, str], int]:
+        return class_index(list(self.names), self.source)
 
 
 def is_image_name(path: Path) -> bool:
@@ -119,7 +140,7 @@ def _find_file(root: Path, name: str) -> Path | None:
     return None
 
 
-def read_kaggle(root: Path, classes: list[str] | None = None) -> Listing:
+def read_kaggle(root: Path, classes: ClassList | None = None) -> Listing:
     """``Training_set.csv`` (filename,label) + ``train/``; ``Testing_set.csv`` (filename) + ``test/``.
 
     Evidence masks are picked up from ``masks/<split>/<stem>.png`` where present
@@ -129,12 +150,8 @@ def read_kaggle(root: Path, classes: list[str] | None = None) -> Listing:
     if train_csv is None:
         raise DataError(f"{root} has no Training_set.csv, so it is not the Kaggle HAR layout")
     rows = read_csv(train_csv, ("filename", "label"))
-    source = "classes.txt"
-    if classes is None and (root / "classes.txt").is_file():
-        classes = read_class_file(root / "classes.txt")
-    elif classes is None:
-        classes, source = sorted({row["label"] for _, row in rows if row["label"]}), train_csv.name
-    lookup = class_index(classes, source)
+    classes = classes or ClassList(tuple(sorted({row["label"] for _, row in rows if row["label"]})), train_csv.name)
+    lookup = classes.lookup()
 
     def sample(folder: str, name: str, label: int | None) -> Sample:
         mask = root / "masks" / folder / (Path(name).stem + ".png")
@@ -149,7 +166,7 @@ def read_kaggle(root: Path, classes: list[str] | None = None) -> Listing:
     test_csv = _find_file(root, "Testing_set.csv")
     if test_csv is not None:
         pools["test"] = [sample("test", row["filename"], None) for _, row in read_csv(test_csv, ("filename",))]
-    return Listing("kaggle", classes, pools)
+    return Listing("kaggle", list(classes.names), pools)
 
 
 # --- (b) Stanford 40 Actions ---------------------------------------------------------------------
@@ -168,36 +185,57 @@ def read_person_boxes(xml_path: Path) -> tuple[Box, ...]:
     return tuple(boxes)
 
 
-def read_stanford40(root: Path, classes: list[str] | None = None) -> Listing:
-    """``JPEGImages/``, ``ImageSplits/actions.txt`` + ``<action>_{train,test}.txt``, ``XMLAnnotations/``."""
+def read_actions(path: Path) -> list[str]:
+    """The actions of Stanford 40's ``actions.txt``: rows of action and number of images, under a header row.
+
+    The official file opens with ``action_name  number_of_images`` (tab-separated); any
+    first row whose second field is not a number is taken for a header, not an action.
+    """
+    rows = [line.split() for line in read_text(path).splitlines() if line.strip()]
+    if rows and len(rows[0]) > 1 and not rows[0][1].isdigit():
+        rows = rows[1:]
+    return unique_names([row[0] for row in rows], "ImageSplits/actions.txt")
+
+
+def read_stanford40(root: Path, classes: ClassList | None = None) -> Listing:
+    """``JPEGImages/``, ``ImageSplits/actions.txt`` + ``<action>_{train,test}.txt``, ``XMLAnnotations/``.
+
+    The actions are actions.txt's; a given class list only names and orders the classes.
+    """
     splits_dir, images_dir, xml_dir = root / "ImageSplits", root / "JPEGImages", root / "XMLAnnotations"
     actions_file = splits_dir / "actions.txt"
     if not actions_file.is_file():
         raise DataError(f"{root} has no ImageSplits/actions.txt, so it is not the Stanford 40 layout")
-    if classes is None:
-        lines = [line.split() for line in read_text(actions_file).splitlines() if line.strip()]
-        classes = [words[0] for words in lines if words[0].lower() != "action"]
-    lookup = class_index(classes, "ImageSplits/actions.txt")
+    actions = read_actions(actions_file)
+    in_actions = class_index(actions, "ImageSplits/actions.txt")
+    classes = classes or ClassList(tuple(actions), "ImageSplits/actions.txt")
+    lookup = classes.lookup()
     notes: list[str] = []
     pools: dict[str, list[Sample]] = {"train": [], "test": []}
     found = {(m["action"], m["split"]) for p in splits_dir.iterdir() if (m := _SPLIT_FILE.match(p.name))}
     for action, split in sorted(found):
-        lookup(action, f"ImageSplits/{action}_{split}.txt")
-    for action in classes:
+        in_actions(action, f"ImageSplits/{action}_{split}.txt")
+    for action in actions:
         for split in ("train", "test"):
+            where = f"ImageSplits/{action}_{split}.txt"
             if (action, split) not in found:
-                raise DataError(f"Stanford 40 split file ImageSplits/{action}_{split}.txt is missing")
-            names = read_text(splits_dir / f"{action}_{split}.txt").split()
-            for name in names:
-                boxes: tuple[Box, ...] = ()
-                xml_path = xml_dir / (Path(name).stem + ".xml")
-                if xml_path.is_file():
-                    try:
-                        boxes = read_person_boxes(xml_path)
-                    except (ElementTree.ParseError, ValueError) as exc:
-                        notes.append(f"person boxes unreadable in XMLAnnotations/{xml_path.name}: {exc}")
-                pools[split].append(Sample(resolve_name(images_dir, name), lookup(action, ""), None, boxes))
-    return Listing("stanford40", classes, pools, notes)
+                raise DataError(f"Stanford 40 split file {where} is missing")
+            label = lookup(action, where)
+            for name in read_text(splits_dir / f"{action}_{split}.txt").split():
+                boxes, note = _boxes_of(xml_dir / (Path(name).stem + ".xml"))
+                notes.extend(note)
+                pools[split].append(Sample(resolve_name(images_dir, name), label, None, boxes))
+    return Listing("stanford40", list(classes.names), pools, notes)
+
+
+def _boxes_of(xml_path: Path) -> tuple[tuple[Box, ...], list[str]]:
+    """An image's person boxes, or none and a note when its annotation is absent or unreadable."""
+    if not xml_path.is_file():
+        return (), []
+    try:
+        return read_person_boxes(xml_path), []
+    except (ElementTree.ParseError, ValueError) as exc:
+        return (), [f"person boxes unreadable in XMLAnnotations/{xml_path.name}: {exc}"]
 
 
 # --- (c) ImageFolder -----------------------------------------------------------------------------
@@ -216,14 +254,14 @@ def _images_in(folder: Path) -> list[Path]:
     return files_in(folder, is_image_name)
 
 
-def read_imagefolder(root: Path, classes: list[str] | None = None) -> Listing:
+def read_imagefolder(root: Path, classes: ClassList | None = None) -> Listing:
     """``root/<class>/*``, or ``root/{train,val,test}/<class>/*`` (an unlabelled ``test/`` may hold files directly)."""
     return read_class_folders(root, classes)
 
 
 def read_class_folders(
     root: Path,
-    classes: list[str] | None = None,
+    classes: ClassList | None = None,
     is_member: Callable[[Path], bool] = is_image_name,
     layout: str = "imagefolder",
     what: str = "images",
@@ -233,15 +271,12 @@ def read_class_folders(
         files_in(d, is_member) for d in _class_dirs(root / "train")
     )
     subroots = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
-    source = "classes.txt"
-    if classes is None and (root / "classes.txt").is_file():
-        classes = read_class_file(root / "classes.txt")
-    elif classes is None:
-        classes = [d.name for d in _class_dirs(subroots["train"]) if files_in(d, is_member)]
-        source = f"the class folders of {subroots['train'].name if has_subroots else root.name}/"
-    if not classes:
-        raise DataError(f"{root} has no class sub-folders with {what} in them")
-    lookup = class_index(classes, source)
+    if classes is None:
+        own = tuple(d.name for d in _class_dirs(subroots["train"]) if files_in(d, is_member))
+        if not own:
+            raise DataError(f"{root} has no class sub-folders with {what} in them")
+        classes = ClassList(own, f"the class folders of {subroots['train'].name if has_subroots else root.name}/")
+    lookup = classes.lookup()
     pools: dict[str, list[Sample]] = {}
     for split, folder in subroots.items():
         pool = []
@@ -253,13 +288,13 @@ def read_class_folders(
         if split == "test":
             pool.extend(Sample(path, None) for path in sorted(folder.iterdir()) if is_member(path))
         pools[split] = pool
-    return Listing(layout, classes, pools)
+    return Listing(layout, list(classes.names), pools)
 
 
 def _video_reader(layout: str) -> Callable[..., Listing]:
     """The reader of a video layout, imported on first use (video_layouts builds on this module)."""
 
-    def read(root: Path, classes: list[str] | None = None, fold: int = 1) -> Listing:
+    def read(root: Path, classes: ClassList | None = None, fold: int = 1) -> Listing:
         from hartrace.data.video_layouts import VIDEO_READERS
 
         return VIDEO_READERS[layout](root, classes, fold)
@@ -268,7 +303,8 @@ def _video_reader(layout: str) -> Callable[..., Listing]:
     return read
 
 
-#: Every reader takes ``(root, classes)``; the video readers also take ``fold`` (UCF101/HMDB51 split 1..3).
+#: Every reader takes ``(root, classes)``, ``classes`` a :class:`ClassList` that replaces the layout's own;
+#: the video readers also take ``fold`` (UCF101/HMDB51 split 1..3).
 READERS: dict[str, Callable[..., Listing]] = {
     "kaggle": read_kaggle,
     "stanford40": read_stanford40,

@@ -4,6 +4,11 @@ A held-out split is only honest if it never moves: once made, it is written to
 a JSON file and read back on every later run, so adding or fixing images never
 reshuffles which images were held out. Files that appear after the split was
 saved are assigned by a stable hash of their path, so they also never move.
+
+Clips cut from one recording look alike, so a split that put some in training and
+others in validation would measure memory, not recognition. Where a layout names
+such groups (UCF101's ``_gNN_``, HMDB51's clips ``_0``, ``_1``... of one video),
+whole groups go to one side, and a later clip follows its group.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,38 +28,70 @@ from hartrace.io import write_json
 
 SPLIT_FORMAT = "hartrace-split/1"
 
+#: A file's group: what its key keeps once the clip number is cut off (UCF101 ``..._g08`` of
+#: ``..._g08_c01.avi``; HMDB51 ``..._goo`` of ``..._goo_0.avi``). Other layouts: each file its own group.
+_GROUP_PATTERNS = {
+    "ucf101": re.compile(r"^(?P<group>.*_g\d+)_c\d+\.[^./]+$"),
+    "hmdb51": re.compile(r"^(?P<group>.+)_\d+\.[^./]+$"),
+}
+
+#: Where :func:`stratified_split` and :func:`resolve_split` get a key's group from.
+GroupOf = Callable[[str], str]
+
+
+def group_of(layout: str, key: str) -> str:
+    """The recording a file (``key``: its path relative to the dataset) was cut from, in ``layout``."""
+    pattern = _GROUP_PATTERNS.get(layout)
+    match = pattern.match(key) if pattern else None
+    return match["group"] if match else key
+
+
+def _own_group(key: str) -> str:
+    return key
+
 
 def stratified_split(
-    keys: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int
+    keys: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int, group: GroupOf = _own_group
 ) -> tuple[list[str], list[str]]:
-    """Split ``keys`` so each class keeps ``val_fraction`` of its images in validation.
+    """Split ``keys`` so each class keeps ``val_fraction`` of its images in validation, whole groups at a time.
 
-    Exact per class (rounded), unlike a global shuffle; a class with one image stays
-    in training, and a class with two or more always gets at least one of each.
+    Per class, its groups are shuffled and taken into validation while each brings the
+    class's share closer to ``val_fraction`` (rounded); a class with one group stays in training,
+    and a class with two or more always gets at least one of each. With every file its
+    own group (the default) the share is exact per class, unlike a global shuffle.
     """
     if not 0.0 < val_fraction < 1.0:
         raise DataError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
-    by_class: dict[int, list[str]] = defaultdict(list)
+    by_class: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for key, label in zip(keys, labels, strict=True):
-        by_class[label].append(key)
+        by_class[label][group(key)].append(key)
     rng = np.random.default_rng(seed)
     train: list[str] = []
     val: list[str] = []
     for label in sorted(by_class):
-        members = sorted(by_class[label])
-        order = rng.permutation(len(members))
-        n_val = int(round(len(members) * val_fraction))
-        if len(members) >= 2:
-            n_val = min(max(n_val, 1), len(members) - 1)
-        else:
-            n_val = 0
-        val.extend(members[i] for i in order[:n_val])
-        train.extend(members[i] for i in order[n_val:])
+        groups = [by_class[label][name] for name in sorted(by_class[label])]
+        order = rng.permutation(len(groups))
+        n_val = _groups_to_hold_out([len(groups[i]) for i in order], val_fraction)
+        for rank, i in enumerate(order):
+            (val if rank < n_val else train).extend(groups[i])
     return sorted(train), sorted(val)
 
 
+def _groups_to_hold_out(sizes: Sequence[int], val_fraction: float) -> int:
+    """How many of these groups (in shuffled order) validation takes: while the next brings its share closer
+    to the target, at least one, never all."""
+    if len(sizes) < 2:
+        return 0
+    target = int(round(sum(sizes) * val_fraction))
+    taken = held = 0
+    while taken < len(sizes) - 1 and (taken == 0 or abs(held + sizes[taken] - target) < abs(held - target)):
+        held += sizes[taken]
+        taken += 1
+    return taken
+
+
 def hash_assign(key: str, val_fraction: float, seed: int) -> str:
-    """A stable split for a file the saved split has never seen."""
+    """A stable split for a file (or a group of files) the saved split has never seen."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return "val" if int.from_bytes(digest[:8], "big") / 2**64 < val_fraction else "train"
 
@@ -89,23 +127,29 @@ def default_split_path(root: Path, val_fraction: float, seed: int) -> Path:
 
 
 def resolve_split(
-    keys: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int, split_file: Path
+    keys: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int, split_file: Path,
+    group: GroupOf = _own_group,
 ) -> tuple[set[str], set[str]]:
     """Read the split from ``split_file``, or make it and save it there."""
     if split_file.exists():
-        saved = load_split(split_file)
-        known_train, known_val = set(saved["train"]), set(saved["val"])
-        train, val = set(), set()
-        for key in keys:
-            if key in known_val:
-                val.add(key)
-            elif key in known_train:
-                train.add(key)
-            elif hash_assign(key, float(saved["val_fraction"]), int(saved["seed"])) == "val":
-                val.add(key)
-            else:
-                train.add(key)
-        return train, val
-    train_list, val_list = stratified_split(keys, labels, val_fraction, seed)
+        return _assign(keys, load_split(split_file), group)
+    train_list, val_list = stratified_split(keys, labels, val_fraction, seed, group)
     save_split(split_file, train_list, val_list, val_fraction, seed)
     return set(train_list), set(val_list)
+
+
+def _assign(keys: Sequence[str], saved: dict, group: GroupOf) -> tuple[set[str], set[str]]:
+    """Each key's side in a saved split: its own if saved, else its group's, else a hash of its group.
+
+    A group the split already holds on both sides (one saved before splits kept groups
+    whole) sends its new files to training.
+    """
+    side = {key: "train" for key in saved["train"]} | {key: "val" for key in saved["val"]}
+    group_side = {group(key): "val" for key in saved["val"]} | {group(key): "train" for key in saved["train"]}
+    fraction, seed = float(saved["val_fraction"]), int(saved["seed"])
+    train, val = set(), set()
+    for key in keys:
+        name = group(key)
+        where = side.get(key) or group_side.get(name) or hash_assign(name, fraction, seed)
+        (val if where == "val" else train).add(key)
+    return train, val

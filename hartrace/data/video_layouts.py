@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from hartrace.data.layouts import Listing, class_index, read_class_folders, read_text, resolve_name
+from hartrace.data.layouts import ClassList, Listing, class_index, read_class_folders, read_text, resolve_name
 from hartrace.data.samples import Sample
 from hartrace.data.video import is_video_file
 from hartrace.errors import DataError, UsageError
@@ -66,10 +66,6 @@ def _mask_for(root: Path, class_folder: str, video: str) -> Path | None:
     return mask if mask.is_file() else None
 
 
-def _source(classes: list[str] | None, official: str) -> str:
-    return official if classes is None else "the given class list"
-
-
 # --- UCF101 --------------------------------------------------------------------------------------
 
 
@@ -93,12 +89,12 @@ def read_class_ind(path: Path) -> list[str]:
     return [numbered[n] for n in sorted(numbered)]
 
 
-def read_ucf101(root: Path, classes: list[str] | None = None, fold: int = 1) -> Listing:
+def read_ucf101(root: Path, classes: ClassList | None = None, fold: int = 1) -> Listing:
     """``ucfTrainTestlist/{classInd.txt, trainlist0N.txt, testlist0N.txt}`` + ``UCF-101/<Class>/*.avi``.
 
-    The class order is classInd's. Training lines carry a class number, test lines
-    none: their class is the folder part of the path. Either way the class must be
-    in classInd (and in ``classes`` when given).
+    The class order is classInd's, or that of ``classes`` when given. Training lines
+    carry a class number, test lines none: their class is the folder part of the path.
+    Either way the class must be in classInd (and in ``classes`` when given).
     """
     lists = _lists_dir(root, UCF_LISTS, _is_class_ind)
     if lists is None:
@@ -107,7 +103,8 @@ def read_ucf101(root: Path, classes: list[str] | None = None, fold: int = 1) -> 
     official = read_class_ind(lists / "classInd.txt")
     by_folder = {name.lower(): name for name in official}
     in_class_ind = class_index(official, "classInd.txt")
-    lookup = class_index(classes or official, _source(classes, "classInd.txt"))
+    classes = classes or ClassList(tuple(official), "classInd.txt")
+    lookup = classes.lookup()
 
     def listed(name: str) -> list[Sample]:
         path = lists / name
@@ -139,17 +136,17 @@ def read_ucf101(root: Path, classes: list[str] | None = None, fold: int = 1) -> 
         return samples
 
     pools = {"train": listed(f"trainlist{fold:02d}.txt"), "test": listed(f"testlist{fold:02d}.txt")}
-    return Listing("ucf101", list(classes or official), pools)
+    return Listing("ucf101", list(classes.names), pools)
 
 
 # --- HMDB51 --------------------------------------------------------------------------------------
 
 
-def read_hmdb51(root: Path, classes: list[str] | None = None, fold: int = 1) -> Listing:
+def read_hmdb51(root: Path, classes: ClassList | None = None, fold: int = 1) -> Listing:
     """``testTrainMulti_7030_splits/<class>_test_split<N>.txt`` (``<video> <tag>``) + ``<class>/<video>``.
 
     Tags: 1 training, 2 test, 0 in neither. The classes are the sorted names that
-    have split files (HMDB51's usual order).
+    have split files (HMDB51's usual order), or ``classes`` in its order when given.
     """
     lists = _lists_dir(root, HMDB_LISTS, _is_hmdb_split)
     if lists is None:
@@ -157,7 +154,8 @@ def read_hmdb51(root: Path, classes: list[str] | None = None, fold: int = 1) -> 
     fold = check_fold(fold)
     found = {(m["action"], int(m["fold"])) for p in lists.iterdir() if (m := _HMDB_SPLIT.match(p.name)) and p.is_file()}
     official = sorted({action for action, _ in found})
-    lookup = class_index(classes or official, _source(classes, f"the split files in {lists.name}/"))
+    classes = classes or ClassList(tuple(official), f"the split files in {lists.name}/")
+    lookup = classes.lookup()
     pools: dict[str, list[Sample]] = {"train": [], "test": []}
     for action in official:
         path = lists / f"{action}_test_split{fold}.txt"
@@ -173,20 +171,20 @@ def read_hmdb51(root: Path, classes: list[str] | None = None, fold: int = 1) -> 
             if words[1] in _HMDB_TAGS:
                 video = _find_video(root, (HMDB_VIDEOS,), f"{action}/{words[0]}")
                 pools[_HMDB_TAGS[words[1]]].append(Sample(video, label, _mask_for(root, action, words[0])))
-    return Listing("hmdb51", list(classes or official), pools)
+    return Listing("hmdb51", list(classes.names), pools)
 
 
 # --- videofolder ---------------------------------------------------------------------------------
 
 
-def read_videofolder(root: Path, classes: list[str] | None = None, fold: int = 1) -> Listing:
+def read_videofolder(root: Path, classes: ClassList | None = None, fold: int = 1) -> Listing:
     """``root/<class>/*.avi`` (any video extension), or ``root/{train,val,test}/<class>/*``: ImageFolder for videos."""
     if fold != 1:
         raise UsageError("--fold applies to the UCF101 and HMDB51 layouts only; a videofolder has one split")
     return read_class_folders(root, classes, is_video_file, "videofolder", "videos")
 
 
-VIDEO_READERS: dict[str, Callable[[Path, list[str] | None, int], Listing]] = {
+VIDEO_READERS: dict[str, Callable[[Path, ClassList | None, int], Listing]] = {
     "ucf101": read_ucf101,
     "hmdb51": read_hmdb51,
     "videofolder": read_videofolder,

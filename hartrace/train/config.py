@@ -28,6 +28,7 @@ class TrainConfig:
     fold: int = 1  # UCF101 / HMDB51 official split 1..3
     val_fraction: float = 0.2
     split_file: str | None = None
+    classes: str | None = None  # a file of class names, one a line: the class list and order (else classes.txt)
     backbone: str | None = None  # None: harnet for images, r2plus1d_18 for video
     weights: str | None = None  # None: "imagenet" where the model has ImageNet weights, else "none"
     freeze: str | None = None  # "trunk", "none", or a number of last stages to train; None: the model's default
@@ -79,6 +80,7 @@ class TrainConfig:
             (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
             (self.task in TASK_CHOICES, f"--task must be one of {', '.join(TASK_CHOICES)}, got {self.task!r}"),
             (self.fold in (1, 2, 3), f"--fold must be 1, 2 or 3 (the official splits), got {self.fold}"),
+            (self.classes is None or isinstance(self.classes, str), f"--classes must be a file, got {self.classes!r}"),
             (self.clip_length is None or self.clip_length >= 1, f"--clip-length must be >= 1, got {self.clip_length}"),
             (self.clip_stride >= 1, f"--clip-stride must be >= 1, got {self.clip_stride}"),
             (self.test_clips >= 1, f"--test-clips must be >= 1, got {self.test_clips}"),

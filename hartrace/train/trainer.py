@@ -199,7 +199,7 @@ def _fit(
         split_file = run_dir / SPLIT
     index = load_dataset(
         config.data, format=config.format, val_fraction=config.val_fraction, seed=config.seed,
-        split_file=split_file, fold=config.fold, progress=progress,
+        split_file=split_file, fold=config.fold, classes=config.classes, progress=progress,
     )  # fmt: skip
     if index.task != config.task:
         raise UsageError(f"{config.data} holds {index.task}s but this run was set up for {config.task}s")
