@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hartrace.errors import UsageError
 from hartrace.evaluate import evaluate
 from hartrace.io import write_csv, write_json, write_text
 from hartrace.models import model_info
@@ -40,13 +41,22 @@ def compare(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> CompareResult:
-    """Train every combination (same data, split and seed), evaluate each on the validation split."""
+    """Train every combination (same data, split and seed), evaluate each on the validation split.
+
+    A size of None is ``base.image_size`` (``--image-size``), else the model's own.
+    """
+    if base.zero_shot:
+        raise UsageError(
+            "compare scores classifiers on one validation split; a zero-shot model is judged over several class "
+            "splits: run `hartrace train --zero-shot --zs-splits K` per backbone and compare their zeroshot.md"
+        )
     for name in backbones:
         model_info(name)  # validate every name before hours of training
     out_dir = Path(out) if out else Path(base.runs_dir) / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     grid = list(itertools.product(backbones, sizes, freezes))
     rows: list[dict[str, Any]] = []
     for i, (backbone, size, freeze) in enumerate(grid, start=1):
+        size = size or base.image_size
         pixels = size or model_info(backbone).input_size
         freeze_label = freeze or model_info(backbone).default_freeze
         name = f"{backbone}-{pixels}px-freeze_{freeze_label}"

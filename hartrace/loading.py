@@ -28,6 +28,24 @@ class Opened:
     def classes(self) -> list[str]:
         return list(self.meta["classes"])
 
+    @property
+    def zero_shot(self) -> bool:
+        """Whether the model regresses class-name embeddings instead of scoring classes."""
+        return "zero_shot" in self.meta
+
+    @property
+    def evaluated_split(self) -> str:
+        """The split `hartrace evaluate` scores by default: the validation split, or a zero-shot run's unseen classes."""
+        return "unseen" if self.zero_shot else "val"
+
+    def require_class_scores(self, command: str) -> None:
+        """Refuse, in one line that says what works instead, to explain a model that has no class scores."""
+        if self.zero_shot:
+            raise UsageError(
+                f"{command} needs a model that scores classes, and {self.checkpoint} is a zero-shot model (it "
+                "outputs a class-name embedding); `hartrace evaluate`, `predict` and `layers` work on it"
+            )
+
 
 def open_model(run: str | Path | None = None, checkpoint: str | Path | None = None, runs_dir: str | Path = "checkpoints") -> Opened:
     """The model of ``checkpoint``, or of ``run``'s best checkpoint (default: the latest run)."""

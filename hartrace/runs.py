@@ -52,4 +52,10 @@ def find_run(spec: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -
     for candidate in (path, Path(runs_dir) / path):
         if candidate.is_dir() and ((candidate / BEST).is_file() or (candidate / LAST).is_file()):
             return candidate
+        splits = sorted(p.name for p in candidate.glob("split*") if (p / BEST).is_file()) if candidate.is_dir() else []
+        if splits:  # a zero-shot protocol: one run per seen/unseen split
+            raise UsageError(
+                f"{candidate} holds {len(splits)} zero-shot runs, one per class split ({', '.join(splits)}): "
+                f"name one, e.g. --run {candidate / splits[0]}"
+            )
     raise UsageError(f"run not found: {spec} (give a run folder, or a run name in {runs_dir}/)")

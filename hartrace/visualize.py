@@ -9,7 +9,7 @@ which run the model by definition).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from hartrace.loading import open_model
 from hartrace.probe import HookManager, resolve_layers
 from hartrace.probe.capture import Capture
 from hartrace.render import (
-    activation_grid_figure,
     cam_figure,
     histogram_figure,
     html_report,
@@ -37,6 +36,7 @@ from hartrace.render import (
     layer_flow_figure,
     probability_bars_figure,
 )
+from hartrace.render.views import layer_view_figure
 
 
 @dataclass
@@ -76,8 +76,7 @@ def visualize(
     """
     opened = open_model(run, checkpoint, runs_dir)
     model, meta, classes = opened.model, opened.meta, opened.classes
-    if "zero_shot" in meta:
-        raise UsageError(f"{opened.checkpoint} regresses class-name embeddings (zero-shot) and has no class scores to explain")
+    opened.require_class_scores("visualize")
     info = model.info
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
     cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
@@ -114,12 +113,7 @@ def visualize(
     def save(key: str, figure: Any, name: str) -> None:
         pictures[key] = save_figure(figure, out_dir / name)
 
-    for layer in layers:
-        capture_layer = captured[layer]
-        if capture_layer.activation.dim() >= 3:
-            save(f"activations {layer}", activation_grid_figure(capture_layer.activation[0], top_n=top_n, title=f"{layer} ({capture_layer.kind})"), f"activations_{_file_name(layer)}.png")
-        if capture_layer.kernel is not None:
-            save(f"kernels {layer}", kernel_grid_figure(capture_layer.kernel, title=f"{layer} kernels {tuple(capture_layer.kernel.shape)}"), f"kernels_{_file_name(layer)}.png")
+    save_layer_pictures(save, captured, layers, top_n)
     save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
     save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
     save("cam", cam_figure(shown, [cams.numpy()], titles=[f"{method} at {cam_layer}: {target_name}"], alpha=alpha), "cam.png")
@@ -137,6 +131,19 @@ def visualize(
     }
     write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
     return VisualizeResult(out_dir, pictures, summary, cams)
+
+
+def save_layer_pictures(save: Callable[[str, Any, str], None], captured: Capture, layers: Sequence[str], top_n: int) -> None:
+    """Each layer's output drawn as what it is (maps, maps over time, a time x feature heatmap, bars), and its kernels."""
+    for layer in layers:
+        entry, view = captured[layer], captured.view(layer)
+        title = f"{layer} ({entry.kind})"
+        axis = "frame" if view.per_frame or len(captured.input_shape) == 5 else "position"
+        save(f"activations {layer}", layer_view_figure(view.kind, view.values, top_n=top_n, title=title, axis=axis),
+             f"activations_{_file_name(layer)}.png")  # fmt: skip
+        if entry.kernel is not None:
+            save(f"kernels {layer}", kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"),
+                 f"kernels_{_file_name(layer)}.png")  # fmt: skip
 
 
 def capture_with_cam(

@@ -20,14 +20,13 @@ from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.data.video import VideoDecodeError, clip_indices, probe_video, read_video, video_eval_transform
 from hartrace.errors import UsageError
-from hartrace.attribution.temporal import frames_to_volume, per_frame_frames, temporal_importance
+from hartrace.attribution.temporal import temporal_importance
 from hartrace.io import save_figure, write_csv
 from hartrace.loading import Opened
 from hartrace.probe import resolve_layers
-from hartrace.render import histogram_figure, kernel_grid_figure, layer_flow_figure, probability_bars_figure
-from hartrace.visualize import capture_with_cam
+from hartrace.render import histogram_figure, layer_flow_figure, probability_bars_figure
+from hartrace.visualize import capture_with_cam, save_layer_pictures
 from hartrace.render.video import (
-    activation_time_grid_figure,
     frame_strip_figure,
     overlay_frames,
     temporal_importance_figure,
@@ -51,14 +50,6 @@ def model_clip(video: str | Path, spec: InputSpec) -> tuple[torch.Tensor, list[i
 def clip_pictures(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """The frames a model saw, uint8 ``[T, H, W, 3]``, from its normalised clip ``[C, T, H, W]``."""
     return np.stack([to_display_image(clip[:, t], mean, std) for t in range(clip.shape[1])])
-
-
-def _time_slices(activation: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor | None:
-    """One video's activation as ``[C, T, h, w]``: a 3-D layer's own, or a per-frame layer's frames stacked."""
-    frames = per_frame_frames(activation.shape, input_shape)
-    if frames is not None:
-        return frames_to_volume(activation, frames)[0]
-    return activation[0] if activation.dim() == 5 else None
 
 
 def visualize_video(
@@ -102,20 +93,11 @@ def visualize_video(
     pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
     write_mp4(overlays, out_dir / "cam.mp4", play_fps)
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
-    for layer in layers:
-        entry = captured[layer]
-        slices = _time_slices(entry.activation, captured.input_shape)
-        if slices is not None and slices.dim() == 4:
-            save(f"activations {layer}", activation_time_grid_figure(slices, top_n=min(top_n, 8), title=f"{layer} ({entry.kind}) over time"),
-                 f"activations_{layer.replace('.', '_')}.png")  # fmt: skip
-        if entry.kernel is not None:
-            save(f"kernels {layer}", kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"), f"kernels_{layer.replace('.', '_')}.png")
+    save_layer_pictures(save, captured, layers, top_n)
     save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
     save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
-    flow_layers = [name for name in layers if captured[name].activation.shape[0] == 1]  # per-frame layers have no single column
-    if flow_layers:
-        middle = shown[len(shown) // 2]
-        save("flow", layer_flow_figure(middle, captured, flow_layers, classes=classes, title=f"{Path(video).name}: input to prediction"), "flow.png")
+    middle = shown[len(shown) // 2]
+    save("flow", layer_flow_figure(middle, captured, layers, classes=classes, title=f"{Path(video).name}: input to prediction"), "flow.png")
 
     summary = {
         "video": str(video),

@@ -82,6 +82,7 @@ def explain_split(
     ctx = setup_distributed()
     try:
         opened = open_model(run, checkpoint, runs_dir)
+        opened.require_class_scores("explain")
         meta, model = opened.meta, opened.model.to(ctx.device)
         layer = layer or meta.get("cam_layer") or model.info.cam_layer
         index = open_dataset(opened, progress=progress and ctx.is_main)

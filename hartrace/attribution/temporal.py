@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from hartrace.errors import UsageError
+from hartrace.probe.views import frames_per_item, frames_to_volume
+
+__all__ = ["evenly_spaced", "frames_to_volume", "per_frame_frames", "temporal_importance"]
 
 
 def temporal_importance(cams: Any) -> np.ndarray:
@@ -46,16 +49,5 @@ def evenly_spaced(n_frames: int, count: int) -> list[int]:
 
 
 def per_frame_frames(activation_shape: Sequence[int], input_shape: Sequence[int]) -> int | None:
-    """Frames per video when a layer ran per frame (a 4-D output with batch ``B*T`` for a clip input), else None."""
-    if len(input_shape) != 5 or len(activation_shape) != 4:
-        return None
-    batch, frames = int(input_shape[0]), int(input_shape[2])
-    return frames if int(activation_shape[0]) == batch * frames else None
-
-
-def frames_to_volume(tensor: torch.Tensor, frames: int) -> torch.Tensor:
-    """``[B*T, C, h, w]`` per-frame outputs (video-major) as one volume per video, ``[B, C, T, h, w]``."""
-    if tensor.dim() != 4 or tensor.shape[0] % frames:
-        raise UsageError(f"expected per-frame outputs [B*T, C, h, w] with T={frames}, got shape {tuple(tensor.shape)}")
-    batch = tensor.shape[0] // frames
-    return tensor.reshape(batch, frames, *tensor.shape[1:]).transpose(1, 2)
+    """Frames per video when a layer ran per frame and kept its maps (``[B*T, C, h, w]`` for a clip input), else None."""
+    return frames_per_item(activation_shape, input_shape) if len(activation_shape) == 4 else None

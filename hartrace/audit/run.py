@@ -187,8 +187,7 @@ def audit(
     started = time.perf_counter()
     opened = open_model(run, checkpoint, runs_dir)
     meta, model = opened.meta, opened.model.eval()
-    if "zero_shot" in meta:
-        raise UsageError(f"{opened.checkpoint} regresses class-name embeddings (zero-shot) and has no class scores to audit")
+    opened.require_class_scores("audit")
     spec = InputSpec.from_meta(meta)
     if spec.task != "image":
         raise UsageError(f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)")

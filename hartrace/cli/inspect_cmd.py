@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
@@ -61,6 +62,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_layers(args: argparse.Namespace) -> int:
+    from hartrace.data.pipeline import InputSpec
     from hartrace.probe import layer_table
 
     if args.backbone:
@@ -70,20 +72,23 @@ def run_layers(args: argparse.Namespace) -> int:
             from hartrace.errors import UsageError
 
             raise UsageError("give one of --backbone, --run or --checkpoint")
-        model, size, title = get_model(args.backbone, 2, weights="none"), model_info(args.backbone).input_size, args.backbone
+        info = model_info(args.backbone)
+        model, spec, title = get_model(args.backbone, 2, weights="none"), InputSpec.from_info(info), args.backbone
     else:
         from hartrace.loading import open_model
 
         opened = open_model(args.run, args.checkpoint, args.runs_dir)
-        model, size, title = opened.model, int(opened.meta["input_size"]), str(opened.checkpoint)
-    size = args.image_size or size
-    rows = [r for r in layer_table(model, (1, 3, size, size), args.filter) if args.depth is None or r.depth <= args.depth]
-    print(f"{title}: {len(rows)} layers, input 1x3x{size}x{size}")
+        model, spec, title = opened.model, InputSpec.from_meta(opened.meta), str(opened.checkpoint)
+    if args.image_size:
+        spec = dataclasses.replace(spec, size=args.image_size)
+    shape = spec.input_shape()
+    rows = [r for r in layer_table(model, shape, args.filter) if args.depth is None or r.depth <= args.depth]
+    print(f"{title}: {len(rows)} layers, input {'x'.join(map(str, shape))}")
     width = max([len("  " * (r.depth - 1) + r.name) for r in rows] + [5])
     print(f"{'layer':<{width}}  {'type':<20} {'output shape':<20} {'params':>11}")
     for r in rows:
-        shape = "x".join(map(str, r.output_shape)) if r.output_shape else "-"
-        print(f"{'  ' * (r.depth - 1) + r.name:<{width}}  {r.kind:<20} {shape:<20} {r.parameters:>11,}")
+        shape_text = "x".join(map(str, r.output_shape)) if r.output_shape else "-"
+        print(f"{'  ' * (r.depth - 1) + r.name:<{width}}  {r.kind:<20} {shape_text:<20} {r.parameters:>11,}")
     return 0
 
 

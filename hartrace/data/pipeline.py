@@ -63,6 +63,16 @@ class InputSpec:
             test_clips=int(meta.get("test_clips") or DEFAULT_TEST_CLIPS),
         )
 
+    @classmethod
+    def from_info(cls, info: Any, size: int | None = None) -> InputSpec:
+        """A zoo model's own defaults (a :class:`~hartrace.models.ModelInfo`): for a model that has no run yet."""
+        return cls(info.task, int(size or info.input_size), tuple(info.mean), tuple(info.std), info.clip_length)
+
+    def input_shape(self, batch: int = 1) -> tuple[int, ...]:
+        """The shape of a batch the model takes: ``[B, 3, H, W]``, or ``[B, 3, T, H, W]`` for clips."""
+        frames = (self.clip_length,) if self.task == "video" and self.clip_length else ()
+        return (batch, 3, *frames, self.size, self.size)
+
     def to_meta(self) -> dict[str, Any]:
         return {
             "task": self.task,

@@ -27,6 +27,7 @@ from PIL import Image
 
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.decode import ImageDecodeError
+from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
 from hartrace.attribution import explain, get_method
@@ -147,7 +148,7 @@ class ExplorerService(VideoViews, AuditViews):
         import json
 
         state = self._run(run)
-        path = state.opened.checkpoint.parent / EVAL_DIR / "val" / "eval.json"
+        path = state.opened.checkpoint.parent / EVAL_DIR / state.opened.evaluated_split / "eval.json"
         if not path.is_file():
             from hartrace.evaluate import evaluate
 
@@ -161,7 +162,7 @@ class ExplorerService(VideoViews, AuditViews):
         state = self._run(run)
         if state.predictions is None:
             self._evaluation(run)
-            path = state.opened.checkpoint.parent / EVAL_DIR / "val" / "predictions.csv"
+            path = state.opened.checkpoint.parent / EVAL_DIR / state.opened.evaluated_split / "predictions.csv"
             with open(path, newline="", encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
             state.predictions = [
@@ -354,10 +355,8 @@ class ExplorerService(VideoViews, AuditViews):
         """Every named layer with type, depth, output shape and parameters (measured once per run)."""
         state = self._run(run)
         if state.tree is None:
-            size, frames = int(state.opened.meta["input_size"]), state.opened.meta.get("clip_length")
-            shape = (1, 3, size, size) if self.task(run) != "video" else (1, 3, int(frames), size, size)
             with state.lock:
-                rows = layer_table(state.opened.model, shape)
+                rows = layer_table(state.opened.model, InputSpec.from_meta(state.opened.meta).input_shape())
             state.tree = [
                 {"name": r.name, "kind": r.kind, "depth": r.depth, "shape": list(r.output_shape or ()), "parameters": r.parameters}
                 for r in rows

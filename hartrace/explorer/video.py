@@ -123,6 +123,7 @@ class VideoViews:
             if video_id not in state.files:
                 raise UsageError(f"unknown video {video_id!r}")
             opened = state.opened
+            opened.require_class_scores("the Video page")
             spec = InputSpec.from_meta(opened.meta)
             clip, indices, fps = model_clip(state.files[video_id], spec)
             clip = clip.to(next(opened.model.parameters()).device)

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from hartrace.probe.views import ItemView, item_view
+
 #: Histogram bins of every layer's activation values.
 HISTOGRAM_BINS = 64
 
@@ -103,6 +105,10 @@ class Capture:
 
     def __getitem__(self, name: str) -> LayerCapture:
         return self.layers[name]
+
+    def view(self, name: str, index: int = 0) -> ItemView:
+        """Item ``index``'s output of layer ``name`` as what it is: maps, a volume, a sequence or a vector."""
+        return item_view(self.layers[name].activation, self.input_shape, index)
 
     def top_k(self, k: int = 5, index: int = 0) -> list[tuple[int, float]]:
         """The ``k`` most probable classes of batch item ``index`` as (class index, probability)."""

@@ -18,6 +18,7 @@ from hartrace.errors import UsageError  # noqa: E402
 from hartrace.render.activations import channel_maps, to_numpy, top_channels  # noqa: E402
 from hartrace.render.kernels import _diverging_cmap, kernel_mosaic  # noqa: E402
 from hartrace.render.overlay import as_rgb_uint8  # noqa: E402
+from hartrace.render.views import sequence_colour_scale  # noqa: E402
 
 CELL = 1.35  # inches per activation map
 GAP = 0.6  # inches between columns, room for the arrows
@@ -25,6 +26,7 @@ INPUT_WIDTH = 1.5  # in cells
 BARS_WIDTH = 2.2  # in cells
 TOP_K = 5
 FEATURES_SHOWN = 8  # bars for a pooled (vector) layer
+SEQUENCE_FEATURES_SHOWN = 32  # rows of a sequence (time x feature) layer's heatmap
 
 
 def layer_caption(name: str, kind: str, shape: Sequence[int]) -> str:
@@ -84,6 +86,19 @@ def _vector_column(fig: Figure, cell: Any, values: np.ndarray, caption: str) -> 
     return ax
 
 
+def _sequence_column(fig: Figure, cell: Any, values: np.ndarray, caption: str) -> Any:
+    """A ``[T, F]`` layer (an LSTM's states): its loudest features (rows) over time (columns) as one heatmap."""
+    picked = top_channels(values.T, SEQUENCE_FEATURES_SHOWN)
+    shown = values[:, picked].T
+    ax = fig.add_subplot(cell)
+    ax.imshow(shown, aspect="auto", interpolation="nearest", **sequence_colour_scale(shown))
+    ax.set_yticks([])
+    ax.set_xlabel(f"t (0..{values.shape[0] - 1}), top {len(picked)} features", fontsize=6)
+    ax.tick_params(axis="x", labelsize=6)
+    ax.set_title(caption, fontsize=_caption_size(caption))
+    return ax
+
+
 def _kernel_cell(fig: Figure, cell: Any, kernel: Any) -> Any:
     ax = fig.add_subplot(cell)
     ax.patch.set_visible(False)  # never hide the tick labels of the column above
@@ -134,7 +149,8 @@ def layer_flow_figure(
     """Input → each chosen layer (in the order given) → top-5 probabilities, joined by arrows.
 
     Each layer column shows its ``channels_per_layer`` most energetic maps of batch item
-    ``index`` (one colour scale per layer; 3-D layers averaged over time), a thumbnail of
+    ``index`` (one colour scale per layer; 3-D layers averaged over time), its strongest
+    features as bars (a vector) or over time as a heatmap (a sequence), a thumbnail of
     its kernels when it has some, and a caption with name, type and output shape.
     """
     if isinstance(layers, str):
@@ -173,10 +189,12 @@ def layer_flow_figure(
     input_ax.set_title(f"input\n{rgb.shape[0]}×{rgb.shape[1]}", fontsize=8)
 
     for column, name in enumerate(layers, start=1):
-        layer = capture.layers[name]
-        activation = to_numpy(layer.activation[index])
+        layer, view = capture.layers[name], capture.view(name, index)
+        activation = to_numpy(view.values)
         caption = layer_caption(name, layer.kind, layer.shape)
-        if activation.ndim == 1 or int(np.prod(activation.shape[1:])) == 1:
+        if view.kind == "sequence":
+            _sequence_column(fig, grid[:rows, column], activation, caption)
+        elif activation.ndim == 1 or int(np.prod(activation.shape[1:])) == 1:
             _vector_column(fig, grid[:rows, column], activation.reshape(activation.shape[0]), caption)
         else:
             if activation.ndim == 4:

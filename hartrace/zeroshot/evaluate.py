@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hartrace.loading import Opened
 
 #: The name of the "split" a zero-shot evaluation scores: every video of the unseen classes.
-UNSEEN = "unseen"
+UNSEEN = "unseen"  # the folder name Opened.evaluated_split gives a zero-shot run
 
 
 def score_unseen(opened: Opened, index: DatasetIndex, *, batch_size: int = 64, progress: bool = True) -> Scored:
