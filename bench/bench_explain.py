@@ -23,7 +23,7 @@ import torchvision
 from torch import nn
 
 from hartrace.attribution import grad_cam
-from hartrace.attribution.cam import cams_from_capture
+from hartrace.attribution.explanation import maps_from_capture
 from hartrace.probe import HookManager
 
 
@@ -75,7 +75,7 @@ def main() -> None:
             with HookManager(model, layers, gradients=["layer4"]) as hooks:
                 captured = hooks.forward(x)
                 hooks.backward(captured.logits.topk(5).indices)
-            cams_from_capture(captured, ["layer4"], "gradcam")
+            maps_from_capture(captured, ["layer4"], "gradcam")
             for layer in layers:
                 captured[layer].stats  # noqa: B018  histograms and statistics of every captured layer
 

@@ -21,8 +21,9 @@ from hartrace.data import load_rgb
 from hartrace.data.decode import ImageDecodeError
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.attribution import explain, get_method, pixel_method_name, resolve_targets
-from hartrace.attribution.cam import cams_from_capture
+from hartrace.attribution.explanation import maps_from_capture
+from hartrace.attribution.registry import method_spec
+from hartrace.attribution.targets import resolve_targets
 from hartrace.inference import checkpoint_transform
 from hartrace.io import save_figure, write_json, write_text
 from hartrace.loading import open_model
@@ -81,8 +82,7 @@ def visualize(
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
     cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
     resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
-    if not pixel_method_name(method):
-        get_method(method)  # and the method
+    method = method_spec(method).name  # and the method
     if meta.get("task", "image") == "video":
         from hartrace.data.video import is_video_file
         from hartrace.visualize_video import visualize_video
@@ -152,20 +152,15 @@ def capture_with_cam(
 ) -> tuple[Capture, torch.Tensor, torch.Tensor]:
     """One pass over ``batch`` (one image or clip): the capture of ``layers``, the targets ``[1, K]`` and the map
     of the first target (``[H, W]`` or ``[T, H, W]``). Score-CAM and the pixel methods run the model again."""
-    cam_method = None if pixel_method_name(method) else get_method(method)
+    spec = method_spec(method)
     wanted = list(dict.fromkeys([*layers, cam_layer]))
-    gradients = [cam_layer] if cam_method is not None and cam_method.needs_gradients else False
-    with HookManager(model, wanted, gradients=gradients, classes=classes) as hooks:
+    with HookManager(model, wanted, gradients=[cam_layer] if spec.needs_gradients else False, classes=classes) as hooks:
         captured = hooks.forward(batch)
         targets = resolve_targets(target, captured.logits, classes)
-        if gradients:
+        captured.extra["targets"] = targets.cpu()
+        if spec.needs_gradients:
             hooks.backward(targets)
-        else:
-            captured.extra["targets"] = targets.cpu()
-    if cam_method is not None:
-        cams = cams_from_capture(captured, [cam_layer], cam_method, model=model, images=batch)[0, 0]
-    else:
-        cams = explain(model, batch, cam_layer, method=method, target=targets, classes=classes)[0, 0]
+    cams = maps_from_capture(captured, [cam_layer], spec, model=model, images=batch)[0, 0]
     return captured, targets, cams.detach().cpu()
 
 

@@ -26,9 +26,11 @@ API_SCRIPT = textwrap.dedent(
         model = hartrace.get_model("resnet_small", 3, weights="none").eval()
         cams = hartrace.grad_cam(model, images, "layer3")
         assert cams.shape == (2, 32, 32) and 0.0 <= float(cams.min()) and float(cams.max()) <= 1.0, cams.shape
-        maps = hartrace.explain(model, images, "layer3", method="gradcam++", target="top2")
+        result = hartrace.explain(model, images, "layer3", method="gradcam++", target="top2")
+        assert isinstance(result, hartrace.Explanation) and result.targets.shape == (2, 2)
+        maps = result.maps
         assert maps.shape == (2, 2, 32, 32), maps.shape
-        saliency = hartrace.explain(model, images, None, method="saliency")
+        saliency = hartrace.explain(model, images, None, method="saliency").maps
         assert saliency.shape == (2, 1, 32, 32), saliency.shape
         with hartrace.HookManager(model, ["layer1", "layer3"], gradients=["layer3"]) as hooks:
             captured = hooks.forward(images)
@@ -72,4 +74,4 @@ def test_exported_names_stay_functions_after_their_modules_are_imported():
     import hartrace.probe.capture  # noqa: F401
 
     assert callable(hartrace.explain) and callable(hartrace.grad_cam) and callable(hartrace.capture)
-    assert hartrace.explain.__module__ == "hartrace.attribution"
+    assert hartrace.explain.__module__ == "hartrace.attribution.explanation"

@@ -82,7 +82,7 @@ def test_numbers_agree_with_a_from_scratch_recomputation(audited: tuple[Path, Pa
     dataset = evaluation_dataset(samples, InputSpec.from_meta(opened.meta), with_evidence=True)
     images, labels, masks = next(iter(DataLoader(dataset, batch_size=LIMIT)))
     masks = masks[:, 0]
-    maps = explain(model, images, "layer4", method="gradcam")[:, 0]
+    maps = explain(model, images, "layer4", method="gradcam").maps[:, 0]
     targets = model(images).argmax(1)
     gradcam = summary["methods"]["gradcam"]
 

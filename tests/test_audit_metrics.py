@@ -188,7 +188,7 @@ def test_resnet_small_deletion_is_fast_and_counted() -> None:
     torch.manual_seed(0)
     model = get_model("resnet_small", 4).eval()
     images = torch.randn(16, 3, 64, 64)
-    maps = explain(model, images, "layer4")[:, 0]
+    maps = explain(model, images, "layer4").maps[:, 0]
     targets = torch.zeros(16, dtype=torch.long)
     sizes: list[int] = []
     handle = model.register_forward_hook(lambda _m, inputs, _o: sizes.append(inputs[0].shape[0]))
@@ -257,7 +257,7 @@ def _brightness(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -
 
 
 def _gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return explain(model, images, "layer4", target=targets)[:, 0]
+    return explain(model, images, "layer4", target=targets).maps[:, 0]
 
 
 @pytest.fixture

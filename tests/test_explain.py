@@ -82,7 +82,7 @@ def test_cam_family_equals_pytorch_grad_cam(built: dict[str, nn.Module], name: s
     methods = {"gradcam++": GradCAMPlusPlus, "xgradcam": XGradCAM, "layercam": LayerCAM, "eigencam": EigenCAM, "hirescam": HiResCAM}
     for layer in MODELS[name][1]:
         for method, cls in methods.items():
-            ours = explain(model, x, layer, method=method)[:, 0]
+            ours = explain(model, x, layer, method=method).maps[:, 0]
             with cls(model=reference, target_layers=[reference.get_submodule(layer)]) as cam:
                 theirs = cam(input_tensor=x, targets=targets)
             assert _pearson(ours, theirs) >= 0.999, (layer, method)
@@ -98,7 +98,7 @@ def test_scorecam_equals_pytorch_grad_cam() -> None:
     targets = model(x).argmax(1)
     reference = _pgc_reference(model)
     for layer in ("features.14", "features.7"):
-        ours = explain(model, x, layer, method="scorecam")[:, 0]
+        ours = explain(model, x, layer, method="scorecam").maps[:, 0]
         with ScoreCAM(model=reference, target_layers=[reference.get_submodule(layer)]) as cam:
             cam.batch_size = 64
             theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in targets])
@@ -157,7 +157,7 @@ def test_pixel_methods_give_normalised_maps(built: dict[str, nn.Module], method:
     model = built["resnet50"]
     inplace_before = [m.inplace for m in model.modules() if isinstance(m, nn.ReLU)]
     x = torch.randn(2, 3, 64, 64)
-    maps = explain(model, x, "layer4", method=method, steps=8, samples=4)
+    maps = explain(model, x, "layer4", method=method, steps=8, samples=4).maps
     assert maps.shape == (2, 1, 64, 64) and maps.min() >= 0 and maps.max() == pytest.approx(1.0)
     assert [m.inplace for m in model.modules() if isinstance(m, nn.ReLU)] == inplace_before, "in-place flags restored"
 
@@ -166,7 +166,7 @@ def test_saliency_by_hand() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2, bias=False)).eval()
     with torch.no_grad():
         model[1].weight.copy_(torch.tensor([[0.0, 2.0, 0.0, -4.0], [1.0, 1.0, 1.0, 1.0]]))
-    maps = explain(model, torch.ones(1, 1, 2, 2), None, method="saliency", target=0)
+    maps = explain(model, torch.ones(1, 1, 2, 2), None, method="saliency", target=0).maps
     assert torch.allclose(maps[0, 0], torch.tensor([[0.0, 0.5], [0.0, 1.0]]))
 
 
@@ -178,7 +178,7 @@ def test_video_cams_are_four_dimensional() -> None:
 
 def test_unknown_method_and_missing_layer() -> None:
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.LazyLinear(2))
-    with pytest.raises(UsageError, match="unknown CAM method"):
+    with pytest.raises(UsageError, match="unknown method 'magiccam'"):
         explain(model, torch.randn(1, 3, 8, 8), "0", method="magiccam")
     with pytest.raises(UsageError, match="unknown layer '9'"):
         grad_cam(model, torch.randn(1, 3, 8, 8), "9")

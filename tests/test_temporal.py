@@ -16,7 +16,7 @@ from hartrace.attribution.evidence import energy_inside, pointing_hits, random_b
 from hartrace.attribution.temporal import evenly_spaced, frames_to_volume, per_frame_frames
 from hartrace.probe.hooks import HookManager
 
-GRADIENT_METHODS = [name for name, cls in METHODS.items() if cls.needs_gradients]
+GRADIENT_METHODS = [name for name, spec in METHODS.items() if spec.family == "cam" and spec.needs_gradients]
 
 
 # --- temporal importance and the time axis -----------------------------------------------------------
@@ -125,10 +125,10 @@ def _square_in_frame(frame: int = 2, frames: int = 6) -> torch.Tensor:
     return clip
 
 
-@pytest.mark.parametrize("method", [name for name in METHODS if name != "eigencam"])
+@pytest.mark.parametrize("method", [name for name, spec in METHODS.items() if spec.family == "cam" and name != "eigencam"])
 def test_every_cam_method_finds_the_square_in_its_frame(method: str) -> None:
     clip = _square_in_frame(frame=2)
-    cams = explain(_Detector().eval(), clip, "relu", method=method, target=0)
+    cams = explain(_Detector().eval(), clip, "relu", method=method, target=0).maps
     assert cams.shape == (1, 1, 6, 12, 12) and cams.min() >= 0 and cams.max() == pytest.approx(1.0)
     assert int(np.argmax(temporal_importance(cams[0, 0]))) == 2
     assert torch.equal(cams[0, 0, 2] > 0.5, clip[0, 0, 2] > 0.5)
@@ -139,7 +139,7 @@ def test_eigencam_takes_one_component_over_all_frames_of_a_video() -> None:
     model = nn.Sequential(nn.Conv3d(3, 5, 1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(5, 2)).eval()
     clip = torch.randn(2, 3, 3, 6, 6)
     activation = model[1](model[0](clip)).detach().numpy()
-    cams = explain(model, clip, "1", method="eigencam")[:, 0]
+    cams = explain(model, clip, "1", method="eigencam").maps[:, 0]
     for item in range(2):
         flat = activation[item].reshape(5, -1).T
         flat = flat - flat.mean(axis=0)
@@ -237,7 +237,7 @@ def test_per_frame_gradcam_of_a_cnn_lstm_matches_autograd_by_hand() -> None:
 def test_per_frame_maps_go_dark_on_frames_the_model_ignores(method: str) -> None:
     torch.manual_seed(1)
     model = _CnnLstm(last_frame_only=True).eval()
-    cams = explain(model, torch.rand(1, 3, 4, 8, 8), "conv", method=method, target=0)
+    cams = explain(model, torch.rand(1, 3, 4, 8, 8), "conv", method=method, target=0).maps
     assert cams.shape == (1, 1, 4, 8, 8)
     assert float(cams[0, 0, :3].abs().max()) == 0.0 and float(cams[0, 0, 3].max()) == pytest.approx(1.0)
     np.testing.assert_allclose(temporal_importance(cams[0, 0]), [0, 0, 0, 1])
@@ -247,7 +247,7 @@ def test_per_frame_maps_go_dark_on_frames_the_model_ignores(method: str) -> None
 def test_per_frame_maps_without_gradients_span_the_video(method: str) -> None:
     torch.manual_seed(2)
     model = _CnnLstm().eval()
-    cams = explain(model, torch.randn(2, 3, 4, 8, 8), "conv", method=method)
+    cams = explain(model, torch.randn(2, 3, 4, 8, 8), "conv", method=method).maps
     assert cams.shape == (2, 1, 4, 8, 8)
     for video in cams[:, 0]:
         assert float(video.min()) == 0.0 and float(video.max()) == pytest.approx(1.0)  # normalised per video
@@ -265,7 +265,7 @@ def test_saliency_of_a_clip_by_hand() -> None:
     weight[0, 1, 2, 1, 1] = 1.0
     with torch.no_grad():
         model[1].weight.copy_(weight.view(2, -1))
-    maps = explain(model, torch.ones(1, 2, 3, 2, 2), None, method="saliency", target=0)
+    maps = explain(model, torch.ones(1, 2, 3, 2, 2), None, method="saliency", target=0).maps
     expected = torch.zeros(3, 2, 2)
     expected[1, 0, 1], expected[2, 1, 1] = 1.0, 0.25
     assert maps.shape == (1, 1, 3, 2, 2)
@@ -275,7 +275,7 @@ def test_saliency_of_a_clip_by_hand() -> None:
 @pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad", "guided_gradcam"])
 def test_pixel_methods_give_video_maps(method: str) -> None:
     model = _conv3d_net()
-    maps = explain(model, torch.randn(2, 3, 4, 8, 8), "0", method=method, steps=4, samples=2)
+    maps = explain(model, torch.randn(2, 3, 4, 8, 8), "0", method=method, steps=4, samples=2).maps
     assert maps.shape == (2, 1, 4, 8, 8) and maps.min() >= 0
     assert maps.flatten(1).amax(1).tolist() == pytest.approx([1.0, 1.0])
 
@@ -286,7 +286,7 @@ def test_occlusion_slides_a_window_through_time_too() -> None:
             score = clip[:, :, 2, :4, :4].mean((1, 2, 3))
             return torch.stack([score, -score], 1)
 
-    maps = explain(Frame2(), torch.ones(1, 3, 8, 8, 8), None, method="occlusion", target=0, window=4)
+    maps = explain(Frame2(), torch.ones(1, 3, 8, 8, 8), None, method="occlusion", target=0, window=4).maps
     assert maps.shape == (1, 1, 8, 8, 8)
     shares = temporal_importance(maps[0, 0])
     assert int(np.argmax(shares)) == 2 and shares[5:].sum() == 0.0  # two-frame windows: frames 1-3 only

@@ -19,8 +19,7 @@ from torch.utils.data import DataLoader
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.attribution import pixel_attributions, pixel_method_name
-from hartrace.attribution.cam import capture_and_cams
+from hartrace.attribution.explanation import explain
 from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.attribution.temporal import evenly_spaced
 from hartrace.io import atomic_path, write_csv, write_json
@@ -102,14 +101,8 @@ def explain_split(
             for images, labels, masks in loader:
                 images = images.to(ctx.device)
                 chosen = None if target in (None, "pred") else target
-                if pixel_method_name(method):
-                    with torch.no_grad():
-                        probabilities = torch.softmax(model(images).float(), 1).cpu()
-                    maps = pixel_attributions(model, images, method=method, target=chosen, classes=opened.classes, layer=layer)
-                else:  # one pass gives both the maps and the probabilities
-                    maps, captured = capture_and_cams(model, images, layer, method=method, target=chosen, classes=opened.classes)
-                    probabilities = captured.probabilities.cpu()
-                maps = maps[:, 0].cpu()
+                explanation = explain(model, images, layer, method, chosen, classes=opened.classes)  # maps and prediction in one pass
+                maps, probabilities = explanation.maps[:, 0].cpu(), explanation.probabilities.cpu()
                 masks = masks if spec.task == "video" else masks[:, 0]  # [B, T, H, W] or [B, H, W]
                 has_evidence = masks.flatten(1).any(1)
                 hits, energy, baseline = pointing_hits(maps, masks, tolerance), energy_inside(maps, masks), random_baseline(masks, tolerance)

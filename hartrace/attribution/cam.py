@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hartrace.errors import UsageError
-from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.attribution.registry import MethodSpec, method_spec
 from hartrace.attribution.temporal import frames_to_volume, per_frame_frames
+from hartrace.errors import UsageError
 from hartrace.probe.capture import Capture
-from hartrace.probe.hooks import HookManager
 
 EPS = 1e-7
 
@@ -175,18 +174,18 @@ class ScoreCAM(CAMMethod):
         return torch.stack(weights)
 
 
-METHODS: dict[str, type[CAMMethod]] = {
+#: The CAM family's implementations by canonical name (what each one is: :mod:`hartrace.attribution.registry`).
+CAM_CLASSES: dict[str, type[CAMMethod]] = {
     cls.name: cls for cls in (GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM)
 }
 
 
-def get_method(name: str) -> CAMMethod:
-    key = name.lower().replace("_", "").replace("-", "").replace("pp", "++")
-    aliases = {"gradcamplusplus": "gradcam++", "xgrad": "xgradcam", "hires": "hirescam", "eigen": "eigencam", "score": "scorecam"}
-    key = aliases.get(key, key)
-    if key not in METHODS:
-        raise UsageError(f"unknown CAM method {name!r}; choose one of: {', '.join(METHODS)}")
-    return METHODS[key]()
+def get_method(name: str | MethodSpec) -> CAMMethod:
+    """The CAM implementation of ``name`` (any alias the registry knows)."""
+    spec = method_spec(name)
+    if spec.family != "cam":
+        raise UsageError(f"{spec.name} attributes to pixels, it is not a CAM; CAMs: {', '.join(CAM_CLASSES)}")
+    return CAM_CLASSES[spec.name]()
 
 
 def upsample_and_normalise(raw: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -211,7 +210,7 @@ def normalise(cam: torch.Tensor) -> torch.Tensor:
     return (cam - low.view(shape)) / span.view(shape)
 
 
-def cams_from_capture(
+def cam_maps(
     capture: Capture,
     layers: Sequence[str],
     method: str | CAMMethod = "gradcam",
@@ -219,8 +218,10 @@ def cams_from_capture(
     model: nn.Module | None = None,
     images: torch.Tensor | None = None,
     batch_size: int = 64,
+    columns: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """CAMs ``[B, K, H, W]`` (or ``[B, K, T, H, W]`` for clips) for every target column of the capture.
+    """CAMs ``[B, K, H, W]`` (or ``[B, K, T, H, W]`` for clips) for every target column of the capture
+    (or only ``columns``).
 
     Gradient methods need the capture's gradients (``HookManager.backward``); Score-CAM
     also needs ``model`` and ``images``. Several layers are fused by averaging their
@@ -232,8 +233,8 @@ def cams_from_capture(
     if targets is None:
         targets = capture.logits.argmax(1, keepdim=True).cpu()
     size = capture.input_shape[2:]
-    columns = []
-    for k in range(targets.shape[1]):
+    maps = []
+    for k in range(targets.shape[1]) if columns is None else columns:
         per_layer = []
         for name in layers:
             layer = capture[name]
@@ -259,51 +260,5 @@ def cams_from_capture(
             )  # fmt: skip
             per_layer.append(upsample_and_normalise(method.raw_map(ctx), size))
         fused = per_layer[0] if len(per_layer) == 1 else normalise(torch.stack(per_layer).mean(0))
-        columns.append(fused)
-    return torch.stack(columns, dim=1)
-
-
-def capture_and_cams(
-    model: nn.Module,
-    images: torch.Tensor,
-    layers: str | Sequence[str],
-    *,
-    method: str = "gradcam",
-    target: Target = None,
-    classes: Sequence[str] | None = None,
-    batch_size: int = 64,
-) -> tuple[torch.Tensor, Capture]:
-    """CAMs ``[B, K, H, W]`` (``[B, K, T, H, W]`` for clips) and the capture they came from (its probabilities, logits, targets).
-
-    One forward pass, plus backward passes that stop at ``layers``.
-    """
-    layers = [layers] if isinstance(layers, str) else list(layers)
-    cam_method = get_method(method)
-    with HookManager(model, layers, gradients=layers if cam_method.needs_gradients else False) as hooks:
-        capture = hooks.forward(images)
-        chosen = resolve_targets(target, capture.logits, classes)
-        if cam_method.needs_gradients:
-            hooks.backward(chosen)
-        else:
-            capture.extra["targets"] = chosen.cpu()
-    was_training = model.training
-    model.eval()
-    try:
-        cams = cams_from_capture(capture, layers, cam_method, model=model, images=images, batch_size=batch_size)
-    finally:
-        model.train(was_training)
-    return cams, capture
-
-
-def compute_cams(
-    model: nn.Module,
-    images: torch.Tensor,
-    layers: str | Sequence[str],
-    *,
-    method: str = "gradcam",
-    target: Target = None,
-    classes: Sequence[str] | None = None,
-    batch_size: int = 64,
-) -> torch.Tensor:
-    """CAMs ``[B, K, H, W]``; ``target``: see :func:`~hartrace.attribution.targets.resolve_targets` (default: the prediction)."""
-    return capture_and_cams(model, images, layers, method=method, target=target, classes=classes, batch_size=batch_size)[0]
+        maps.append(fused)
+    return torch.stack(maps, dim=1)

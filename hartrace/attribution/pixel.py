@@ -9,17 +9,17 @@ audits and the explorer treat all methods alike.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
 from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
-from hartrace.errors import UsageError
 from hartrace.attribution.cam import normalise
-from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.attribution.registry import MethodSpec, method_spec
 from hartrace.attribution.temporal import per_frame_frames
+from hartrace.errors import UsageError
 from hartrace.probe.layers import resolve_layers
 
 
@@ -90,50 +90,42 @@ def _runs_per_frame(model: nn.Module, clip: torch.Tensor, layer: nn.Module) -> b
     return bool(shapes) and per_frame_frames(shapes[0], (1, *clip.shape[1:])) is not None
 
 
-PIXEL_METHODS: dict[str, Callable[..., torch.Tensor]] = {
+#: captum's methods by canonical name (what each one is: :mod:`hartrace.attribution.registry`).
+PIXEL_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "saliency": _saliency,
     "integrated_gradients": _integrated_gradients,
     "smoothgrad": _smoothgrad,
     "occlusion": _occlusion,
     "guided_gradcam": _guided_gradcam,
 }
-_ALIASES = {"ig": "integrated_gradients", "integratedgradients": "integrated_gradients", "guidedgradcam": "guided_gradcam", "guided-gradcam": "guided_gradcam"}
 
 
-def pixel_method_name(name: str) -> str | None:
-    """The canonical pixel-method name for ``name``, or None if it is not one."""
-    key = name.lower().replace("-", "_")
-    key = _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
-    return key if key in PIXEL_METHODS else None
-
-
-def pixel_attributions(
+def pixel_maps(
     model: nn.Module,
     images: torch.Tensor,
+    targets: torch.Tensor,
     *,
-    method: str,
-    target: Target = None,
-    classes: Sequence[str] | None = None,
+    method: str | MethodSpec,
     layer: str | None = None,
     **options: object,
 ) -> torch.Tensor:
-    """Attribution maps ``[B, K, H, W]`` in ``[0, 1]`` from a captum method (model in eval mode, restored after)."""
-    name = pixel_method_name(method)
-    if name is None:
-        raise UsageError(f"unknown pixel method {method!r}; choose one of: {', '.join(PIXEL_METHODS)}")
-    module = resolve_layers(model, [layer])[layer] if layer is not None else None
+    """Attribution maps ``[B, K, H, W]`` in ``[0, 1]`` for the class columns ``targets`` ``[B, K]``, from captum.
+
+    The model runs in eval mode (restored after), with in-place ReLUs switched off.
+    """
+    spec = method_spec(method)
+    if spec.family != "pixel":
+        raise UsageError(f"{spec.name} is a CAM, not a pixel method; pixel methods: {', '.join(PIXEL_FUNCTIONS)}")
+    module = resolve_layers(model, [layer])[layer] if layer is not None and spec.uses_layer else None
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            logits = model(images)
-        targets = resolve_targets(target, logits, classes)
         inputs = images.detach().clone().requires_grad_()
         maps = []
         with no_inplace_relu(model), warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # its notes on hooks it sets itself
             for k in range(targets.shape[1]):
-                attribution = PIXEL_METHODS[name](model, inputs, targets[:, k], layer=module, **options)
+                attribution = PIXEL_FUNCTIONS[spec.name](model, inputs, targets[:, k].to(images.device), layer=module, **options)
                 maps.append(normalise(attribution.detach().abs().sum(1).float()))
         return torch.stack(maps, dim=1)
     finally:

@@ -19,7 +19,6 @@ image and shown beside every method. The report (table, pictures) is
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +37,8 @@ from hartrace.audit.summary import UNLABELLED, per_image_rows, round_or_none, su
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.attribution import ALL_METHODS, explain, get_method, pixel_attributions, pixel_method_name
-from hartrace.attribution.cam import capture_and_cams
+from hartrace.attribution.explanation import explain
+from hartrace.attribution.registry import method_spec
 from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.loading import open_dataset, open_model
 from hartrace.probe.layers import resolve_layers
@@ -101,34 +100,15 @@ class MethodScores:
     sanity: dict[str, Any] = field(default_factory=dict)
 
 
-def canonical_method(name: str) -> str:
-    """The method's canonical name (``gradcam++`` for ``gradcampp``), or a UsageError listing the known ones."""
-    pixel = pixel_method_name(name)
-    if pixel is not None:
-        return pixel
-    try:
-        return get_method(name).name
-    except UsageError:
-        close = difflib.get_close_matches(name.lower(), ALL_METHODS, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UsageError(f"unknown method {name!r}{hint}; choose from: {', '.join(ALL_METHODS)}") from None
-
-
 def method_maps(model: nn.Module, images: torch.Tensor, method: str, layer: str) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Maps ``[B, H, W]`` (CPU) for each image's predicted class, the probabilities ``[B, K]``, and the seconds the maps took.
 
-    A CAM's maps and probabilities come from one pass; a pixel method's forward pass for
-    the probabilities is not counted in its time.
+    Maps and probabilities come from one call: the forward pass that gives the prediction
+    is counted in every method's time.
     """
-    if pixel_method_name(method):
-        with torch.no_grad():
-            probabilities = torch.softmax(model(images).float(), 1).cpu()
-        start = time.perf_counter()
-        maps = pixel_attributions(model, images, method=method, layer=layer)[:, 0].float().cpu()
-    else:
-        start = time.perf_counter()
-        maps, captured = capture_and_cams(model, images, layer, method=method)
-        maps, probabilities = maps[:, 0].float().cpu(), captured.probabilities.float().cpu()
+    start = time.perf_counter()
+    explanation = explain(model, images, layer, method)
+    maps, probabilities = explanation.maps[:, 0].float().cpu(), explanation.probabilities.float().cpu()
     return maps, probabilities, time.perf_counter() - start
 
 
@@ -136,7 +116,7 @@ def explain_fn(method: str, layer: str) -> Callable[[nn.Module, torch.Tensor, to
     """``(model, images, targets) -> maps [B, H, W]``: how the sanity check re-explains a randomised copy."""
 
     def fn(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return explain(model, images, layer, method=method, target=targets)[:, 0]
+        return explain(model, images, layer, method, targets).maps[:, 0]
 
     return fn
 
@@ -145,7 +125,7 @@ def _check_options(methods: Sequence[str], **numbers: int | None) -> list[str]:
     """The canonical method names, once each; every number checked against its least value, before any work."""
     if isinstance(methods, str):
         methods = [methods]
-    names = list(dict.fromkeys(canonical_method(m) for m in methods))
+    names = list(dict.fromkeys(method_spec(m).name for m in methods))
     if not names:
         raise UsageError("no methods given: name at least one")
     least = {"limit": 1, "steps": 1, "tolerance": 0, "cascade_images": 0, "batch_size": 1}

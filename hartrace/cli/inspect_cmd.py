@@ -6,9 +6,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from hartrace.attribution.registry import method_help
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
 
-METHOD_HELP = "gradcam (default), gradcam++, xgradcam, layercam, hirescam, eigencam, scorecam; saliency, integrated_gradients, smoothgrad, occlusion, guided_gradcam"
+METHOD_HELP = method_help()
 
 
 def register(commands: argparse._SubParsersAction) -> None:

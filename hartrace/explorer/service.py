@@ -30,8 +30,8 @@ from hartrace.data.decode import ImageDecodeError
 from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.errors import UsageError
-from hartrace.attribution import explain, get_method
-from hartrace.attribution.cam import LayerContext, upsample_and_normalise
+from hartrace.attribution.explanation import explain, maps_from_capture
+from hartrace.attribution.registry import METHODS, method_spec
 from hartrace.explorer.audits import AuditViews
 from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.video import VideoViews
@@ -40,8 +40,9 @@ from hartrace.loading import Opened, open_dataset, open_model
 from hartrace.probe import Capture, HookManager, LayerStats, layer_table
 from hartrace.runs import BEST, CONFIG, EVAL_DIR, METRICS_JSONL, find_run, list_runs
 
-FAST_METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam")
-SLOW_METHODS = ("scorecam", "integrated_gradients", "occlusion", "guided_gradcam", "saliency", "smoothgrad")
+#: Methods whose map comes from the one cached pass (instant to switch to), and those that run the model again.
+FAST_METHODS = tuple(name for name, spec in METHODS.items() if spec.from_capture)
+SLOW_METHODS = tuple(name for name, spec in METHODS.items() if not spec.from_capture)
 UPLOAD_TYPES = {"PNG", "JPEG", "WEBP"}
 UPLOAD_PREFIX = "upload:"
 
@@ -331,24 +332,21 @@ class ExplorerService(VideoViews, AuditViews):
         analysis = self.analysis(run, image_id)
         layer = layer or self.cam_layers(run)[0]
         k = self._target_index(run, analysis, target)
-        if method in FAST_METHODS:
+        spec = method_spec(method)
+        if spec.from_capture:  # the capture's target columns are every class, in order: column k is class k
             if layer not in self.cam_layers(run):
                 raise UsageError(f"CAMs are available at {', '.join(self.cam_layers(run))}")
-            captured = analysis.capture[layer]
-            gradient = captured.gradient[:, k].float() if captured.gradient is not None else None
-            ctx = LayerContext(captured.activation.float(), gradient)
-            return upsample_and_normalise(get_method(method).raw_map(ctx), analysis.batch.shape[2:])[0].numpy()
-        if method not in SLOW_METHODS:
-            raise UsageError(f"unknown method {method!r}")
+            return maps_from_capture(analysis.capture, [layer], spec, columns=[k])[0, 0].numpy()
 
         def slow() -> np.ndarray:
             state = self._run(run)
             with state.lock:
                 self.forward_passes += 1
-                maps = explain(state.opened.model, analysis.batch, layer, method=method, target=torch.tensor([k]))
+                maps = explain(state.opened.model, analysis.batch, layer, spec, torch.tensor([k])).maps
             return maps[0, 0].detach().cpu().numpy()
 
-        return self._slow.get_or_compute((run, image_id, method, layer, k), slow)
+        # a method that ignores the layer (saliency, occlusion...) is not recomputed when the layer changes
+        return self._slow.get_or_compute((run, image_id, spec.name, layer if spec.uses_layer else None, k), slow)
 
     # -- inside the network --------------------------------------------------------
     def layer_tree(self, run: str) -> list[dict[str, Any]]:

@@ -14,12 +14,13 @@ and its pass counter, and keeps its own LRU cache of video analyses.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from hartrace.attribution.registry import DEFAULT_METHOD, method_spec
 from hartrace.errors import UsageError
 from hartrace.explorer.cache import LRUCache
 from hartrace.probe import Capture, HookManager
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from hartrace.explorer.service import RunState
 
 VIDEO = "video"
-DEFAULT_METHOD = "gradcam"
 
 
 @dataclass
@@ -50,18 +50,18 @@ class VideoAnalysis:
 
     def cam(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
         """Class ``k``'s map ``[T, H, W]`` in [0, 1] (normalised over the whole clip), computed once from the capture."""
-        from hartrace.attribution.cam import cams_from_capture, get_method
+        from hartrace.attribution.explanation import maps_from_capture
 
-        cam_method = get_method(method)
-        if cam_method.needs_model:
-            raise UsageError(f"{cam_method.name} runs the model again: the video view offers the methods that do not")
+        spec = method_spec(method)
+        if not spec.from_capture:
+            raise UsageError(f"{spec.name} runs the model again: the video view offers the methods that do not")
         classes = self.capture.probabilities.shape[1]
         if not 0 <= k < classes:
             raise UsageError(f"class index {k} is out of range (this model has {classes} classes)")
-        key = (cam_method.name, k)
-        with self._lock:
+        key = (spec.name, k)
+        with self._lock:  # the capture's target columns are every class, in order: column k is class k
             if key not in self._maps:
-                self._maps[key] = cams_from_capture(self._one_class(k), [self.layer], cam_method)[0, 0].cpu().numpy()
+                self._maps[key] = maps_from_capture(self.capture, [self.layer], spec, columns=[k])[0, 0].cpu().numpy()
             return self._maps[key]
 
     def cams(self, method: str = DEFAULT_METHOD) -> np.ndarray:
@@ -73,14 +73,6 @@ class VideoAnalysis:
         from hartrace.attribution.temporal import temporal_importance
 
         return temporal_importance(self.cam(k, method))
-
-    def _one_class(self, k: int) -> Capture:
-        """A view of the capture whose only target column is class ``k`` (no tensor is copied)."""
-        entry = self.capture[self.layer]
-        gradient = None if entry.gradient is None else entry.gradient[:, k : k + 1]
-        return replace(
-            self.capture, layers={self.layer: replace(entry, gradient=gradient)}, extra={"targets": torch.tensor([[k]])}
-        )
 
 
 class VideoViews:
