@@ -71,10 +71,7 @@ def write_csv(dest: str | os.PathLike[str], header: Sequence[str], rows: Iterabl
 
 
 def save_figure(fig: Any, dest: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Save a matplotlib figure atomically as PNG and close it (figures leak otherwise)."""
-    import matplotlib.pyplot as plt
-
+    """Save a matplotlib figure atomically as PNG (rendered by Agg whatever the backend; pyplot is never involved)."""
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return Path(dest)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gc
 import re
+import weakref
 from pathlib import Path
 
 import matplotlib
@@ -43,9 +45,9 @@ CLASSES = ["calling", "clapping", "cycling", "dancing", "drinking", "eating", "r
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _no_pyplot_figures():
     yield
-    plt.close("all")
+    assert plt.get_fignums() == [], "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
 
 
 def _images(fig) -> list[AxesImage]:
@@ -268,10 +270,14 @@ def test_layer_flow_uses_the_chosen_item_and_rejects_unknown_layers(capture: Cap
 # --- HTML report -----------------------------------------------------------------------------------
 
 
-def test_figure_png_bytes_renders_and_closes() -> None:
+def test_figure_png_bytes_renders_and_leaves_nothing_behind() -> None:
     fig = activation_grid_figure(_hot(), top_n=2)
     data = figure_png_bytes(fig)
-    assert data.startswith(b"\x89PNG") and not plt.fignum_exists(fig.number)
+    assert data.startswith(b"\x89PNG") and plt.get_fignums() == []  # never registered with pyplot
+    freed = weakref.ref(fig)
+    del fig
+    gc.collect()
+    assert freed() is None, "the figure is still referenced after rendering: it leaks"
 
 
 def test_html_report_embeds_images_escapes_text_and_lists_tables(tmp_path: Path) -> None:

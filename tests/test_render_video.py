@@ -34,9 +34,9 @@ T, H, W = 12, 32, 48
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _no_pyplot_figures():
     yield
-    plt.close("all")
+    assert plt.get_fignums() == [], "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
 
 
 def _images(ax) -> list[AxesImage]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 
 import torch
-from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
 from hartrace.attribution.cam import normalise
@@ -21,6 +21,13 @@ from hartrace.attribution.registry import MethodSpec, method_spec
 from hartrace.attribution.temporal import per_frame_frames
 from hartrace.errors import UsageError
 from hartrace.probe.layers import resolve_layers
+
+
+def captum_attr() -> ModuleType:
+    """``captum.attr``, imported on first use: it imports ``matplotlib.pyplot``, which importing hartrace must not."""
+    import captum.attr
+
+    return captum.attr
 
 
 @contextmanager
@@ -37,18 +44,18 @@ def no_inplace_relu(model: nn.Module) -> Iterator[None]:
 
 
 def _saliency(model: nn.Module, images: torch.Tensor, target: torch.Tensor, **_: object) -> torch.Tensor:
-    return Saliency(model).attribute(images, target=target, abs=True)
+    return captum_attr().Saliency(model).attribute(images, target=target, abs=True)
 
 
 def _integrated_gradients(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, steps: int = 32, internal_batch_size: int = 32, **_: object) -> torch.Tensor:
-    return IntegratedGradients(model).attribute(
+    return captum_attr().IntegratedGradients(model).attribute(
         images, baselines=torch.zeros_like(images), target=target, n_steps=steps, internal_batch_size=internal_batch_size
     )
 
 
 def _smoothgrad(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, samples: int = 16, noise: float = 0.15, **_: object) -> torch.Tensor:
     stdev = noise * float(images.detach().max() - images.detach().min())
-    return NoiseTunnel(Saliency(model)).attribute(
+    return captum_attr().NoiseTunnel(captum_attr().Saliency(model)).attribute(
         images, nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=samples, stdevs=stdev, target=target, abs=True
     )
 
@@ -64,7 +71,7 @@ def _occlusion(
         length = frames or max(1, images.shape[2] // 4)
         shape, strides = (length, *shape), (max(1, length // 2), *strides)
     channels = images.shape[1]
-    return Occlusion(model).attribute(
+    return captum_attr().Occlusion(model).attribute(
         images, target=target, sliding_window_shapes=(channels, *shape), strides=(channels, *strides),
         baselines=0.0, perturbations_per_eval=16,
     )  # fmt: skip
@@ -75,7 +82,7 @@ def _guided_gradcam(model: nn.Module, images: torch.Tensor, target: torch.Tensor
         raise UsageError("guided Grad-CAM needs a layer")
     if images.dim() == 5 and _runs_per_frame(model, images, layer):
         raise UsageError("guided Grad-CAM on a clip needs a layer with a time axis (a 3-D conv); this one runs per frame: use gradcam")
-    return GuidedGradCam(model, layer).attribute(images, target=target)
+    return captum_attr().GuidedGradCam(model, layer).attribute(images, target=target)
 
 
 def _runs_per_frame(model: nn.Module, clip: torch.Tensor, layer: nn.Module) -> bool:

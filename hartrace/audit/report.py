@@ -11,16 +11,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import cv2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hartrace.io import save_figure, write_csv, write_json, write_text  # noqa: E402
-from hartrace.render import image_gallery_figure  # noqa: E402
+from hartrace.io import save_figure, write_csv, write_json, write_text
+from hartrace.render import image_gallery_figure
 
 if TYPE_CHECKING:
     from hartrace.audit.run import Tile
@@ -175,7 +171,8 @@ def _threshold(summary: Mapping[str, Any]) -> float:
 
 def curves_figure(summary: Mapping[str, Any]) -> Figure:
     """Mean deletion and insertion curves, one line per method, beside the random-order curve (the same for every method)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     titles = {"deletion": "deletion: most important pixels blurred first\n(lower is better)",
               "insertion": "insertion: most important pixels restored first\n(higher is better)"}  # fmt: skip
     xlabels = {"deletion": "fraction of pixels blurred", "insertion": "fraction of pixels restored"}
@@ -200,7 +197,8 @@ def curves_figure(summary: Mapping[str, Any]) -> Figure:
 
 def cascade_figure(summary: Mapping[str, Any]) -> Figure:
     """Spearman correlation with the original maps as the layers are randomised, top down; the pass threshold dashed."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     labels: list[str] = []
     methods = summary["methods"]
     for n, (method, m) in enumerate(methods.items()):

@@ -10,16 +10,13 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from hartrace.data.dataset import evidence_mask  # noqa: E402
-from hartrace.data.decode import ImageDecodeError, load_rgb  # noqa: E402
-from hartrace.data.samples import DatasetIndex, Sample  # noqa: E402
-from hartrace.io import save_figure, write_csv, write_json  # noqa: E402
+from hartrace.data.dataset import evidence_mask
+from hartrace.data.decode import ImageDecodeError, load_rgb
+from hartrace.data.samples import DatasetIndex, Sample
+from hartrace.io import save_figure, write_csv, write_json
 
 
 def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:
@@ -82,7 +79,8 @@ def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
     """Horizontal bars of images per class, one colour per labelled split."""
     splits = [s for s in index.splits if any(x.label is not None for x in index.splits[s])]
     n = len(index.classes)
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.28 * n + 1.2)))
+    fig = Figure(figsize=(8, max(3.0, 0.28 * n + 1.2)))
+    ax = fig.subplots()
     height = 0.8 / max(1, len(splits))
     y = np.arange(n)
     for i, split in enumerate(splits):
@@ -137,7 +135,8 @@ def _picture(index: DatasetIndex, sample: Sample) -> tuple[np.ndarray, np.ndarra
 def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split: str = "train") -> Path:
     """A row of example images (videos: middle frames) per class; evidence (masks, person boxes) outlined in yellow."""
     rows = _pick_examples(index.splits.get(split, []), len(index.classes), per_class)
-    fig, axes = plt.subplots(len(rows), per_class, figsize=(1.6 * per_class, 1.6 * len(rows)), squeeze=False)
+    fig = Figure(figsize=(1.6 * per_class, 1.6 * len(rows)))
+    axes = fig.subplots(len(rows), per_class, squeeze=False)
     for row, (name, samples) in enumerate(zip(index.classes, rows, strict=True)):
         for col in range(per_class):
             ax = axes[row][col]

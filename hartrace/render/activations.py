@@ -6,14 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hartrace.errors import UsageError  # noqa: E402
+from hartrace.errors import UsageError
 
 #: A count range wider than this (max / smallest non-zero) switches histograms to a log y axis.
 LOG_RATIO = 1000.0
@@ -52,7 +49,8 @@ def top_channels(activation: Any, n: int) -> list[int]:
 def _feature_bars(values: np.ndarray, top_n: int, channels: Sequence[int] | None, title: str) -> Figure:
     """A pooled ``[F]`` vector: bars of the top features, labelled with their indices."""
     picked = list(channels) if channels is not None else top_channels(values, top_n)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(picked) + 1.5), 3.0))
+    fig = Figure(figsize=(max(4.0, 0.32 * len(picked) + 1.5), 3.0))
+    ax = fig.subplots()
     colours = ["tab:blue" if values[i] >= 0 else "tab:red" for i in picked]
     ax.bar(range(len(picked)), values[picked], color=colours)
     ax.set_xticks(range(len(picked)), [f"f {i}" for i in picked], rotation=60, ha="right", fontsize=7)
@@ -91,7 +89,8 @@ def activation_grid_figure(
     rows = math.ceil(len(picked) / columns)
     tile = 1.6 if len(picked) > 4 else 2.2
     width = tile * columns + (0.9 if shared_scale else 0.2)
-    fig, axes = plt.subplots(rows, columns, figsize=(width, (tile + 0.3) * rows + 0.5), squeeze=False)
+    fig = Figure(figsize=(width, (tile + 0.3) * rows + 0.5))
+    axes = fig.subplots(rows, columns, squeeze=False)
     shown = maps[picked]
     low, high = float(shown.min()), float(shown.max())
     image = None
@@ -136,7 +135,7 @@ def _stats_text(stats: Any) -> str:
     return "\n".join(lines)
 
 
-def _histogram_panel(ax: plt.Axes, stats: Any, name: str, log: bool | None) -> None:
+def _histogram_panel(ax: Axes, stats: Any, name: str, log: bool | None) -> None:
     counts = np.asarray(stats.counts, dtype=float)
     edges = np.asarray(stats.edges, dtype=float)
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="tab:blue", edgecolor="none")
@@ -180,7 +179,8 @@ def histogram_figure(stats: Any | Mapping[str, Any], *, title: str = "", log: bo
         raise UsageError("no layer statistics to plot")
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows + (0.4 if title else 0)), squeeze=False)
+    fig = Figure(figsize=(4.2 * columns, 3.0 * rows + (0.4 if title else 0)))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (name, layer_stats) in zip(axes.flat, panels.items(), strict=False):

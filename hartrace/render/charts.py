@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def training_curves_figure(rows: Sequence[Mapping[str, float]], title: str = "") -> Figure:
     """Loss and accuracy per epoch, train against validation; the best epoch (lowest val loss) is marked."""
     epochs = [int(r["epoch"]) for r in rows]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    loss_ax, acc_ax = fig.subplots(1, 2)
     for split, style in (("train", "-o"), ("val", "-s")):
         loss_ax.plot(epochs, [r[f"{split}_loss"] for r in rows], style, ms=3, label=split)
         acc_ax.plot(epochs, [100 * r[f"{split}_accuracy"] for r in rows], style, ms=3, label=split)
@@ -40,7 +37,8 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
     matrix = np.asarray(matrix, dtype=float)
     n = len(classes)
     side = max(4.0, 0.45 * n + 2)
-    fig, ax = plt.subplots(figsize=(side + 1, side))
+    fig = Figure(figsize=(side + 1, side))
+    ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
@@ -64,7 +62,8 @@ def probability_bars_figure(
     order = np.argsort(-probabilities)[: top_k or len(classes)]
     names = [classes[i] for i in order]
     colours = ["tab:green" if name == true_label else "tab:blue" for name in names]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(order) + 1.2))
+    fig = Figure(figsize=(6, 0.35 * len(order) + 1.2))
+    ax = fig.subplots()
     bars = ax.barh(range(len(order)), probabilities[order], color=colours)
     ax.bar_label(bars, labels=[f"{p:.1%}" for p in probabilities[order]], fontsize=8, padding=2)
     ax.set_yticks(range(len(order)), names, fontsize=9)

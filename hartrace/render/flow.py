@@ -5,20 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.gridspec import GridSpec
+from matplotlib.patches import ConnectionPatch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.gridspec import GridSpec  # noqa: E402
-from matplotlib.patches import ConnectionPatch  # noqa: E402
-
-from hartrace.errors import UsageError  # noqa: E402
-from hartrace.render.activations import channel_maps, to_numpy, top_channels  # noqa: E402
-from hartrace.render.kernels import _diverging_cmap, kernel_mosaic  # noqa: E402
-from hartrace.render.overlay import as_rgb_uint8  # noqa: E402
-from hartrace.render.views import sequence_colour_scale  # noqa: E402
+from hartrace.errors import UsageError
+from hartrace.render.activations import channel_maps, to_numpy, top_channels
+from hartrace.render.kernels import _diverging_cmap, kernel_mosaic
+from hartrace.render.overlay import as_rgb_uint8
+from hartrace.render.views import sequence_colour_scale
 
 CELL = 1.35  # inches per activation map
 GAP = 0.6  # inches between columns, room for the arrows
@@ -173,7 +169,7 @@ def layer_flow_figure(
     fig_width = axes_width + gaps + margin_left + margin_right
     axes_height = CELL * sum(height_ratios)
     fig_height = axes_height + hgap * rows + top_inches + bottom_inches
-    fig = plt.figure(figsize=(fig_width, fig_height))
+    fig = Figure(figsize=(fig_width, fig_height))
     grid = GridSpec(
         rows + 1, columns, figure=fig, width_ratios=ratios, height_ratios=height_ratios,
         left=margin_left / fig_width, right=1 - margin_right / fig_width,

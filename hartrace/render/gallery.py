@@ -5,12 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def image_gallery_figure(
@@ -18,13 +14,15 @@ def image_gallery_figure(
 ) -> Figure:
     """Images (``[H, W, 3]`` uint8 or floats in [0, 1]) in a grid, each with a caption under it."""
     if not images:
-        fig, ax = plt.subplots(figsize=(4, 1.2))
+        fig = Figure(figsize=(4, 1.2))
+        ax = fig.subplots()
         ax.axis("off")
         ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
         return fig
     columns = min(columns, len(images))
     rows = math.ceil(len(images) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(tile * columns, (tile + 0.45) * rows), squeeze=False)
+    fig = Figure(figsize=(tile * columns, (tile + 0.45) * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, captions, strict=False):

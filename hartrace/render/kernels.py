@@ -6,14 +6,11 @@ import math
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hartrace.errors import UsageError  # noqa: E402
-from hartrace.render.activations import to_numpy  # noqa: E402
+from hartrace.errors import UsageError
+from hartrace.render.activations import to_numpy
 
 #: Kernels are enlarged (nearest neighbour) to at least this many pixels a side so 3x3 ones stay visible.
 MIN_TILE_PIXELS = 24
@@ -108,7 +105,7 @@ def kernel_mosaic(weight: Any, mode: str = "auto", max_kernels: int = 16, column
 
 
 def _diverging_cmap() -> Any:
-    return plt.get_cmap(DIVERGING).with_extremes(bad=(GAP_GREY,) * 3)  # gaps must not read as zero weights (white)
+    return matplotlib.colormaps[DIVERGING].with_extremes(bad=(GAP_GREY,) * 3)  # gaps must not read as zero weights (white)
 
 
 def _per_input_figure(values: np.ndarray, title: str, rows: int = 6, columns: int = 8) -> Figure:
@@ -120,7 +117,8 @@ def _per_input_figure(values: np.ndarray, title: str, rows: int = 6, columns: in
     ]
     limit = _symmetric_limit([cell for row in cells for cell in row])
     aspect = cells[0][0].shape[1] / cells[0][0].shape[0]
-    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * aspect * columns + 1.4, 1.1 * rows + 0.8), squeeze=False)
+    fig = Figure(figsize=(1.1 * aspect * columns + 1.4, 1.1 * rows + 0.8))
+    axes = fig.subplots(rows, columns, squeeze=False)
     image = None
     for o in range(rows):
         for i in range(columns):
@@ -157,9 +155,8 @@ def kernel_grid_figure(weight: Any, *, mode: str = "auto", max_kernels: int = 64
     rows = math.ceil(len(tiles) / columns)
     tile = 0.9 if len(tiles) > 16 else 1.3
     colourbar = mode == "mean"
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(tile * aspect * columns + (1.0 if colourbar else 0.3), (tile + 0.25) * rows + 0.7), squeeze=False
-    )
+    fig = Figure(figsize=(tile * aspect * columns + (1.0 if colourbar else 0.3), (tile + 0.25) * rows + 0.7))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     limit = _symmetric_limit(tiles)

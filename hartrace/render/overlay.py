@@ -6,17 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import cv2
-import matplotlib
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.cm import ScalarMappable  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hartrace.errors import UsageError  # noqa: E402
-from hartrace.render.activations import to_numpy  # noqa: E402
+from hartrace.errors import UsageError
+from hartrace.render.activations import to_numpy
 
 
 def as_rgb_uint8(image: Any) -> np.ndarray:
@@ -86,7 +82,8 @@ def cam_figure(
     left, right, wspace, key = 0.01, 0.9, 0.04, 0.04
     width = tile * aspect * (panels + wspace * (panels - 1)) / ((right - left) * (1 - key))
     top_inches, bottom_inches = (0.75 if suptitle else 0.4), 0.1
-    fig, axes = plt.subplots(1, panels, figsize=(width, tile + top_inches + bottom_inches), squeeze=False)
+    fig = Figure(figsize=(width, tile + top_inches + bottom_inches))
+    axes = fig.subplots(1, panels, squeeze=False)
     axes = axes[0]
     axes[0].imshow(rgb)
     axes[0].set_title("input", fontsize=9)

@@ -35,14 +35,9 @@ _MAGIC = (
 
 
 def figure_png_bytes(fig: Any, dpi: int = 110) -> bytes:
-    """A matplotlib figure as PNG bytes, rendered in memory; the figure is closed (figures leak otherwise)."""
-    import matplotlib.pyplot as plt
-
+    """A matplotlib figure as PNG bytes, rendered in memory by Agg whatever the backend (pyplot is never involved)."""
     buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
 
 

@@ -13,21 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from PIL import Image, ImageSequence
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.cm import ScalarMappable  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image, ImageSequence  # noqa: E402
-
-from hartrace.errors import UsageError  # noqa: E402
-from hartrace.attribution.temporal import evenly_spaced, temporal_importance  # noqa: E402
-from hartrace.io import atomic_path  # noqa: E402
-from hartrace.render.activations import to_numpy, top_channels  # noqa: E402
-from hartrace.render.overlay import as_rgb_uint8, cam_overlay  # noqa: E402
+from hartrace.attribution.temporal import evenly_spaced, temporal_importance
+from hartrace.errors import UsageError
+from hartrace.io import atomic_path
+from hartrace.render.activations import to_numpy, top_channels
+from hartrace.render.overlay import as_rgb_uint8, cam_overlay
 
 
 def as_frames(frames: Any) -> np.ndarray:
@@ -67,7 +64,7 @@ def overlay_frames(frames: Any, cams: Any, alpha: float = 0.5) -> np.ndarray:
     return np.stack([cam_overlay(frame, cam, alpha=alpha) for frame, cam in zip(clip, maps, strict=True)])
 
 
-def _importance_axes(ax: plt.Axes, importance: np.ndarray, marked: Sequence[int], fps: float | None) -> None:
+def _importance_axes(ax: Axes, importance: np.ndarray, marked: Sequence[int], fps: float | None) -> None:
     """The share of the map per frame as a curve, the uniform share dashed, ``marked`` frames as dots."""
     times = np.arange(len(importance)) / fps if fps else np.arange(len(importance))
     ax.fill_between(times, importance, color="tab:red", alpha=0.15, lw=0)
@@ -130,7 +127,7 @@ def frame_strip_figure(
     tile = 1.7
     rows = 1 + (maps is not None)
     heights = [tile] * rows + ([1.6] if shares is not None else [])
-    fig = plt.figure(figsize=(max(4.5, tile * aspect * len(shown) + 0.9), sum(heights) + 0.45 * rows + (0.45 if title else 0.1)))
+    fig = Figure(figsize=(max(4.5, tile * aspect * len(shown) + 0.9), sum(heights) + 0.45 * rows + (0.45 if title else 0.1)))
     grid = fig.add_gridspec(len(heights), len(shown), height_ratios=heights, hspace=0.2, wspace=0.04)
     overlays = []
     for column, t in enumerate(shown):
@@ -161,7 +158,8 @@ def frame_strip_figure(
 def temporal_importance_figure(importance: Any, *, fps: float | None = None, title: str = "") -> Figure:
     """Each frame's share of the map over time (seconds when ``fps`` is given), the uniform share dashed."""
     shares = _as_importance(importance)
-    fig, ax = plt.subplots(figsize=(max(4.0, min(10.0, 0.25 * len(shares) + 2.5)), 2.6))
+    fig = Figure(figsize=(max(4.0, min(10.0, 0.25 * len(shares) + 2.5)), 2.6))
+    ax = fig.subplots()
     _importance_axes(ax, shares, [], fps)
     ax.set_title(title or "temporal importance", fontsize=10)
     fig.tight_layout()
@@ -183,9 +181,8 @@ def activation_time_grid_figure(activation: Any, *, top_n: int = 8, title: str =
     slices = values.shape[1]
     tile = 1.0 if slices > 8 else 1.3
     aspect = values.shape[3] / values.shape[2]
-    fig, axes = plt.subplots(
-        len(channels), slices, figsize=(tile * aspect * slices + 1.6, (tile + 0.12) * len(channels) + 0.8), squeeze=False
-    )
+    fig = Figure(figsize=(tile * aspect * slices + 1.6, (tile + 0.12) * len(channels) + 0.8))
+    axes = fig.subplots(len(channels), slices, squeeze=False)
     fig.subplots_adjust(left=0.6 / fig.get_figwidth(), right=1 - 0.9 / fig.get_figwidth(), bottom=0.02, top=1 - 0.6 / fig.get_figheight(), wspace=0.05, hspace=0.1)
     for row, channel in zip(axes, channels, strict=True):
         low, high = float(values[channel].min()), float(values[channel].max())
