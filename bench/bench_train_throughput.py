@@ -86,7 +86,7 @@ def reference_loop(data: Path, size: int, batch_size: int, workers: int) -> dict
 
 def hartrace_run(data: Path, out: Path, epochs: int, **options: Any) -> dict[str, Any]:
     """`hartrace train` with ``options``; train-phase images/s of the last epoch and the best val accuracy."""
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.train import resolve_config, train
 
     messages: list[str] = []
     config = resolve_config(None, data=str(data), weights="none", epochs=epochs, out=str(out), **options)

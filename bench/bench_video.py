@@ -40,8 +40,8 @@ def _log(message: str) -> None:
 
 
 def motion(data: Path, out: Path, epochs: int) -> dict[str, Any]:
-    from hartrace.evaluate import evaluate
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.evaluate import evaluate
+    from hartrace.workflows.train import resolve_config, train
 
     results = {}
     for name, clip_length in (("single frame", 1), ("8-frame clips", 8)):
@@ -60,7 +60,7 @@ def motion(data: Path, out: Path, epochs: int) -> dict[str, Any]:
 
 
 def evidence(run_dir: Path) -> dict[str, Any]:
-    from hartrace.attribution.batch import explain_split
+    from hartrace.workflows.explain import explain_split
 
     rows = {}
     for tolerance in (0, 4):
@@ -71,8 +71,8 @@ def evidence(run_dir: Path) -> dict[str, Any]:
 
 
 def zero_shot(data: Path, out: Path, epochs: int, splits: int) -> dict[str, Any]:
-    from hartrace.train import resolve_config
-    from hartrace.zeroshot.run import train_zero_shot
+    from hartrace.workflows.train import resolve_config
+    from hartrace.workflows.zeroshot import train_zero_shot
 
     options = {**TRAINING, "label_smoothing": 0.0}  # smoothing is a classification knob; the objective here is MSE
     config = resolve_config(None, **options, data=str(data), clip_length=8, epochs=epochs, zero_shot=True,

@@ -39,7 +39,7 @@ def main() -> None:
     from hartrace.explorer import ExplorerService
     from hartrace.render import activation_grid_plotly, cam_overlay_plotly, probability_bars_plotly
     from hartrace.synth import generate
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.train import resolve_config, train
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -14,7 +14,7 @@ Names load on first use, so ``import hartrace`` is instant.
 
 from __future__ import annotations
 
-from hartrace._lazy import lazy_getattr
+from hartrace.base.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -26,7 +26,7 @@ _EXPORTS = {
     "grad_cam": "hartrace.attribution.explanation",
     "explain": "hartrace.attribution.explanation",
     "Explanation": "hartrace.attribution.explanation",
-    "load_checkpoint": "hartrace.checkpoint",
+    "load_checkpoint": "hartrace.runs.checkpoint",
     "get_model": "hartrace.models",
     "list_models": "hartrace.models",
 }

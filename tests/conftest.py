@@ -82,7 +82,7 @@ def video_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def quick_config(data: Path, out: Path, **overrides):
     """A seconds-long training config on a tiny dataset (scratch net, 32 px, no workers)."""
-    from hartrace.train import resolve_config
+    from hartrace.workflows.train import resolve_config
 
     options = dict(
         data=str(data), backbone="resnet_small", weights="none", image_size=32, epochs=2, batch_size=8,

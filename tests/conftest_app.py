@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe import LayerStats
 
 CLASSES = ["calling", "clapping", "running"]
@@ -187,7 +187,7 @@ class FakeService:
 def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:
     """Two small trained runs on one synthetic dataset (seconds on a CPU): ``root/checkpoints/{tiny-a,tiny-b}``."""
     from hartrace.synth import generate
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.train import resolve_config, train
 
     data = generate(root / "synthetic", per_class=per_class, test_per_class=1, workers=1, progress=False).root
     for name, epochs, seed in (("tiny-a", 1, 1), ("tiny-b", 2, 0)):  # tiny-b is the latest run: the default
@@ -203,7 +203,7 @@ def make_video_run(root: Path) -> Path:
     """One small trained video run (the synthetic video set, c3d_small, 8-frame clips; seconds on a CPU):
     ``root/checkpoints/c3d``."""
     from hartrace.synth import generate_video_set
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.train import resolve_config, train
 
     data = generate_video_set(root / "videos", per_class=2, test_per_class=1, size=64, frames=16, workers=1, progress=False).root
     config = resolve_config(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hartrace.cli import main
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 IMAGE_KINDS = ("scratch", "harnet", "torchvision")
 VIDEO_KINDS = ("c3d", "cnn_lstm", "zero_shot")

@@ -17,7 +17,7 @@ API_SCRIPT = textwrap.dedent(
     import tempfile, pathlib
     import torch
     import hartrace
-    from hartrace.checkpoint import save_checkpoint
+    from hartrace.runs.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     images = torch.rand(2, 3, 32, 32)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from app import ids
-from app.components import audit as figures
-from app.pages import audit as page
-from hartrace.errors import UsageError
+from hartrace.explorer.app import ids
+from hartrace.explorer.app.components import audit as figures
+from hartrace.explorer.app.pages import audit as page
+from hartrace.base.errors import UsageError
 from hartrace.explorer import ExplorerService
 from tests.test_app_callbacks import find, texts
 
@@ -332,7 +332,7 @@ def test_the_overall_baseline_when_classes_have_none(service, runs):
 
 
 def test_the_page_is_registered_after_evaluation(service, runs):
-    from app import create_app
+    from hartrace.explorer.app import create_app
 
     write_audit(runs / RUN)
     app = create_app(service)
@@ -360,9 +360,9 @@ def test_the_page_is_registered_after_evaluation(service, runs):
 @pytest.mark.slow
 def test_a_real_audit_is_shown(tmp_path):
     """`hartrace audit` on a tiny trained run (two methods, a few images), then the page over what it wrote."""
-    from hartrace.audit import audit
+    from hartrace.workflows.audit import audit
     from hartrace.synth import generate
-    from hartrace.train import resolve_config, train
+    from hartrace.workflows.train import resolve_config, train
 
     data = generate(tmp_path / "synthetic", per_class=2, test_per_class=1, workers=1, progress=False).root
     config = resolve_config(

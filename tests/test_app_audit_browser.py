@@ -67,7 +67,7 @@ def test_the_audit_page_shows_a_runs_audit(duo, runs):
 
 
 def test_a_run_without_an_audit_then_audited(duo, runs):
-    from hartrace.audit import audit
+    from hartrace.workflows.audit import audit
 
     pick_option(duo, "run-dropdown", "tiny-a")
     go(duo, "/audit")

@@ -74,7 +74,7 @@ def server(service, tmp_path_factory):
     from dash.testing.application_runners import ThreadedRunner
     from dash.testing.composite import DashComposite
 
-    from app import create_app
+    from hartrace.explorer.app import create_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns a failure's report
     downloads = tmp_path_factory.mktemp("downloads")

@@ -7,11 +7,11 @@ import json
 import pytest
 from dash import no_update
 
-from app import ids
-from app.clicks import cell_from_click, channel_from_click, clicked_tile, target_from_click
-from app.components.figures import TARGET_COLOUR
-from app.pages import compare, evaluation, explain, images, inside, prediction, run
-from app.shell import choose_run, describe_selection, highlight_nav
+from hartrace.explorer.app import ids
+from hartrace.explorer.app.clicks import cell_from_click, channel_from_click, clicked_tile, target_from_click
+from hartrace.explorer.app.components.figures import TARGET_COLOUR
+from hartrace.explorer.app.pages import compare, evaluation, explain, images, inside, prediction, run
+from hartrace.explorer.app.shell import choose_run, describe_selection, highlight_nav
 from tests.conftest_app import CLASSES, FakeService, png_data_uri
 
 
@@ -306,7 +306,7 @@ def test_compare_two_runs(service):
 
 
 def test_the_app_serves_its_layout_and_callbacks(service):
-    from app import create_app
+    from hartrace.explorer.app import create_app
 
     app = create_app(service, title="test explorer")
     client = app.server.test_client()
@@ -338,8 +338,8 @@ def test_the_app_serves_its_layout_and_callbacks(service):
 
 
 def test_callbacks_stay_plain_functions():
-    from app import shell
-    from app.pages import modules
+    from hartrace.explorer.app import shell
+    from hartrace.explorer.app.pages import modules
 
     for module in [*modules(), shell]:
         for spec in module.callback.specs:

@@ -11,9 +11,9 @@ import pytest
 from dash import no_update
 from PIL import Image
 
-from app import ids
-from app.pages import images, video
-from app.shell import describe_selection
+from hartrace.explorer.app import ids
+from hartrace.explorer.app.pages import images, video
+from hartrace.explorer.app.shell import describe_selection
 from hartrace.explorer import ExplorerService
 from hartrace.render import cam_overlay
 from tests.conftest_app import FakeService

@@ -12,18 +12,18 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from hartrace.audit.faithfulness import average_drop_increase, curve_auc, perturbation_curve
-from hartrace.audit.report import TABLE_HEADER, markdown_report, method_problems
-from hartrace.audit.run import WORST_PER_METHOD, audit
-from hartrace.audit.sanity import cascading_randomisation, sanity_verdict
+from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
+from hartrace.workflows.audit.report import TABLE_HEADER, markdown_report, method_problems
+from hartrace.workflows.audit.run import WORST_PER_METHOD, audit
+from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.cli import main
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution import explain
-from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
-from hartrace.loading import open_dataset, open_model
+from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.runs.loading import open_dataset, open_model
 from hartrace.synth import generate
-from hartrace.train import train
+from hartrace.workflows.train import train
 from tests.conftest import colour_folder, quick_config, run_cli
 
 LIMIT, STEPS, CASCADE = 10, 5, 4

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from hartrace.audit import faithfulness as F
-from hartrace.audit import sanity as S
-from hartrace.audit.faithfulness import average_drop_increase, curve_auc, perturbation_curve
-from hartrace.audit.sanity import cascading_randomisation, sanity_verdict
-from hartrace.errors import UsageError
+from hartrace.workflows.audit import faithfulness as F
+from hartrace.workflows.audit import sanity as S
+from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
+from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
+from hartrace.base.errors import UsageError
 from hartrace.attribution import explain
 from hartrace.models import get_model
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hartrace.demo import DemoResult, next_steps, run_demo
+from hartrace.workflows.demo import DemoResult, next_steps, run_demo
 from hartrace.synth import generate
-from hartrace.train import resolve_config, train
+from hartrace.workflows.train import resolve_config, train
 
 
 @pytest.mark.slow

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.compare import compare
-from hartrace.evaluate import evaluate
-from hartrace.predict import predict
-from hartrace.train import train
+from hartrace.workflows.compare import compare
+from hartrace.workflows.evaluate import evaluate
+from hartrace.workflows.predict import predict
+from hartrace.workflows.train import train
 from tests.conftest import colour_folder, make_image, quick_config, run_cli
 
 

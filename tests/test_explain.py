@@ -12,7 +12,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 import hartrace
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution import explain, grad_cam
 from hartrace.models import get_model
 
@@ -185,7 +185,7 @@ def test_unknown_method_and_missing_layer() -> None:
 
 
 def test_pointing_game_energy_and_random_baseline_by_hand() -> None:
-    from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
+    from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 
     masks = torch.zeros(2, 4, 4, dtype=torch.bool)
     masks[:, 0, 0:2] = True  # two of sixteen pixels

@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution import grad_cam
 from hartrace.explorer import ExplorerService, LRUCache
 from hartrace.synth import generate
-from hartrace.train import resolve_config, train
+from hartrace.workflows.train import resolve_config, train
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution import grad_cam
 from hartrace.explorer import ExplorerService
 

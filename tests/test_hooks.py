@@ -10,7 +10,7 @@ import torch
 import torchvision
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe import HookManager, LayerStats, capture, layer_table, list_layers
 
 

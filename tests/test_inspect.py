@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.attribution.batch import explain_split
+from hartrace.workflows.explain import explain_split
 from hartrace.synth import generate
-from hartrace.train import train
+from hartrace.workflows.train import train
 from tests.conftest import ROOT, colour_folder, quick_config, run_cli
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hartrace.data import detect_format, load_dataset
-from hartrace.errors import DataError
+from hartrace.base.errors import DataError
 from tests.conftest import make_image, truncate
 
 # --- Kaggle HAR ----------------------------------------------------------------------------------

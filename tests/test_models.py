@@ -14,7 +14,7 @@ import torch
 import torchvision
 from torch import nn
 
-from hartrace.errors import UsageError, WeightsNotFoundError
+from hartrace.base.errors import UsageError, WeightsNotFoundError
 from hartrace.models import get_model, imagenet_weights_file, list_models, model_info
 from hartrace.models._freeze import FreezableMixin
 

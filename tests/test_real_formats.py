@@ -22,7 +22,7 @@ from PIL import Image
 
 from hartrace.data import detect_format, load_dataset
 from hartrace.data.samples import DatasetIndex
-from hartrace.errors import DataError
+from hartrace.base.errors import DataError
 from tests.conftest import ROOT, run_cli
 from tests.test_video_layouts import make_video
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hartrace.attribution.registry import METHODS, method_help, method_names, method_spec
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from tests.conftest import ROOT
 
 

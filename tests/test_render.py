@@ -19,8 +19,8 @@ from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.patches import ConnectionPatch, Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from hartrace.errors import UsageError  # noqa: E402
-from hartrace.io import save_figure  # noqa: E402
+from hartrace.base.errors import UsageError  # noqa: E402
+from hartrace.base.io import save_figure  # noqa: E402
 from hartrace.probe.capture import Capture, LayerCapture, LayerStats  # noqa: E402
 from hartrace.render import (  # noqa: E402
     activation_grid_figure,

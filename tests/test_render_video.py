@@ -15,9 +15,9 @@ from matplotlib.image import AxesImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from hartrace.data.video import probe_video, read_video  # noqa: E402
-from hartrace.errors import UsageError  # noqa: E402
+from hartrace.base.errors import UsageError  # noqa: E402
 from hartrace.attribution.temporal import temporal_importance  # noqa: E402
-from hartrace.io import save_figure  # noqa: E402
+from hartrace.base.io import save_figure  # noqa: E402
 from hartrace.render import (  # noqa: E402
     activation_time_grid_figure,
     frame_strip_figure,

@@ -11,7 +11,7 @@ import pytest
 
 from hartrace.data import load_dataset
 from hartrace.data.splits import group_of, resolve_split, stratified_split
-from hartrace.errors import DataError
+from hartrace.base.errors import DataError
 from tests.conftest import make_image
 
 KEYS = [f"img{i:03d}.jpg" for i in range(100)]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.synth import ACTIONS, SynthReport, generate, render_scene
 from hartrace.synth.scene import sample_scene
 

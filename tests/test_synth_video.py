@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.synth import VIDEO_ACTIONS, generate, generate_video_set, render_video
 from hartrace.synth.video import clip_names, sample_video, video_rng
 from tests.conftest import run_cli

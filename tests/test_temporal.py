@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import hartrace
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution import METHODS, explain, grad_cam, temporal_importance
 from hartrace.attribution.cam import normalise, upsample_and_normalise
-from hartrace.attribution.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.attribution.temporal import evenly_spaced, frames_to_volume, per_frame_frames
 from hartrace.probe.hooks import HookManager
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from hartrace.checkpoint import load_checkpoint, read_checkpoint
-from hartrace.errors import UsageError
-from hartrace.train import resume, train
+from hartrace.runs.checkpoint import load_checkpoint, read_checkpoint
+from hartrace.base.errors import UsageError
+from hartrace.workflows.train import resume, train
 from tests.conftest import ROOT, colour_folder, make_image, quick_config, run_cli
 
 
@@ -130,7 +130,7 @@ def test_feature_cache_trains_the_same_head(colours: Path, tmp_path: Path) -> No
 
 
 def test_epoch_metrics_equal_scikit_learn(colours: Path, tmp_path: Path) -> None:
-    from hartrace.evaluate import evaluate
+    from hartrace.workflows.evaluate import evaluate
 
     result = train(quick_config(colours, tmp_path / "run", epochs=1, lr=1e-4), progress=False, log=_quiet)
     evaluation = evaluate(result.run_dir, progress=False)

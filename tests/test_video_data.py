@@ -22,7 +22,7 @@ from hartrace.data.video import (
     video_eval_transform,
     video_train_transform,
 )
-from hartrace.errors import DataError, UsageError
+from hartrace.base.errors import DataError, UsageError
 from tests.test_video_layouts import FRAMES, HEIGHT, WIDTH, frame_indices, make_ucf101, make_video
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)

@@ -11,7 +11,7 @@ import pytest
 
 from hartrace.cli import main
 from hartrace.data import detect_format, load_dataset
-from hartrace.errors import DataError, UsageError
+from hartrace.base.errors import DataError, UsageError
 from tests.conftest import make_image
 
 FRAMES, WIDTH, HEIGHT = 12, 32, 24

@@ -16,7 +16,7 @@ from torch import nn
 
 import hartrace
 from hartrace.cli import models_cmd
-from hartrace.errors import UsageError, WeightsNotFoundError
+from hartrace.base.errors import UsageError, WeightsNotFoundError
 from hartrace.models import ModelInfo, get_model, list_models, model_info, published_weights_file
 from hartrace.models.video import CNNLSTM
 from hartrace.probe.layers import measure_output_shapes

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from hartrace.checkpoint import load_checkpoint
+from hartrace.runs.checkpoint import load_checkpoint
 from hartrace.data import load_dataset
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.evaluate import evaluate
-from hartrace.inference import model_outputs
-from hartrace.train import train
+from hartrace.workflows.evaluate import evaluate
+from hartrace.runs.inference import model_outputs
+from hartrace.workflows.train import train
 from tests.conftest import quick_config, run_cli
 
 CLIP = dict(backbone="c3d_small", image_size=32, clip_length=4, clip_stride=2, test_clips=3, batch_size=6)
@@ -125,7 +125,7 @@ def test_predict_and_explain_videos(video_run: Path, video_set: Path, tmp_path: 
 
 
 def test_zero_shot_protocol_holds_out_classes_and_reports_mean_and_std(video_set: Path, tmp_path: Path) -> None:
-    from hartrace.zeroshot.run import train_zero_shot
+    from hartrace.workflows.zeroshot import train_zero_shot
 
     rng = np.random.default_rng(0)
     embeddings = tmp_path / "names.npy"

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.zeroshot import (
     ClassSplit,
     EmbeddingRegressionLoss,

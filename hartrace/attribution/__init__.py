@@ -11,7 +11,7 @@ reading the method registry (the command line's help) does not import torch.
 
 from __future__ import annotations
 
-from hartrace._lazy import lazy_getattr
+from hartrace.base.lazy import lazy_getattr
 
 _EXPORTS = {
     "Explanation": "hartrace.attribution.explanation",

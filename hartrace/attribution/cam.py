@@ -25,7 +25,7 @@ from torch import nn
 
 from hartrace.attribution.registry import MethodSpec, method_spec
 from hartrace.attribution.temporal import frames_to_volume, per_frame_frames
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe.capture import Capture
 
 EPS = 1e-7

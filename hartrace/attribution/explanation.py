@@ -19,7 +19,7 @@ from hartrace.attribution.cam import cam_maps
 from hartrace.attribution.pixel import pixel_maps
 from hartrace.attribution.registry import DEFAULT_METHOD, MethodSpec, method_spec
 from hartrace.attribution.targets import Target, resolve_targets
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe.capture import Capture
 from hartrace.probe.hooks import HookManager
 

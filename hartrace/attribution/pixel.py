@@ -19,7 +19,7 @@ from torch import nn
 from hartrace.attribution.cam import normalise
 from hartrace.attribution.registry import MethodSpec, method_spec
 from hartrace.attribution.temporal import per_frame_frames
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe.layers import resolve_layers
 
 

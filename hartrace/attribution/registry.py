@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 #: Method families: ``cam`` maps come from a layer's captured activations (and gradients);
 #: ``pixel`` maps are captum attributions to the input pixels.

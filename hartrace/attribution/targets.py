@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 Target = int | str | Sequence[int | str] | torch.Tensor | None
 

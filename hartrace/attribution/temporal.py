@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.probe.views import frames_per_item, frames_to_volume
 
 __all__ = ["evenly_spaced", "frames_to_volume", "per_frame_frames", "temporal_importance"]

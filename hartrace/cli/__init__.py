@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from hartrace import __version__
-from hartrace.errors import HartraceError
+from hartrace.base.errors import HartraceError
 
 from . import audit_cmd, compare_cmd, data_cmd, demo_cmd, evaluate_cmd, explore_cmd, inspect_cmd, models_cmd, synth_cmd, train_cmd
 

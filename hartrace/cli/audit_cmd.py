@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.audit import DEFAULT_METHODS
+from hartrace.workflows.audit import DEFAULT_METHODS
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
 
 
@@ -44,8 +44,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.audit.report import all_problems, format_table
-    from hartrace.audit.run import audit
+    from hartrace.workflows.audit.report import all_problems, format_table
+    from hartrace.workflows.audit.run import audit
 
     result = audit(
         args.run, checkpoint=args.checkpoint, runs_dir=args.runs_dir, methods=args.methods, layer=args.layer, split=args.split,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.data.layouts import FORMATS
+from hartrace.data.formats import FORMATS
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.compare import compare, markdown_table
+    from hartrace.workflows.compare import compare, markdown_table
 
     base = config_from_args(args)
     result = compare(base, args.backbones, args.sizes, args.freezes, out=args.out, progress=not args.quiet)

@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.demo import next_steps, run_demo
+    from hartrace.workflows.demo import next_steps, run_demo
 
     result = run_demo(args.data, args.runs_dir, seed=args.seed, epochs=args.epochs, progress=not args.quiet)
     print(next_steps(result))

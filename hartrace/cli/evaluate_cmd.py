@@ -40,10 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from hartrace.evaluate import evaluate, format_report
+    from hartrace.workflows.evaluate import evaluate, format_report
 
     if args.data and not args.checkpoint:
-        from hartrace.errors import UsageError
+        from hartrace.base.errors import UsageError
 
         raise UsageError("--data goes with --checkpoint; a run is scored on its own saved split")
     result = evaluate(
@@ -56,7 +56,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from hartrace.predict import format_predictions, predict
+    from hartrace.workflows.predict import format_predictions, predict
 
     result = predict(
         args.inputs, checkpoint=args.checkpoint, runs_dir=args.runs_dir, top_k=args.top_k, out=args.out,

@@ -32,16 +32,16 @@ def explore_url(host: str, port: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.errors import UsageError
+    from hartrace.base.errors import UsageError
     from hartrace.explorer import ExplorerService
-    from hartrace.runs import list_runs
+    from hartrace.runs.discovery import list_runs
 
     if not list_runs(args.runs):
         raise UsageError(f"no trained runs in {args.runs}/: train one first (`make demo` or `hartrace train`)")
     service = ExplorerService(args.runs, run=args.run, data=args.data)
     service.default_run()  # an unknown --run fails here, before the server starts
     try:
-        from app import create_app
+        from hartrace.explorer.app import create_app
     except ImportError as exc:
         raise UsageError(f"the explorer app is not installed ({exc}); reinstall hartrace with `make venv`") from None
     if args.host not in LOCAL_HOSTS:

@@ -70,13 +70,13 @@ def run_layers(args: argparse.Namespace) -> int:
         from hartrace.models import get_model, model_info
 
         if args.run or args.checkpoint:
-            from hartrace.errors import UsageError
+            from hartrace.base.errors import UsageError
 
             raise UsageError("give one of --backbone, --run or --checkpoint")
         info = model_info(args.backbone)
         model, spec, title = get_model(args.backbone, 2, weights="none"), InputSpec.from_info(info), args.backbone
     else:
-        from hartrace.loading import open_model
+        from hartrace.runs.loading import open_model
 
         opened = open_model(args.run, args.checkpoint, args.runs_dir)
         model, spec, title = opened.model, InputSpec.from_meta(opened.meta), str(opened.checkpoint)
@@ -94,7 +94,7 @@ def run_layers(args: argparse.Namespace) -> int:
 
 
 def run_visualize(args: argparse.Namespace) -> int:
-    from hartrace.visualize import visualize
+    from hartrace.workflows.visualize import visualize
 
     result = visualize(
         args.image, args.layers, run=args.run, checkpoint=args.checkpoint, runs_dir=args.runs_dir, method=args.method,
@@ -108,8 +108,8 @@ def run_visualize(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from hartrace.attribution.batch import explain_split
-    from hartrace.train.distributed import is_main_process
+    from hartrace.workflows.explain import explain_split
+    from hartrace.runs.distributed import is_main_process
 
     result = explain_split(
         args.run, checkpoint=args.checkpoint, split=args.split, method=args.method, layer=args.layer, target=args.target,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hartrace.cli.common import add_quiet, positive_int
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 DEFAULT_SYNTH_DIR = Path("data/synthetic")
 DEFAULT_VIDEO_DIR = Path("data/synthetic-video")

@@ -1,4 +1,4 @@
-"""``hartrace train``: options map one-to-one onto :class:`hartrace.train.TrainConfig`."""
+"""``hartrace train``: options map one-to-one onto :class:`hartrace.workflows.train.TrainConfig`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from hartrace.cli.common import add_quiet, positive_int
-from hartrace.data.layouts import FORMATS
-from hartrace.train.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TASK_CHOICES
+from hartrace.data.formats import FORMATS
+from hartrace.workflows.train.config import AMP_MODES, OPTIMIZERS, SCHEDULES, TASK_CHOICES
 
 
 def _on_off(text: str) -> bool:
@@ -94,28 +94,28 @@ OPTION_NAMES = (
 
 def config_from_args(args: argparse.Namespace):
     """Defaults < --config file < the options given on the command line."""
-    from hartrace.train import read_config_file, resolve_config
+    from hartrace.workflows.train import read_config_file, resolve_config
 
     file_options = read_config_file(args.config) if args.config else None
     return resolve_config(file_options, **{name: getattr(args, name) for name in OPTION_NAMES})
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.train import resume, train
-    from hartrace.train.distributed import is_main_process
+    from hartrace.workflows.train import resume, train
+    from hartrace.runs.distributed import is_main_process
 
     log = print
     if args.resume:
         given = [name for name in OPTION_NAMES if getattr(args, name) is not None and name not in ("epochs", "runs_dir")]
         if given or args.config:
-            from hartrace.errors import UsageError
+            from hartrace.base.errors import UsageError
 
             raise UsageError("--resume continues a run with its saved config; only --epochs may change")
         result = resume(args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log)
     else:
         config = config_from_args(args)
         if config.zero_shot:
-            from hartrace.zeroshot.run import format_summary, train_zero_shot
+            from hartrace.workflows.zeroshot import format_summary, train_zero_shot
 
             outcome = train_zero_shot(config, progress=not args.quiet, log=log)
             print(format_summary(outcome.summary))

@@ -5,11 +5,11 @@ Names are imported on first use (PEP 562), so the command line starts without to
 
 from __future__ import annotations
 
-from hartrace._lazy import lazy_getattr
+from hartrace.base.lazy import lazy_getattr
 
 _EXPORTS = {
-    "FORMATS": "hartrace.data.layouts",
-    "detect_format": "hartrace.data.layouts",
+    "FORMATS": "hartrace.data.formats",
+    "detect_format": "hartrace.data.readers",
     "DatasetIndex": "hartrace.data.samples",
     "Sample": "hartrace.data.samples",
     "SkippedFile": "hartrace.data.samples",
@@ -17,7 +17,7 @@ _EXPORTS = {
     "load_rgb": "hartrace.data.decode",
     "probe": "hartrace.data.decode",
     "load_dataset": "hartrace.data.index",
-    "VIDEO_FORMATS": "hartrace.data.layouts",
+    "VIDEO_FORMATS": "hartrace.data.formats",
     "VIDEO_EXTENSIONS": "hartrace.data.video",
     "VideoDecodeError": "hartrace.data.video",
     "VideoInfo": "hartrace.data.video",

@@ -21,7 +21,7 @@ from hartrace.data.dataset import UNLABELLED
 from hartrace.data.samples import Sample
 from hartrace.data.transforms import EVAL_CROP_RATIO, AugmentConfig
 from hartrace.data.video import VideoDecodeError, clip_indices, decode_frames, frame_count, load_video_mask
-from hartrace.errors import DataError, UsageError
+from hartrace.base.errors import DataError, UsageError
 
 
 class VideoTransform:

@@ -11,7 +11,7 @@ from torchvision import tv_tensors
 
 from hartrace.data.decode import ImageDecodeError, load_rgb
 from hartrace.data.samples import Sample
-from hartrace.errors import DataError
+from hartrace.base.errors import DataError
 
 #: Label given to unlabelled samples (the Kaggle test set), so batches stay tensors.
 UNLABELLED = -1

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.data.decode import ImageDecodeError, probe
-from hartrace.data.layouts import FOLD_FORMATS, FORMATS, READERS, VIDEO_FORMATS, ClassList, Listing, detect_format
+from hartrace.data.formats import FOLD_FORMATS, FORMATS, VIDEO_FORMATS
+from hartrace.data.layouts import ClassList, Listing
+from hartrace.data.readers import READERS, detect_format
 from hartrace.data.layouts import read_class_file, unique_names
 from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
 from hartrace.data.splits import default_split_path, group_of, resolve_split
-from hartrace.errors import DataError, UsageError
-from hartrace.progress import progress_bar
+from hartrace.base.errors import DataError, UsageError
+from hartrace.base.progress import progress_bar
 
 
 def _probe_one(path: Path) -> tuple[int, int] | str:

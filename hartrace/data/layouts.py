@@ -4,7 +4,8 @@ Each reader only *lists* a layout: class names, and samples per split as the
 layout defines them. Decoding, skipping bad files and making a validation split
 are the same for every layout and live in :mod:`hartrace.data.index`. The video
 layouts (UCF101, HMDB51, folders of videos) are read by
-:mod:`hartrace.data.video_layouts`, which builds on the helpers here.
+:mod:`hartrace.data.video_layouts`, which builds on the helpers here; :mod:`hartrace.data.readers`
+names every reader and tells a folder's layout.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ from pathlib import Path
 
 from hartrace.data.decode import IMAGE_EXTENSIONS
 from hartrace.data.samples import Box, Sample
-from hartrace.errors import DataError
+from hartrace.base.errors import DataError
 
-#: Layouts whose samples are videos (the rest are images).
-VIDEO_FORMATS = ("ucf101", "hmdb51", "videofolder")
-#: Layouts that come with official train/test splits ("folds" 1..3).
-FOLD_FORMATS = ("ucf101", "hmdb51")
-FORMATS = ("kaggle", "stanford40", "imagefolder", *VIDEO_FORMATS)
 
 
 @dataclass
@@ -133,7 +129,7 @@ def is_image_name(path: Path) -> bool:
 # --- (a) Kaggle "Human Action Recognition" -------------------------------------------------------
 
 
-def _find_file(root: Path, name: str) -> Path | None:
+def find_file(root: Path, name: str) -> Path | None:
     for child in root.iterdir() if root.is_dir() else ():
         if child.name.lower() == name.lower() and child.is_file():
             return child
@@ -146,7 +142,7 @@ def read_kaggle(root: Path, classes: ClassList | None = None) -> Listing:
     Evidence masks are picked up from ``masks/<split>/<stem>.png`` where present
     (the synthetic set writes them).
     """
-    train_csv = _find_file(root, "Training_set.csv")
+    train_csv = find_file(root, "Training_set.csv")
     if train_csv is None:
         raise DataError(f"{root} has no Training_set.csv, so it is not the Kaggle HAR layout")
     rows = read_csv(train_csv, ("filename", "label"))
@@ -163,7 +159,7 @@ def read_kaggle(root: Path, classes: ClassList | None = None) -> Listing:
             raise DataError(f"{train_csv.name} line {line} has no filename")
         train.append(sample("train", row["filename"], lookup(row["label"], f"{train_csv.name} line {line}")))
     pools = {"train": train}
-    test_csv = _find_file(root, "Testing_set.csv")
+    test_csv = find_file(root, "Testing_set.csv")
     if test_csv is not None:
         pools["test"] = [sample("test", row["filename"], None) for _, row in read_csv(test_csv, ("filename",))]
     return Listing("kaggle", list(classes.names), pools)
@@ -241,17 +237,13 @@ def _boxes_of(xml_path: Path) -> tuple[tuple[Box, ...], list[str]]:
 # --- (c) ImageFolder -----------------------------------------------------------------------------
 
 
-def _class_dirs(folder: Path) -> list[Path]:
+def class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def files_in(folder: Path, is_member: Callable[[Path], bool] = is_image_name) -> list[Path]:
     """The files under ``folder`` (any depth) that ``is_member`` accepts, sorted."""
     return sorted(p for p in folder.rglob("*") if is_member(p))
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return files_in(folder, is_image_name)
 
 
 def read_imagefolder(root: Path, classes: ClassList | None = None) -> Listing:
@@ -268,11 +260,11 @@ def read_class_folders(
 ) -> Listing:
     """A folder per class of the files ``is_member`` accepts (images for ImageFolder, videos for videofolder)."""
     has_subroots = (root / "train").is_dir() and any(
-        files_in(d, is_member) for d in _class_dirs(root / "train")
+        files_in(d, is_member) for d in class_dirs(root / "train")
     )
     subroots = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
     if classes is None:
-        own = tuple(d.name for d in _class_dirs(subroots["train"]) if files_in(d, is_member))
+        own = tuple(d.name for d in class_dirs(subroots["train"]) if files_in(d, is_member))
         if not own:
             raise DataError(f"{root} has no class sub-folders with {what} in them")
         classes = ClassList(own, f"the class folders of {subroots['train'].name if has_subroots else root.name}/")
@@ -280,7 +272,7 @@ def read_class_folders(
     pools: dict[str, list[Sample]] = {}
     for split, folder in subroots.items():
         pool = []
-        for class_dir in _class_dirs(folder):
+        for class_dir in class_dirs(folder):
             files = files_in(class_dir, is_member)
             if files:
                 label = lookup(class_dir.name, f"folder {class_dir.relative_to(root)}")
@@ -289,48 +281,3 @@ def read_class_folders(
             pool.extend(Sample(path, None) for path in sorted(folder.iterdir()) if is_member(path))
         pools[split] = pool
     return Listing(layout, list(classes.names), pools)
-
-
-def _video_reader(layout: str) -> Callable[..., Listing]:
-    """The reader of a video layout, imported on first use (video_layouts builds on this module)."""
-
-    def read(root: Path, classes: ClassList | None = None, fold: int = 1) -> Listing:
-        from hartrace.data.video_layouts import VIDEO_READERS
-
-        return VIDEO_READERS[layout](root, classes, fold)
-
-    read.__name__ = read.__qualname__ = f"read_{layout}"
-    return read
-
-
-#: Every reader takes ``(root, classes)``, ``classes`` a :class:`ClassList` that replaces the layout's own;
-#: the video readers also take ``fold`` (UCF101/HMDB51 split 1..3).
-READERS: dict[str, Callable[..., Listing]] = {
-    "kaggle": read_kaggle,
-    "stanford40": read_stanford40,
-    "imagefolder": read_imagefolder,
-    **{layout: _video_reader(layout) for layout in VIDEO_FORMATS},
-}
-
-
-def detect_format(root: Path) -> str:
-    """The layout of ``root``, judged by its marker files (split files before class folders)."""
-    from hartrace.data import video_layouts
-
-    if _find_file(root, "Training_set.csv") is not None:
-        return "kaggle"
-    if (root / "ImageSplits" / "actions.txt").is_file():
-        return "stanford40"
-    marked = video_layouts.detect_split_layout(root)
-    if marked is not None:
-        return marked
-    if any(_images_in(d) for d in _class_dirs(root)):
-        return "imagefolder"
-    if video_layouts.has_video_folders(root):
-        return "videofolder"
-    raise DataError(
-        f"cannot tell the layout of {root}: expected Training_set.csv (Kaggle HAR), "
-        "ImageSplits/actions.txt (Stanford 40), ucfTrainTestlist/classInd.txt (UCF101), "
-        "testTrainMulti_7030_splits/<class>_test_split1.txt (HMDB51), or class sub-folders of images "
-        "(ImageFolder) or of videos (videofolder); see --format"
-    )

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from hartrace.data.samples import Sample
 from hartrace.data.transforms import AugmentConfig, eval_transform, train_transform
-from hartrace.errors import DataError, UsageError
+from hartrace.base.errors import DataError, UsageError
 
 TASKS = ("image", "video")
 FrameCounts = Mapping[Path, int] | None
@@ -124,7 +124,8 @@ def evaluation_dataset(
 
 def dataset_task(root: str | Path, format: str = "auto") -> str:
     """``"video"`` or ``"image"``: what the dataset at ``root`` holds, judged from its layout without reading it."""
-    from hartrace.data.layouts import VIDEO_FORMATS, detect_format
+    from hartrace.data.formats import VIDEO_FORMATS
+    from hartrace.data.readers import detect_format
 
     root = Path(root).expanduser()
     if not root.is_dir():

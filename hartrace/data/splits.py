@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hartrace.errors import DataError
-from hartrace.io import write_json
+from hartrace.base.errors import DataError
+from hartrace.base.io import write_json
 
 SPLIT_FORMAT = "hartrace-split/1"
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from hartrace.data.dataset import evidence_mask
 from hartrace.data.decode import ImageDecodeError, load_rgb
 from hartrace.data.samples import DatasetIndex, Sample
-from hartrace.io import save_figure, write_csv, write_json
+from hartrace.base.io import save_figure, write_csv, write_json
 
 
 def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:

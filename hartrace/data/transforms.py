@@ -14,7 +14,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 #: Eval resizes the short side to ``size / EVAL_CROP_RATIO`` then centre-crops, as torchvision's references do.
 EVAL_CROP_RATIO = 0.875

@@ -20,8 +20,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hartrace.errors import UsageError
-from hartrace.runs import list_runs
+from hartrace.base.errors import UsageError
+from hartrace.runs.discovery import list_runs
 
 AUDIT_DIR = "audit"
 AUDIT_JSON = "audit.json"

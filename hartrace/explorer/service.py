@@ -25,20 +25,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hartrace.data import DatasetIndex, load_rgb
+from hartrace.data import load_rgb
 from hartrace.data.decode import ImageDecodeError
 from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain, maps_from_capture
 from hartrace.attribution.registry import METHODS, method_spec
 from hartrace.explorer.audits import AuditViews
 from hartrace.explorer.cache import LRUCache
+from hartrace.explorer.state import RunState
 from hartrace.explorer.video import VideoViews
-from hartrace.inference import checkpoint_transform
-from hartrace.loading import Opened, open_dataset, open_model
+from hartrace.runs.inference import checkpoint_transform
+from hartrace.runs.loading import open_dataset, open_model
 from hartrace.probe import Capture, HookManager, LayerStats, layer_table
-from hartrace.runs import BEST, CONFIG, EVAL_DIR, METRICS_JSONL, find_run, list_runs
+from hartrace.runs.discovery import BEST, CONFIG, EVAL_DIR, METRICS_JSONL, find_run, list_runs
 
 #: Methods whose map comes from the one cached pass (instant to switch to), and those that run the model again.
 FAST_METHODS = tuple(name for name, spec in METHODS.items() if spec.from_capture)
@@ -55,18 +56,6 @@ class Analysis:
     batch: torch.Tensor  # [1, 3, H, W], normalised model input
     capture: Capture
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunState:
-    """A loaded run: model, dataset, the image ids it may serve, and what was derived from them."""
-
-    opened: Opened
-    index: DatasetIndex
-    files: dict[str, Path]  # image id (dataset-relative path) -> file
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time per model
-    predictions: list[dict[str, Any]] | None = None
-    tree: list[dict[str, Any]] | None = None
 
 
 class ExplorerService(VideoViews, AuditViews):
@@ -151,7 +140,7 @@ class ExplorerService(VideoViews, AuditViews):
         state = self._run(run)
         path = state.opened.checkpoint.parent / EVAL_DIR / state.opened.evaluated_split / "eval.json"
         if not path.is_file():
-            from hartrace.evaluate import evaluate
+            from hartrace.workflows.evaluate import evaluate
 
             with state.lock:
                 if not path.is_file():
@@ -219,7 +208,7 @@ class ExplorerService(VideoViews, AuditViews):
     def thumbnail(self, run: str, image_id: str, size: int = 128) -> str:
         def make() -> str:
             from hartrace.data.video import VideoDecodeError
-            from hartrace.evaluate import preview_picture
+            from hartrace.workflows.evaluate import preview_picture
 
             try:  # an image, or a video's middle frame
                 image = Image.fromarray(preview_picture(self._path(run, image_id), size))

@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from hartrace.attribution.registry import DEFAULT_METHOD, method_spec
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.explorer.cache import LRUCache
+from hartrace.explorer.state import RunState
 from hartrace.probe import Capture, HookManager
 
-if TYPE_CHECKING:
-    from hartrace.explorer.service import RunState
 
 VIDEO = "video"
 
@@ -109,7 +108,7 @@ class VideoViews:
 
         def analyse() -> VideoAnalysis:
             from hartrace.data.pipeline import InputSpec
-            from hartrace.visualize_video import clip_pictures, model_clip
+            from hartrace.workflows.visualize.video import clip_pictures, model_clip
 
             state = self._video_run(run)
             if video_id not in state.files:

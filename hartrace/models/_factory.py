@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.models._freeze import FreezableMixin, parse_freeze
 from hartrace.models._registry import get_builder, model_info
 from hartrace.models._weights import (
@@ -37,7 +37,7 @@ def get_model(
     N (train the last N trunk stages and the head) or None for the model's default.
 
     Every argument is checked, and any weights file read, before the (possibly
-    slow) build, so mistakes fail fast with a :class:`~hartrace.errors.UsageError`.
+    slow) build, so mistakes fail fast with a :class:`~hartrace.base.errors.UsageError`.
     The result is a :class:`FreezableMixin`: it has ``forward_trunk``,
     ``forward_head``, ``set_freeze``, ``frozen_modules`` and ``info``.
     """

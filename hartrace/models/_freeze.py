@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 if TYPE_CHECKING:
     from hartrace.models._registry import ModelInfo

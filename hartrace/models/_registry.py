@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 __all__ = ["ModelInfo", "register_model", "list_models", "model_info", "get_builder"]
 

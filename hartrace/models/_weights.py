@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torchvision.models import get_weight
 
-from hartrace.errors import UsageError, WeightsNotFoundError
+from hartrace.base.errors import UsageError, WeightsNotFoundError
 from hartrace.models._registry import ModelInfo
 
 __all__ = [

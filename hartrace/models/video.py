@@ -22,7 +22,7 @@ import torchvision.models.video as tvv
 from torch import nn
 from torchvision.models.video.resnet import VideoResNet
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, register_model
 from hartrace.models._weights import imagenet_preset

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 
 @dataclass(frozen=True)

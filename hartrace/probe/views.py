@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 #: The kinds of item view, by the rank of one item's output.
 VIEW_KINDS = {1: "vector", 2: "sequence", 3: "maps", 4: "volume"}

@@ -4,7 +4,7 @@ The matplotlib charts load eagerly; the rest (OpenCV overlays, plotly) on first 
 so importing ``hartrace.render`` stays cheap.
 """
 
-from hartrace._lazy import lazy_getattr
+from hartrace.base.lazy import lazy_getattr
 from hartrace.render.charts import confusion_matrix_figure, probability_bars_figure, training_curves_figure
 from hartrace.render.gallery import image_gallery_figure
 

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 #: A count range wider than this (max / smallest non-zero) switches histograms to a log y axis.
 LOG_RATIO = 1000.0

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.patches import ConnectionPatch
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
 from hartrace.render.kernels import _diverging_cmap, kernel_mosaic
 from hartrace.render.overlay import as_rgb_uint8

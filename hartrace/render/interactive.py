@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
 from hartrace.render.kernels import _symmetric_limit, kernel_tiles
 from hartrace.render.overlay import cam_overlay

@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.render.activations import to_numpy
 
 #: Kernels are enlarged (nearest neighbour) to at least this many pixels a side so 3x3 ones stay visible.

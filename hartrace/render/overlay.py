@@ -11,7 +11,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.render.activations import to_numpy
 
 

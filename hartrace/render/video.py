@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageSequence
 
 from hartrace.attribution.temporal import evenly_spaced, temporal_importance
-from hartrace.errors import UsageError
-from hartrace.io import atomic_path
+from hartrace.base.errors import UsageError
+from hartrace.base.io import atomic_path
 from hartrace.render.activations import to_numpy, top_channels
 from hartrace.render.overlay import as_rgb_uint8, cam_overlay
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.render.activations import activation_grid_figure, to_numpy, top_channels
 
 #: At most this many features in a sequence heatmap (the loudest, by energy over time).

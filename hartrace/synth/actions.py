@@ -4,12 +4,12 @@ A recipe draws the action's figure(s) and props in a local frame (units of
 standing height, y down) and flags which parts are the action's evidence: the
 props that define it and the limbs that form the pose.  Where the group goes in
 the picture, the background and the distractors are the scene's business.
-The two-figure and seated actions live in :mod:`hartrace.synth.actions_more`.
+The two-figure and seated actions live in :mod:`hartrace.synth.actions_more`, and
+:mod:`hartrace.synth.recipes` maps every action's name to its recipe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,25 +238,4 @@ SCREENS = [(120, 200, 255), (170, 230, 250), (90, 160, 230), (200, 240, 210)]
 GLASS = [(200, 225, 240), (170, 210, 220), (215, 235, 215)]
 
 
-def _recipes() -> dict[str, Callable[[Ctx], Group]]:
-    from hartrace.synth import actions_more as more
-
-    return {
-        "calling": calling, "clapping": clapping, "cycling": more.cycling, "dancing": dancing,
-        "drinking": drinking, "eating": more.eating, "fighting": more.fighting, "hugging": more.hugging,
-        "laughing": laughing, "listening_to_music": listening_to_music, "running": running,
-        "sitting": more.sitting, "sleeping": more.sleeping, "texting": texting, "using_laptop": more.using_laptop,
-    }
-
-
-RECIPES: dict[str, Callable[[Ctx], Group]] = {}
-
-
-def recipe(action: str) -> Callable[[Ctx], Group]:
-    """The drawing recipe for ``action`` (a name from :data:`ACTIONS`)."""
-    if not RECIPES:
-        RECIPES.update(_recipes())
-    return RECIPES[action]
-
-
-__all__ = ["ACTIONS", "Ctx", "Group", "recipe"]
+__all__ = ["ACTIONS", "Ctx", "Group"]

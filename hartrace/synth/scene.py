@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.synth import props
-from hartrace.synth.actions import ACTIONS, Ctx, recipe
+from hartrace.synth.actions import ACTIONS, Ctx
+from hartrace.synth.recipes import recipe
 from hartrace.synth.actions_more import FOODS, PLATES, WOODS
 from hartrace.synth.draw import (
     ROLES, Color, Disc, Part, Poly, Shape, Similarity, Stroke, bbox, direction, downsample, downsample_mask,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hartrace.errors import HartraceError, UsageError
-from hartrace.io import atomic_path, write_bytes, write_text
+from hartrace.base.errors import HartraceError, UsageError
+from hartrace.base.io import atomic_path, write_bytes, write_text
 from hartrace.synth.draw import ROLES, Part, Similarity, bbox
 from hartrace.synth.motions import VIDEO_ACTIONS, sample_motion
 from hartrace.synth.scene import SS, Scene, compose_scene, place_group, sample_backdrop

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hartrace.errors import UsageError
-from hartrace.io import write_bytes, write_csv, write_text
+from hartrace.base.errors import UsageError
+from hartrace.base.io import write_bytes, write_csv, write_text
 from hartrace.synth.actions import ACTIONS
 from hartrace.synth.scene import sample_scene
 
@@ -133,7 +133,7 @@ def run_jobs(render: Callable[[Any], int], jobs: list[Any], n_workers: int, *, t
     ``render`` returns how many items the job drew. Each item seeds its own generator,
     so the output does not depend on which worker draws it or in which order.
     """
-    from hartrace.progress import progress_bar
+    from hartrace.base.progress import progress_bar
 
     with progress_bar(total=total, desc=desc, enabled=progress) as bar:
         if n_workers == 1:

@@ -14,7 +14,7 @@ Names load on first use, so importing this package imports neither torch nor sen
 
 from __future__ import annotations
 
-from hartrace._lazy import lazy_getattr
+from hartrace.base.lazy import lazy_getattr
 
 _EXPORTS = {
     "MINILM": "hartrace.zeroshot.embeddings",

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 MINILM = "minilm"
 MINILM_DIM = 384

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 from hartrace.zeroshot.protocol import candidate_indices, cosine_scores
 
 

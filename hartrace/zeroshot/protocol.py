@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hartrace.errors import UsageError
+from hartrace.base.errors import UsageError
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 

@@ -1,0 +1,23 @@
+"""What the explorer keeps of one loaded run, shared by its image, video and audit views."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hartrace.data import DatasetIndex
+from hartrace.runs.loading import Opened
+
+
+@dataclass
+class RunState:
+    """A loaded run: model, dataset, the image ids it may serve, and what was derived from them."""
+
+    opened: Opened
+    index: DatasetIndex
+    files: dict[str, Path]  # image id (dataset-relative path) -> file
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time per model
+    predictions: list[dict[str, Any]] | None = None
+    tree: list[dict[str, Any]] | None = None

@@ -1,0 +1,69 @@
+"""Does a map point at the evidence? The pointing game and the energy inside the evidence, with baselines.
+
+A uniformly random map's peak lands in the evidence with probability equal to the
+evidence's share of the image, and puts that same share of its energy inside it:
+that share is the random-map baseline each score is reported beside.
+
+Every score takes images (maps and masks ``[B, H, W]``) or videos (``[B, T, H, W]``,
+one evidence mask per frame). For a video the whole volume is one map: its peak must
+fall inside the evidence of the frame it is in, and the baseline is the evidence's
+share of the volume. ``per_frame=True`` scores every frame on its own instead,
+giving ``[B, T]``; a frame without evidence can never be hit and has baseline 0, so
+select frames with ``masks.flatten(2).any(2)`` before averaging.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from hartrace.base.errors import UsageError
+
+
+def _dilate(mask: torch.Tensor, tolerance: int) -> torch.Tensor:
+    """Grow every frame's evidence by ``tolerance`` pixels in the image plane (never across time)."""
+    if tolerance <= 0:
+        return mask
+    kernel = 2 * tolerance + 1
+    frames = mask.reshape(-1, 1, *mask.shape[-2:]).float()
+    return (F.max_pool2d(frames, kernel, stride=1, padding=tolerance) > 0).reshape(mask.shape)
+
+
+def _items(tensor: torch.Tensor, per_frame: bool) -> torch.Tensor:
+    """Each scored item's values on the last axis: per image or video ``[B, N]``, or per frame ``[B, T, H*W]``."""
+    return tensor.flatten(2) if per_frame else tensor.flatten(1)
+
+
+def _check(masks: torch.Tensor, per_frame: bool, cams: torch.Tensor | None = None) -> None:
+    if cams is not None and tuple(cams.shape) != tuple(masks.shape):
+        raise UsageError(f"maps {tuple(cams.shape)} and evidence masks {tuple(masks.shape)} must have the same shape")
+    if per_frame and masks.dim() != 4:
+        raise UsageError(f"per-frame scores need video masks [B, T, H, W], got shape {tuple(masks.shape)}")
+
+
+def pointing_hits(cams: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool = False) -> torch.Tensor:
+    """Per image or video: is the map's maximum inside the evidence (within ``tolerance`` pixels)? ``[B]`` bool.
+
+    ``cams`` ``[B, H, W]`` or ``[B, T, H, W]``, ``masks`` the same shape, bool. Ties between
+    several maxima count as a hit only if the first (row-major, earliest frame) lies inside.
+    ``per_frame``: each frame's own peak against its own evidence, ``[B, T]``.
+    """
+    _check(masks, per_frame, cams)
+    dilated = _items(_dilate(masks.bool(), tolerance), per_frame)
+    flat_index = _items(cams, per_frame).argmax(-1, keepdim=True)
+    return dilated.gather(-1, flat_index)[..., 0]
+
+
+def energy_inside(cams: torch.Tensor, masks: torch.Tensor, *, per_frame: bool = False) -> torch.Tensor:
+    """Per image or video: the share of the map's total mass inside the evidence, ``[B]`` in [0, 1] (``[B, T]`` per frame)."""
+    _check(masks, per_frame, cams)
+    cams = _items(cams.clamp(min=0), per_frame)
+    inside = (cams * _items(masks, per_frame).float()).sum(-1)
+    total = cams.sum(-1)
+    return torch.where(total > 0, inside / total.clamp(min=1e-12), torch.zeros_like(total))
+
+
+def random_baseline(masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool = False) -> torch.Tensor:
+    """Per image or video (or frame): the pointing-game hit rate (and expected inside-energy) of a uniformly random map."""
+    _check(masks, per_frame)
+    return _items(_dilate(masks.bool(), tolerance), per_frame).float().mean(-1)

@@ -1,0 +1,96 @@
+"""Batched model outputs for a list of samples: what evaluate, predict, compare and zero-shot share.
+
+Images are one forward pass each. A video is scored on several clips spread over it
+(``test_clips`` in the checkpoint), and the clip scores are averaged, as the UCF101 and
+Kinetics protocols do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hartrace.data.pipeline import InputSpec, evaluation_dataset, loader_context
+from hartrace.data.samples import Sample
+from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
+from hartrace.base.progress import progress_bar
+
+
+def checkpoint_transform(meta: dict[str, Any]):
+    """The evaluation preprocessing of a checkpoint's images (see :func:`evaluation_dataset` for videos)."""
+    from hartrace.data.transforms import eval_transform
+
+    return eval_transform(int(meta["input_size"]), meta["mean"], meta["std"])
+
+
+@torch.no_grad()
+def model_outputs(
+    model: nn.Module,
+    samples: Sequence[Sample],
+    meta: dict[str, Any],
+    *,
+    softmax: bool = True,
+    clips: int | None = None,
+    batch_size: int = 64,
+    workers: int | None = None,
+    amp: str = "auto",
+    progress: bool = True,
+    desc: str = "predicting",
+) -> np.ndarray:
+    """``[N, outputs]`` float32 for ``samples``, in order: class probabilities, or the raw outputs.
+
+    A video's outputs are the mean over its ``clips`` clips (default: the checkpoint's
+    ``test_clips``); with ``softmax`` the clip probabilities are averaged.
+    """
+    spec = InputSpec.from_meta(meta)
+    clips = clips or (spec.test_clips if spec.task == "video" else 1)
+    device = next(model.parameters()).device
+    dtype = autocast_dtype(device, amp)
+    channels_last = model_memory_format(model) == (torch.channels_last_3d if spec.task == "video" else torch.channels_last)
+    workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    loader = DataLoader(
+        evaluation_dataset(samples, spec, clips=clips),
+        batch_size=max(1, batch_size // clips),
+        num_workers=workers,
+        multiprocessing_context=loader_context(spec.task) if workers else None,
+    )
+    model.eval()
+    chunks = []
+    with progress_bar(total=len(samples), desc=desc, enabled=progress) as bar:
+        for inputs, _ in loader:
+            per_item = clips if clips > 1 and spec.task == "video" else 1
+            batch = inputs.flatten(0, 1) if per_item > 1 else inputs  # [B, N, C, T, H, W] -> [B*N, C, T, H, W]
+            with autocast(device, dtype):
+                outputs = model(to_memory_format(batch.to(device), channels_last)).float()
+            if softmax:
+                outputs = torch.softmax(outputs, dim=1)
+            chunks.append(outputs.view(len(inputs), per_item, -1).mean(1).cpu())
+            bar.update(len(inputs))
+    if not chunks:
+        width = meta["model"]["num_classes"] if "model" in meta else len(meta["classes"])
+        return np.zeros((0, width), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def predict_probabilities(model: nn.Module, samples: Sequence[Sample], meta: dict[str, Any], **options: Any) -> np.ndarray:
+    """Softmax probabilities ``[N, classes]`` (float32) for ``samples``, in order (videos: averaged over clips)."""
+    return model_outputs(model, samples, meta, softmax=True, **options)
+
+
+@dataclass
+class Scored:
+    """What a model made of some samples: a score per class (probabilities or similarities) and the true labels."""
+
+    split: str
+    samples: list[Sample]
+    scores: np.ndarray  # [N, len(classes)]
+    labels: np.ndarray  # [N], positions in classes
+    classes: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,293 @@
+"""``hartrace audit``: does each explanation method show what the model looks at? Scored three ways, per split.
+
+A map can look plausible and still be wrong, so every method is scored against
+things that do not depend on it:
+
+- localisation: does its peak (pointing game) and its mass (energy inside) fall on
+  the evidence the dataset marks, beside a uniformly random map;
+- faithfulness: does deleting the pixels it ranks highest lower the score faster
+  than deleting them in a random order, and does inserting them raise it faster
+  (deletion / insertion AUC), and what masking the image with the map does to the
+  score (average drop / increase);
+- sanity: do its maps change when the model's weights are randomised layer by
+  layer? If they do not, they cannot show what the model learnt.
+
+The random-order curves do not depend on the map, so they are computed once per
+image and shown beside every method. The report (table, pictures) is
+:mod:`hartrace.workflows.audit.report`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hartrace.workflows.audit import DEFAULT_METHODS
+from hartrace.metrics.faithfulness import DEFAULT_STEPS, average_drop_increase, curve_auc, perturbation_curve
+from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
+from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
+from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, AuditResult, MethodScores, SplitScores, Tile
+from hartrace.data.pipeline import InputSpec, evaluation_dataset
+from hartrace.data.transforms import to_display_image
+from hartrace.base.errors import UsageError
+from hartrace.attribution.explanation import explain
+from hartrace.attribution.registry import method_spec
+from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.runs.loading import open_dataset, open_model
+from hartrace.probe.layers import resolve_layers
+from hartrace.base.progress import progress_bar
+
+#: Worst-explained images shown per method in ``worst.png``.
+def method_maps(model: nn.Module, images: torch.Tensor, method: str, layer: str) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Maps ``[B, H, W]`` (CPU) for each image's predicted class, the probabilities ``[B, K]``, and the seconds the maps took.
+
+    Maps and probabilities come from one call: the forward pass that gives the prediction
+    is counted in every method's time.
+    """
+    start = time.perf_counter()
+    explanation = explain(model, images, layer, method)
+    maps, probabilities = explanation.maps[:, 0].float().cpu(), explanation.probabilities.float().cpu()
+    return maps, probabilities, time.perf_counter() - start
+
+
+def explain_fn(method: str, layer: str) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``(model, images, targets) -> maps [B, H, W]``: how the sanity check re-explains a randomised copy."""
+
+    def fn(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return explain(model, images, layer, method, targets).maps[:, 0]
+
+    return fn
+
+
+def _check_options(methods: Sequence[str], **numbers: int | None) -> list[str]:
+    """The canonical method names, once each; every number checked against its least value, before any work."""
+    if isinstance(methods, str):
+        methods = [methods]
+    names = list(dict.fromkeys(method_spec(m).name for m in methods))
+    if not names:
+        raise UsageError("no methods given: name at least one")
+    least = {"limit": 1, "steps": 1, "tolerance": 0, "cascade_images": 0, "batch_size": 1}
+    for label, value in numbers.items():
+        low = least[label]
+        if value is not None and (not isinstance(value, int) or value < low):
+            raise UsageError(f"{label} must be a whole number >= {low}, got {value!r}")
+    return names
+
+
+def audit(
+    run: str | Path | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    runs_dir: str | Path = "checkpoints",
+    methods: Sequence[str] = DEFAULT_METHODS,
+    layer: str | None = None,
+    split: str = "val",
+    limit: int | None = None,
+    out: str | Path | None = None,
+    steps: int = DEFAULT_STEPS,
+    tolerance: int = 0,
+    cascade_images: int = 16,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = True,
+) -> AuditResult:
+    """Audit every method in ``methods`` on the first ``limit`` images of ``split``; write the report to ``out``.
+
+    ``out`` defaults to ``<run>/audit/<split>/``. Maps are for each image's predicted
+    class at ``layer`` (default: the model's CAM layer); the pointing game allows
+    ``tolerance`` pixels; each perturbation curve has ``steps`` steps; the sanity check
+    randomises the model cascading from the top on the first ``cascade_images`` images
+    (0: skip it).
+    """
+    from hartrace.workflows.audit.report import write_report
+
+    names = _check_options(methods, limit=limit, steps=steps, tolerance=tolerance, cascade_images=cascade_images, batch_size=batch_size)
+    started = time.perf_counter()
+    opened = open_model(run, checkpoint, runs_dir)
+    meta, model = opened.meta, opened.model.eval()
+    opened.require_class_scores("audit")
+    spec = InputSpec.from_meta(meta)
+    if spec.task != "image":
+        raise UsageError(f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)")
+    layer = layer or meta.get("cam_layer") or model.info.cam_layer
+    resolve_layers(model, [layer])
+    index = open_dataset(opened, progress=progress)
+    if split not in index.splits:
+        raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
+    samples = index.splits[split][:limit]
+    if not samples:
+        raise UsageError(f"the {split!r} split of {index.root} is empty")
+    dataset = evaluation_dataset(samples, spec, with_evidence=True)
+    device = next(model.parameters()).device
+
+    def batches() -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, num_workers=0)
+
+    base = _random_order_pass(model, batches, len(samples), device, steps, tolerance, seed, progress, split)
+    scored: dict[str, MethodScores] = {}
+    for name in names:
+        scored[name] = _method_pass(model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, meta)
+        scored[name].sanity = _sanity(model, dataset, base, name, layer, cascade_images, device, seed)
+
+    paths = [index.relative(sample.path) for sample in samples]
+    summary = summarise(base, scored, opened.classes, steps, paths)
+    summary = {
+        "run": str(opened.run_dir or opened.checkpoint), "checkpoint": str(opened.checkpoint), "split": split,
+        "images": len(samples), "with_evidence": int(base.evidence.sum()), "layer": layer, "tolerance": tolerance,
+        "steps": steps, "perturbation_baseline": "blur", "cascade_images": min(cascade_images, len(samples)), "seed": seed,
+        "random_order_seconds": round(base.seconds, 3), "seconds": 0.0, **summary,
+    }  # fmt: skip
+    rows = per_image_rows(paths, base, scored, opened.classes)
+    out_dir = Path(out) if out else opened.checkpoint.parent / AUDIT_DIR / split
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    write_report(out_dir, summary, rows, [tile for s in scored.values() for tile in s.worst])
+    return AuditResult(out_dir, summary)
+
+
+def _random_order_pass(
+    model: nn.Module, batches: Callable[[], DataLoader], total: int, device: torch.device, steps: int, tolerance: int,
+    seed: int, progress: bool, split: str,
+) -> SplitScores:  # fmt: skip
+    """Predictions, evidence baselines and the random-order curves: one pass for every method."""
+    generator = torch.Generator().manual_seed(seed)
+    keys = ("labels", "predicted", "probability", "evidence", "pointing", "energy", "deletion", "insertion")
+    parts: dict[str, list[Any]] = {k: [] for k in keys}
+    start = time.perf_counter()
+    with progress_bar(total=total, desc=f"audit {split}: random-order baseline", enabled=progress) as bar:
+        for images, labels, masks in batches():
+            images, masks = images.to(device), masks[:, 0]
+            with torch.no_grad():
+                probabilities = torch.softmax(model(images).float(), 1)
+            targets = probabilities.argmax(1)
+            flat = torch.zeros(images.shape[0], *images.shape[-2:], device=device)  # the order ignores the map
+            for mode in ("deletion", "insertion"):
+                curves = perturbation_curve(model, images, flat, targets, mode=mode, steps=steps, order="random", generator=generator)
+                parts[mode].append(np.asarray(curves, dtype=np.float64))
+            parts["labels"].append(labels.numpy())
+            parts["predicted"].append(targets.cpu().numpy())
+            parts["probability"].append(probabilities.max(1).values.cpu().numpy())
+            parts["evidence"].append(masks.flatten(1).any(1).numpy())
+            parts["pointing"].append(random_baseline(masks, tolerance).numpy())
+            parts["energy"].append(random_baseline(masks, 0).numpy())
+            bar.update(len(images))
+    joined = {k: np.concatenate(v) for k, v in parts.items()}
+    return SplitScores(
+        joined["labels"].astype(int), joined["predicted"].astype(int), joined["probability"], joined["evidence"].astype(bool),
+        joined["pointing"], joined["energy"], joined["deletion"], joined["insertion"], time.perf_counter() - start,
+    )  # fmt: skip
+
+
+def _method_pass(
+    model: nn.Module, batches: Callable[[], DataLoader], base: SplitScores, method: str, layer: str, device: torch.device,
+    steps: int, tolerance: int, progress: bool, split: str, classes: Sequence[str], meta: dict[str, Any],
+) -> MethodScores:  # fmt: skip
+    """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images."""
+    timing = {"maps": 0.0, "localisation": 0.0, "faithfulness": 0.0}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("hits", "energy", "deletion", "insertion", "drop", "increase")}
+    worst: list[Tile] = []
+    position = 0
+    with progress_bar(total=len(base.labels), desc=f"audit {split}: {method}", enabled=progress) as bar:
+        for images, _labels, masks in batches():
+            images, masks = images.to(device), masks[:, 0]
+            maps, probabilities, seconds = method_maps(model, images, method, layer)
+            timing["maps"] += seconds
+            targets = probabilities.argmax(1).to(device)
+            tick = time.perf_counter()
+            hits, energy = pointing_hits(maps, masks, tolerance).numpy(), energy_inside(maps, masks).numpy()
+            timing["localisation"] += time.perf_counter() - tick
+            tick = time.perf_counter()
+            on_device = maps.to(device)
+            deletion, insertion = (
+                np.asarray(perturbation_curve(model, images, on_device, targets, mode=mode, steps=steps), dtype=np.float64)
+                for mode in ("deletion", "insertion")
+            )  # fmt: skip
+            drop, increase = average_drop_increase(model, images, on_device, targets)
+            timing["faithfulness"] += time.perf_counter() - tick
+            scores = {"hits": hits, "energy": energy, "deletion": deletion, "insertion": insertion, "drop": drop, "increase": increase}
+            for key, value in scores.items():
+                parts[key].append(np.asarray(value))
+            scores["deletion_auc"] = curve_auc(deletion)
+            seen = BatchSeen(position, images, maps, masks, scores)
+            worst = _keep_worst(worst, [_worst_key(seen, j, base) for j in range(len(images))],
+                                lambda j, seen=seen: _tile(seen, j, base, method, classes, meta))  # fmt: skip
+            position += len(images)
+            bar.update(len(images))
+    joined = {k: np.concatenate(v) for k, v in parts.items()}
+    return MethodScores(
+        joined["hits"].astype(bool) & base.evidence, joined["energy"], joined["deletion"], joined["insertion"],
+        joined["drop"].astype(float), joined["increase"].astype(float), timing, worst,
+    )  # fmt: skip
+
+
+@dataclass
+class BatchSeen:
+    """One batch as a method saw it: what a worst-explained tile is cut from."""
+
+    position: int  # index of its first image in the split
+    images: torch.Tensor
+    maps: torch.Tensor
+    masks: torch.Tensor
+    scores: dict[str, np.ndarray]
+
+
+def _worst_key(seen: BatchSeen, j: int, base: SplitScores) -> tuple[Any, ...] | None:
+    """Sorts worst first: a missed pointing game, then the least energy inside; without any evidence, the highest deletion AUC.
+
+    None: not a candidate (an image without evidence where others have some).
+    """
+    i = seen.position + j
+    if base.evidence.any():
+        return (bool(seen.scores["hits"][j]), float(seen.scores["energy"][j]), i) if base.evidence[i] else None
+    return (-float(seen.scores["deletion_auc"][j]), i)
+
+
+def _keep_worst(worst: list[Tile], keys: list[tuple[Any, ...] | None], make: Callable[[int], Tile]) -> list[Tile]:
+    """The ``WORST_PER_METHOD`` lowest keys among ``worst`` and this batch's (None: not a candidate); tiles built only for newcomers."""
+    pool: list[tuple[tuple[Any, ...], Tile | None, int]] = [(t.key, t, -1) for t in worst]
+    pool += [(key, None, j) for j, key in enumerate(keys) if key is not None]
+    pool.sort(key=lambda entry: entry[0])
+    return [tile if tile is not None else make(j) for _key, tile, j in pool[:WORST_PER_METHOD]]
+
+
+def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequence[str], meta: dict[str, Any]) -> Tile:
+    i, scores = seen.position + j, seen.scores
+    if base.evidence.any():
+        reason = f"{'hit' if scores['hits'][j] else 'missed'}, {scores['energy'][j]:.0%} inside (random {base.energy_baseline[i]:.0%})"
+    else:
+        reason = f"deletion AUC {scores['deletion_auc'][j]:.2f} (random order {curve_auc(base.deletion_random[i]):.2f})"
+    return Tile(
+        _worst_key(seen, j, base), i, method, classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
+        classes[base.predicted[i]], reason, to_display_image(seen.images[j].cpu(), meta["mean"], meta["std"]),
+        seen.maps[j].numpy().astype(np.float32), seen.masks[j].numpy().astype(bool) if base.evidence[i] else None,
+    )  # fmt: skip
+
+
+def _sanity(
+    model: nn.Module, dataset: Any, base: SplitScores, method: str, layer: str, count: int, device: torch.device, seed: int
+) -> dict[str, Any]:
+    """Cascading randomisation on the first ``count`` images, re-explaining with ``method`` after each step."""
+    count = min(count, len(dataset))
+    if count == 0:
+        return {"passed": None, "final_spearman": None, "cascade": [], "seconds": 0.0}
+    start = time.perf_counter()
+    images = torch.stack([dataset[i][0] for i in range(count)]).to(device)
+    targets = torch.as_tensor(base.predicted[:count], device=device)
+    steps = cascading_randomisation(model, images, targets, explain_fn(method, layer), seed=seed)
+    verdict = sanity_verdict(steps)
+    cascade = [
+        {"randomised": s.randomised, "spearman_mean": round_or_none(s.spearman_mean),
+         "spearman_std": round_or_none(s.spearman_std), "per_image": [round_or_none(v) for v in s.per_image]}
+        for s in steps
+    ]  # fmt: skip
+    return {
+        "passed": bool(verdict["passed"]), "final_spearman": round_or_none(verdict["final"]), "threshold": verdict["threshold"],
+        "first_below": verdict["first_below"], "cascade": cascade, "seconds": time.perf_counter() - start,
+    }  # fmt: skip

@@ -1,0 +1,63 @@
+"""What an audit measures, as data: per-split and per-method scores, the worst-explained tiles, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WORST_PER_METHOD = 4
+AUDIT_DIR = "audit"
+
+
+@dataclass
+class AuditResult:
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+@dataclass
+class Tile:
+    """One worst-explained image: what ``worst.png`` shows and why it is there."""
+
+    key: tuple[Any, ...]  # sorts worst first
+    index: int
+    method: str
+    true: str
+    predicted: str
+    reason: str  # the score that made it worst, in words
+    image: np.ndarray  # uint8 [H, W, 3], as the model saw it
+    cam: np.ndarray  # float32 [H, W] in [0, 1]
+    mask: np.ndarray | None  # bool [H, W] evidence, None where there is none
+
+
+@dataclass
+class SplitScores:
+    """What one pass over the split gives for all methods: predictions, evidence baselines, random-order curves."""
+
+    labels: np.ndarray  # [N], -1 when unlabelled
+    predicted: np.ndarray  # [N]
+    probability: np.ndarray  # [N] of the predicted class
+    evidence: np.ndarray  # [N] bool: has evidence
+    pointing_baseline: np.ndarray  # [N] random map's hit chance (with tolerance)
+    energy_baseline: np.ndarray  # [N] evidence share of the image
+    deletion_random: np.ndarray  # [N, steps + 1]
+    insertion_random: np.ndarray  # [N, steps + 1]
+    seconds: float = 0.0
+
+
+@dataclass
+class MethodScores:
+    """One method's per-image scores."""
+
+    hits: np.ndarray  # [N] bool (False where there is no evidence)
+    energy: np.ndarray  # [N]
+    deletion: np.ndarray  # [N, steps + 1]
+    insertion: np.ndarray  # [N, steps + 1]
+    drop: np.ndarray  # [N]
+    increase: np.ndarray  # [N]
+    timing: dict[str, float] = field(default_factory=dict)
+    worst: list[Tile] = field(default_factory=list)
+    sanity: dict[str, Any] = field(default_factory=dict)

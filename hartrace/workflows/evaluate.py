@@ -1,0 +1,141 @@
+"""``hartrace evaluate``: score a run on its saved held-out split, with pictures and per-image CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from hartrace.data import DatasetIndex, load_rgb
+from hartrace.data.samples import Sample
+from hartrace.base.errors import UsageError
+from hartrace.runs.inference import Scored, predict_probabilities
+from hartrace.base.io import save_figure, write_csv, write_json
+from hartrace.runs.loading import Opened, open_dataset, open_model
+from hartrace.metrics.classification import evaluation_report
+from hartrace.render import confusion_matrix_figure, image_gallery_figure
+from hartrace.runs.discovery import EVAL_DIR
+
+GALLERY_SIZE = 24
+
+
+@dataclass
+class EvalResult:
+    out_dir: Path
+    report: dict[str, Any]
+
+
+def write_predictions_csv(
+    path: Path, index: DatasetIndex, samples: list[Sample], scores: np.ndarray, classes: list[str], labels: np.ndarray
+) -> Path:
+    """One row per sample: path, true and predicted class, and its score for each of ``classes``."""
+    rows = (
+        [index.relative(s.path), classes[y] if y >= 0 else "", classes[int(p.argmax())], *(f"{x:.6f}" for x in p)]
+        for s, y, p in zip(samples, labels, scores, strict=True)
+    )
+    return write_csv(path, ["path", "true", "predicted", *(f"p_{c}" for c in classes)], rows)
+
+
+def preview_picture(path: Path, side: int = 256) -> np.ndarray:
+    """A thumbnail of an image, or of a video's middle frame: uint8 ``[H, W, 3]``."""
+    from hartrace.data.video import is_video_file, probe_video, read_video
+
+    if is_video_file(path):
+        picture = Image.fromarray(read_video(path, [probe_video(path).frames // 2])[0])
+    else:
+        picture = load_rgb(path)
+    picture.thumbnail((side, side))
+    return np.asarray(picture)
+
+
+def misclassified_gallery(
+    samples: list[Sample], scores: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, limit: int = GALLERY_SIZE
+) -> Path:
+    """The most confidently wrong images (or videos' middle frames) first: the ones worth looking at."""
+    predicted = scores.argmax(1)
+    wrong = [i for i in range(len(samples)) if labels[i] >= 0 and predicted[i] != labels[i]]
+    wrong.sort(key=lambda i: -scores[i, predicted[i]])
+    images, captions = [], []
+    for i in wrong[:limit]:
+        images.append(preview_picture(samples[i].path))
+        captions.append(f"{samples[i].path.name}\ntrue {classes[labels[i]]}\npred {classes[predicted[i]]} {scores[i, predicted[i]]:.0%}")
+    title = f"misclassified: {len(wrong)} of {len(samples)} (most confident first)"
+    return save_figure(image_gallery_figure(images, captions, title=title), path)
+
+
+def evaluate(
+    run: str | Path | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    data: str | Path | None = None,
+    split: str = "val",
+    runs_dir: str | Path = "checkpoints",
+    out: str | Path | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> EvalResult:
+    """Score a run (its best checkpoint on its saved split) or any checkpoint on ``data``.
+
+    Writes ``eval.json``, ``predictions.csv``, ``per_class.csv``, ``confusion_matrix.{png,csv}``
+    and ``misclassified.png`` to ``out`` (default ``<run>/eval/<split>/``).
+    """
+    opened = open_model(run, checkpoint, runs_dir)
+    index = open_dataset(opened, data)
+    if "zero_shot" in opened.meta:
+        from hartrace.workflows.zeroshot_evaluate import score_unseen
+
+        scored = score_unseen(opened, index, batch_size=batch_size, progress=progress)
+    else:
+        scored = _score_split(opened, index, split, batch_size, progress)
+    out_dir = Path(out) if out else opened.checkpoint.parent / EVAL_DIR / scored.split
+    samples, scores, labels, classes = scored.samples, scored.scores, scored.labels, scored.classes
+    report = evaluation_report(labels, scores, classes)
+    report.update({"checkpoint": str(opened.checkpoint), "split": scored.split, "dataset": str(index.root), "skipped": len(index.skipped)})
+    report.update(scored.extra)
+
+    write_predictions_csv(out_dir / "predictions.csv", index, samples, scores, classes, labels)
+    write_csv(
+        out_dir / "per_class.csv",
+        ["class", "precision", "recall", "f1", "support"],
+        (
+            [name, *(round(r[k], 6) for k in ("precision", "recall", "f1-score")), int(r["support"])]
+            for name, r in [*report["per_class"].items(), ("macro avg", report["macro_avg"]), ("weighted avg", report["weighted_avg"])]
+        ),
+    )
+    matrix = np.array(report["confusion_matrix_normalised"])
+    write_csv(out_dir / "confusion_matrix.csv", ["true \\ predicted", *classes], ([c, *np.round(row, 6)] for c, row in zip(classes, matrix, strict=True)))
+    save_figure(
+        confusion_matrix_figure(matrix, classes, f"{scored.split}: accuracy {report['accuracy']:.1%} (row-normalised)"),
+        out_dir / "confusion_matrix.png",
+    )
+    misclassified_gallery(samples, scores, labels, classes, out_dir / "misclassified.png")
+    write_json(out_dir / "eval.json", report)
+    return EvalResult(out_dir, report)
+
+
+def _score_split(opened: Opened, index: DatasetIndex, split: str, batch_size: int, progress: bool) -> Scored:
+    if split not in index.splits:
+        raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
+    samples = [s for s in index.splits[split] if s.label is not None]
+    if not samples:
+        raise UsageError(f"the {split!r} split of {index.root} has no labelled {index.task}s: use `hartrace predict` for it")
+    probabilities = predict_probabilities(
+        opened.model, samples, opened.meta, batch_size=batch_size, progress=progress, desc=f"evaluating {split}"
+    )
+    return Scored(split, samples, probabilities, np.array([s.label for s in samples]), index.classes)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The per-class table and headline numbers, as ``hartrace evaluate`` prints them."""
+    width = max(len(c) for c in [*report["per_class"], "weighted avg"])
+    lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+    rows = [*report["per_class"].items(), ("macro avg", report["macro_avg"]), ("weighted avg", report["weighted_avg"])]
+    for name, r in rows:
+        lines.append(f"{name:<{width}}  {r['precision']:>9.3f}  {r['recall']:>6.3f}  {r['f1-score']:>5.3f}  {int(r['support']):>7}")
+    top = next(k for k in report if k.startswith("top") and k.endswith("_accuracy"))
+    lines.append("")
+    lines.append(f"accuracy {report['accuracy']:.4f}   {top.replace('_', ' ')} {report[top]:.4f}   images {report['images']}")
+    return "\n".join(lines)

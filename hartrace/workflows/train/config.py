@@ -1,0 +1,156 @@
+"""The training configuration: defaults < config file (YAML/JSON) < command line, saved with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hartrace.base.errors import UsageError
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "step", "none")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+TASK_CHOICES = ("auto", "image", "video")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run. Field names are the command-line options with ``_`` for ``-``."""
+
+    data: str = "data/synthetic"
+    format: str = "auto"
+    task: str = "auto"  # "image" or "video"; auto: judged from the dataset's layout
+    fold: int = 1  # UCF101 / HMDB51 official split 1..3
+    val_fraction: float = 0.2
+    split_file: str | None = None
+    classes: str | None = None  # a file of class names, one a line: the class list and order (else classes.txt)
+    backbone: str | None = None  # None: harnet for images, r2plus1d_18 for video
+    weights: str | None = None  # None: "imagenet" where the model has ImageNet weights, else "none"
+    freeze: str | None = None  # "trunk", "none", or a number of last stages to train; None: the model's default
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    step_size: int = 10
+    step_gamma: float = 0.1
+    label_smoothing: float = 0.0
+    image_size: int | None = None  # None: the model's default input size
+    clip_length: int | None = None  # video: frames per clip; None: the model's default
+    clip_stride: int = 1  # video: take every N-th frame
+    test_clips: int = 5  # video: clips averaged per video at evaluation
+    augment: bool = True
+    augment_strength: float = 1.0
+    amp: str = "auto"
+    channels_last: bool = True
+    early_stop: int = 0  # stop after this many epochs without a better val loss; 0 = never
+    seed: int = 0
+    workers: int | None = None
+    cache_features: bool = True  # frozen trunk + no augmentation: compute trunk features once
+    out: str | None = None
+    runs_dir: str = "checkpoints"
+    max_batches: int | None = None  # cap batches per epoch (smoke tests, quick looks)
+    zero_shot: bool = False  # regress class-name embeddings (MSE); name unseen classes by the nearest one
+    embeddings: str = "minilm"  # zero-shot class-name embeddings: minilm, or a word2vec .txt / .npy file
+    unseen_fraction: float = 0.5  # zero-shot: share of the classes held out as unseen
+    zs_splits: int = 1  # zero-shot: random seen/unseen class splits, one run each (mean +- std reported)
+    zs_split: int = 0  # zero-shot: which of those splits this run trains (set by the protocol)
+
+    def validate(self) -> TrainConfig:
+        """Check values a user can get wrong, with one-line messages."""
+        checks = [
+            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"),
+            (self.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}"),
+            (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (self.image_size is None or self.image_size >= 32, f"--image-size must be >= 32, got {self.image_size}"),
+            (self.warmup_epochs >= 0, f"--warmup-epochs must be >= 0, got {self.warmup_epochs}"),
+            (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
+            (self.task in TASK_CHOICES, f"--task must be one of {', '.join(TASK_CHOICES)}, got {self.task!r}"),
+            (self.fold in (1, 2, 3), f"--fold must be 1, 2 or 3 (the official splits), got {self.fold}"),
+            (self.classes is None or isinstance(self.classes, str), f"--classes must be a file, got {self.classes!r}"),
+            (self.clip_length is None or self.clip_length >= 1, f"--clip-length must be >= 1, got {self.clip_length}"),
+            (self.clip_stride >= 1, f"--clip-stride must be >= 1, got {self.clip_stride}"),
+            (self.test_clips >= 1, f"--test-clips must be >= 1, got {self.test_clips}"),
+            (0.0 < self.unseen_fraction < 1.0, f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}"),
+            (self.zs_splits >= 1, f"--zs-splits must be >= 1, got {self.zs_splits}"),
+            (0 <= self.zs_split < self.zs_splits, f"zs_split must be in [0, {self.zs_splits}), got {self.zs_split}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML or JSON file; keys may use ``-`` or ``_``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"config file {path} does not parse: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _field_kind(name: str) -> type | None:
+    """The scalar type of a field, from its default or, for ``X | None`` fields, its annotation."""
+    default = FIELDS[name].default
+    if default is not None:
+        return type(default)
+    annotation = str(FIELDS[name].type)
+    return next((kind for kind in (int, float) if annotation.startswith(kind.__name__)), None)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Config files are typed loosely (YAML "1e-3" is a string); convert to the field's type."""
+    default = FIELDS[name].default
+    if value is None or isinstance(default, str) and name != "freeze":
+        return value
+    kind = _field_kind(name)
+    try:
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if kind in (int, float):
+            return kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"option {name} must be a {kind.__name__}, got {value!r}") from None
+    return value
+
+
+def resolve_config(file_options: dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
+    """Merge defaults, then ``file_options``, then explicit ``overrides`` (None means "not given")."""
+    merged: dict[str, Any] = {}
+    for source in (file_options or {}, {k: v for k, v in overrides.items() if v is not None}):
+        for key, value in source.items():
+            if key not in FIELDS:
+                raise UsageError(f"unknown training option {key!r}")
+            merged[key] = _coerce(key, value)
+    if merged.get("freeze") is not None:
+        merged["freeze"] = str(merged["freeze"])
+    return TrainConfig(**merged).validate()
