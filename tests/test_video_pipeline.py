@@ -15,6 +15,7 @@ from hartrace.data import load_dataset
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.workflows.evaluate import evaluate
 from hartrace.runs.inference import model_outputs
+from hartrace.runs.spec import RunSpec
 from hartrace.workflows.train import train
 from tests.conftest import quick_config, run_cli
 
@@ -51,7 +52,7 @@ def test_evaluation_averages_the_clips_of_each_video(video_run: Path, video_set:
     model, meta = load_checkpoint(video_run / "best.pt")
     index = load_dataset(video_set, progress=False)
     samples = index.splits["test"][:4]
-    averaged = model_outputs(model, samples, meta, workers=0, progress=False)
+    averaged = model_outputs(model, samples, RunSpec.from_meta(meta), workers=0, progress=False)
     clips = evaluation_dataset(samples, InputSpec.from_meta(meta), clips=3)
     by_hand = []
     with torch.no_grad():

@@ -79,7 +79,7 @@ def run_layers(args: argparse.Namespace) -> int:
         from hartrace.runs.loading import open_model
 
         opened = open_model(args.run, args.checkpoint, args.runs_dir)
-        model, spec, title = opened.model, InputSpec.from_meta(opened.meta), str(opened.checkpoint)
+        model, spec, title = opened.model, opened.spec.input, str(opened.checkpoint)
     if args.image_size:
         spec = dataclasses.replace(spec, size=args.image_size)
     shape = spec.input_shape()

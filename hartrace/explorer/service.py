@@ -27,7 +27,6 @@ from PIL import Image
 
 from hartrace.data import load_rgb
 from hartrace.data.decode import ImageDecodeError
-from hartrace.data.pipeline import InputSpec
 from hartrace.data.transforms import to_display_image
 from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain, maps_from_capture
@@ -278,14 +277,14 @@ class ExplorerService(VideoViews, AuditViews):
             except ImageDecodeError as exc:
                 raise UsageError(f"cannot read {image_id}: {exc}") from None
             device = next(opened.model.parameters()).device
-            batch = checkpoint_transform(opened.meta)(picture).unsqueeze(0).to(device)
+            batch = checkpoint_transform(opened.spec.input)(picture).unsqueeze(0).to(device)
             cam_layers = self.cam_layers(run)
             every_class = torch.arange(len(opened.classes))[None]
             with state.lock, HookManager(opened.model, self._display_layers(run), gradients=cam_layers, classes=opened.classes) as hooks:
                 captured = hooks.forward(batch)
                 hooks.backward(every_class)
                 self.forward_passes += 1
-            image = to_display_image(batch[0], opened.meta["mean"], opened.meta["std"])
+            image = to_display_image(batch[0], opened.spec.input.mean, opened.spec.input.std)
             return Analysis(image, batch, captured)
 
         return self._analyses.get_or_compute((run, image_id), analyse)
@@ -343,7 +342,7 @@ class ExplorerService(VideoViews, AuditViews):
         state = self._run(run)
         if state.tree is None:
             with state.lock:
-                rows = layer_table(state.opened.model, InputSpec.from_meta(state.opened.meta).input_shape())
+                rows = layer_table(state.opened.model, state.opened.spec.input.input_shape())
             state.tree = [
                 {"name": r.name, "kind": r.kind, "depth": r.depth, "shape": list(r.output_shape or ()), "parameters": r.parameters}
                 for r in rows

@@ -90,7 +90,7 @@ class VideoViews:
 
     def task(self, run: str) -> str:
         """``"video"`` or ``"image"``: what the run's model takes (older checkpoints are image models)."""
-        return self._run(run).opened.meta.get("task", "image")
+        return self._run(run).opened.spec.task
 
     def _video_run(self, run: str) -> RunState:
         state = self._run(run)
@@ -107,7 +107,6 @@ class VideoViews:
         """The analysis of one video of the run's dataset (computed once, then served from the cache)."""
 
         def analyse() -> VideoAnalysis:
-            from hartrace.data.pipeline import InputSpec
             from hartrace.workflows.visualize.video import clip_pictures, model_clip
 
             state = self._video_run(run)
@@ -115,7 +114,7 @@ class VideoViews:
                 raise UsageError(f"unknown video {video_id!r}")
             opened = state.opened
             opened.require_class_scores("the Video page")
-            spec = InputSpec.from_meta(opened.meta)
+            spec = opened.spec.input
             clip, indices, fps = model_clip(state.files[video_id], spec)
             clip = clip.to(next(opened.model.parameters()).device)
             layer = opened.model.info.cam_layer
@@ -124,7 +123,7 @@ class VideoViews:
                 captured = hooks.forward(clip)
                 hooks.backward(every_class)
                 self.forward_passes += 1
-            frames = clip_pictures(clip[0].cpu(), opened.meta["mean"], opened.meta["std"])
+            frames = clip_pictures(clip[0].cpu(), spec.mean, spec.std)
             return VideoAnalysis(frames, clip, indices, float(fps or 0.0), layer, captured)
 
         return self._videos.get_or_compute((run, video_id), analyse)

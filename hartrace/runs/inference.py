@@ -19,22 +19,23 @@ from torch.utils.data import DataLoader
 
 from hartrace.data.pipeline import InputSpec, evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
+from hartrace.runs.spec import RunSpec
 from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
 from hartrace.base.progress import progress_bar
 
 
-def checkpoint_transform(meta: dict[str, Any]):
-    """The evaluation preprocessing of a checkpoint's images (see :func:`evaluation_dataset` for videos)."""
+def checkpoint_transform(spec: InputSpec):
+    """The evaluation preprocessing of a run's images (see :func:`evaluation_dataset` for videos)."""
     from hartrace.data.transforms import eval_transform
 
-    return eval_transform(int(meta["input_size"]), meta["mean"], meta["std"])
+    return eval_transform(spec.size, spec.mean, spec.std)
 
 
 @torch.no_grad()
 def model_outputs(
     model: nn.Module,
     samples: Sequence[Sample],
-    meta: dict[str, Any],
+    run: RunSpec,
     *,
     softmax: bool = True,
     clips: int | None = None,
@@ -49,7 +50,7 @@ def model_outputs(
     A video's outputs are the mean over its ``clips`` clips (default: the checkpoint's
     ``test_clips``); with ``softmax`` the clip probabilities are averaged.
     """
-    spec = InputSpec.from_meta(meta)
+    spec = run.input
     clips = clips or (spec.test_clips if spec.task == "video" else 1)
     device = next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
@@ -74,14 +75,13 @@ def model_outputs(
             chunks.append(outputs.view(len(inputs), per_item, -1).mean(1).cpu())
             bar.update(len(inputs))
     if not chunks:
-        width = meta["model"]["num_classes"] if "model" in meta else len(meta["classes"])
-        return np.zeros((0, width), dtype=np.float32)
+        return np.zeros((0, run.outputs), dtype=np.float32)
     return torch.cat(chunks).numpy()
 
 
-def predict_probabilities(model: nn.Module, samples: Sequence[Sample], meta: dict[str, Any], **options: Any) -> np.ndarray:
+def predict_probabilities(model: nn.Module, samples: Sequence[Sample], run: RunSpec, **options: Any) -> np.ndarray:
     """Softmax probabilities ``[N, classes]`` (float32) for ``samples``, in order (videos: averaged over clips)."""
-    return model_outputs(model, samples, meta, softmax=True, **options)
+    return model_outputs(model, samples, run, softmax=True, **options)
 
 
 @dataclass

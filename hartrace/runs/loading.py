@@ -13,25 +13,30 @@ from hartrace.data import DatasetIndex, load_dataset
 from hartrace.base.device import default_device
 from hartrace.base.errors import UsageError
 from hartrace.runs.discovery import BEST, SPLIT, find_run
+from hartrace.runs.spec import RunSpec
 
 
 @dataclass
 class Opened:
-    """A model ready to use, its checkpoint metadata, and where it came from."""
+    """A model ready to use, what its checkpoint says about its run, and where it came from.
+
+    ``meta`` is the checkpoint's raw metadata, kept for display; read the run through ``spec``.
+    """
 
     model: nn.Module
     meta: dict[str, Any]
     checkpoint: Path
     run_dir: Path | None
+    spec: RunSpec
 
     @property
     def classes(self) -> list[str]:
-        return list(self.meta["classes"])
+        return list(self.spec.classes)
 
     @property
     def zero_shot(self) -> bool:
         """Whether the model regresses class-name embeddings instead of scoring classes."""
-        return "zero_shot" in self.meta
+        return self.spec.zero_shot is not None
 
     @property
     def evaluated_split(self) -> str:
@@ -56,12 +61,12 @@ def open_model(run: str | Path | None = None, checkpoint: str | Path | None = No
         run_dir = find_run(run, runs_dir)
         checkpoint = run_dir / BEST
     model, meta = load_checkpoint(checkpoint, default_device())
-    return Opened(model, meta, checkpoint, run_dir)
+    return Opened(model, meta, checkpoint, run_dir, RunSpec.from_meta(meta, checkpoint))
 
 
 def open_dataset(opened: Opened, data: str | Path | None = None, progress: bool = False) -> DatasetIndex:
     """The dataset a model was trained on (with the run's own saved split), or ``data`` read with its classes."""
-    config = opened.meta.get("config", {})
+    config = opened.spec.config
     root = data or config.get("data")
     if root is None:
         raise UsageError("this checkpoint does not say which dataset it was trained on: pass --data")

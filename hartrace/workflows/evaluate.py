@@ -84,7 +84,7 @@ def evaluate(
     """
     opened = open_model(run, checkpoint, runs_dir)
     index = open_dataset(opened, data)
-    if "zero_shot" in opened.meta:
+    if opened.zero_shot:
         from hartrace.workflows.zeroshot_evaluate import score_unseen
 
         scored = score_unseen(opened, index, batch_size=batch_size, progress=progress)
@@ -123,7 +123,7 @@ def _score_split(opened: Opened, index: DatasetIndex, split: str, batch_size: in
     if not samples:
         raise UsageError(f"the {split!r} split of {index.root} has no labelled {index.task}s: use `hartrace predict` for it")
     probabilities = predict_probabilities(
-        opened.model, samples, opened.meta, batch_size=batch_size, progress=progress, desc=f"evaluating {split}"
+        opened.model, samples, opened.spec, batch_size=batch_size, progress=progress, desc=f"evaluating {split}"
     )
     return Scored(split, samples, probabilities, np.array([s.label for s in samples]), index.classes)
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hartrace.data.pipeline import InputSpec, evaluation_dataset
+from hartrace.data.pipeline import evaluation_dataset
 from hartrace.data.transforms import to_display_image
 from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain
@@ -82,14 +82,14 @@ def explain_split(
     try:
         opened = open_model(run, checkpoint, runs_dir)
         opened.require_class_scores("explain")
-        meta, model = opened.meta, opened.model.to(ctx.device)
-        layer = layer or meta.get("cam_layer") or model.info.cam_layer
+        model = opened.model.to(ctx.device)
+        layer = layer or opened.spec.cam_layer
         index = open_dataset(opened, progress=progress and ctx.is_main)
         if split not in index.splits:
             raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
         samples = index.splits[split][:limit]
         mine = list(range(ctx.rank, len(samples), ctx.world))
-        spec = InputSpec.from_meta(meta)
+        spec = opened.spec.input
         dataset = evaluation_dataset([samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts)
         columns = VIDEO_COLUMNS if spec.task == "video" else COLUMNS
         out_dir = Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
@@ -114,7 +114,7 @@ def explain_split(
                     plane = maps.shape[-1] * maps.shape[-2]
                     overlay = out_dir / "overlays" / f"{Path(sample.path).stem}.png"
                     if overlays:
-                        _save_overlay(images[j].cpu(), maps[j], meta["mean"], meta["std"], overlay)
+                        _save_overlay(images[j].cpu(), maps[j], spec.mean, spec.std, overlay)
                     rows.append({
                         "path": index.relative(sample.path),
                         "true": opened.classes[int(labels[j])] if int(labels[j]) >= 0 else "",

@@ -56,13 +56,12 @@ def collect_inputs(inputs: list[str | Path], task: str = "image") -> list[Path]:
 
 def class_scores(opened: Opened, samples: list[Sample], *, batch_size: int, progress: bool) -> np.ndarray:
     """``[N, classes]``: softmax probabilities, or for a zero-shot model the cosine similarity to every class name."""
-    if "zero_shot" not in opened.meta:
-        return predict_probabilities(opened.model, samples, opened.meta, batch_size=batch_size, progress=progress)
+    if opened.spec.zero_shot is None:
+        return predict_probabilities(opened.model, samples, opened.spec, batch_size=batch_size, progress=progress)
     from hartrace.zeroshot.protocol import cosine_scores
-    from hartrace.zeroshot.training import ZeroShotSetup
 
-    outputs = model_outputs(opened.model, samples, opened.meta, softmax=False, batch_size=batch_size, progress=progress)
-    return cosine_scores(outputs, ZeroShotSetup.from_meta(opened.meta["zero_shot"]).embeddings)
+    outputs = model_outputs(opened.model, samples, opened.spec, softmax=False, batch_size=batch_size, progress=progress)
+    return cosine_scores(outputs, opened.spec.zero_shot.embeddings)
 
 
 def predict(
@@ -82,7 +81,7 @@ def predict(
     if missing is not None:  # before the model loads: a typo should cost nothing
         raise UsageError(f"input not found: {missing}")
     opened = open_model(None, checkpoint, runs_dir)
-    checkpoint, classes, task = opened.checkpoint, opened.classes, opened.meta.get("task", "image")
+    checkpoint, classes, task = opened.checkpoint, opened.classes, opened.spec.task
     paths = collect_inputs(inputs, task)
     listed = [("input", Sample(p, None)) for p in paths]
     skipped = scan_videos(listed, progress=False)[2] if task == "video" else scan_images(listed, progress=False)[1]

@@ -15,7 +15,7 @@ from hartrace.base.errors import UsageError
 from hartrace.runs.inference import Scored, model_outputs
 from hartrace.runs.loading import Opened
 from hartrace.zeroshot.protocol import cosine_scores
-from hartrace.zeroshot.training import ZeroShotSetup, unseen_samples
+from hartrace.zeroshot.training import unseen_samples
 
 #: The name of the "split" a zero-shot evaluation scores: every video of the unseen classes.
 UNSEEN = "unseen"  # the folder name Opened.evaluated_split gives a zero-shot run
@@ -23,12 +23,14 @@ UNSEEN = "unseen"  # the folder name Opened.evaluated_split gives a zero-shot ru
 
 def score_unseen(opened: Opened, index: DatasetIndex, *, batch_size: int = 64, progress: bool = True) -> Scored:
     """Cosine similarities ``[N, unseen classes]`` of every unseen-class video, with its true unseen class."""
-    setup = ZeroShotSetup.from_meta(opened.meta["zero_shot"])
+    setup = opened.spec.zero_shot
+    if setup is None:
+        raise UsageError(f"{opened.checkpoint} is not a zero-shot model")
     samples = unseen_samples(index, setup)
     if not samples:
         raise UsageError(f"{index.root} has no labelled videos of the unseen classes to score")
     outputs = model_outputs(
-        opened.model, samples, opened.meta, softmax=False, batch_size=batch_size, progress=progress, desc="scoring unseen classes"
+        opened.model, samples, opened.spec, softmax=False, batch_size=batch_size, progress=progress, desc="scoring unseen classes"
     )
     scores = cosine_scores(outputs, setup.embeddings[list(setup.unseen)])
     position = {label: i for i, label in enumerate(setup.unseen)}

@@ -112,12 +112,12 @@ def audit(
     names = _check_options(methods, limit=limit, steps=steps, tolerance=tolerance, cascade_images=cascade_images, batch_size=batch_size)
     started = time.perf_counter()
     opened = open_model(run, checkpoint, runs_dir)
-    meta, model = opened.meta, opened.model.eval()
+    model = opened.model.eval()
     opened.require_class_scores("audit")
-    spec = InputSpec.from_meta(meta)
+    spec = opened.spec.input
     if spec.task != "image":
         raise UsageError(f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)")
-    layer = layer or meta.get("cam_layer") or model.info.cam_layer
+    layer = layer or opened.spec.cam_layer
     resolve_layers(model, [layer])
     index = open_dataset(opened, progress=progress)
     if split not in index.splits:
@@ -134,7 +134,7 @@ def audit(
     base = _random_order_pass(model, batches, len(samples), device, steps, tolerance, seed, progress, split)
     scored: dict[str, MethodScores] = {}
     for name in names:
-        scored[name] = _method_pass(model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, meta)
+        scored[name] = _method_pass(model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, spec)
         scored[name].sanity = _sanity(model, dataset, base, name, layer, cascade_images, device, seed)
 
     paths = [index.relative(sample.path) for sample in samples]
@@ -187,7 +187,7 @@ def _random_order_pass(
 
 def _method_pass(
     model: nn.Module, batches: Callable[[], DataLoader], base: SplitScores, method: str, layer: str, device: torch.device,
-    steps: int, tolerance: int, progress: bool, split: str, classes: Sequence[str], meta: dict[str, Any],
+    steps: int, tolerance: int, progress: bool, split: str, classes: Sequence[str], spec: InputSpec,
 ) -> MethodScores:  # fmt: skip
     """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images."""
     timing = {"maps": 0.0, "localisation": 0.0, "faithfulness": 0.0}
@@ -217,7 +217,7 @@ def _method_pass(
             scores["deletion_auc"] = curve_auc(deletion)
             seen = BatchSeen(position, images, maps, masks, scores)
             worst = _keep_worst(worst, [_worst_key(seen, j, base) for j in range(len(images))],
-                                lambda j, seen=seen: _tile(seen, j, base, method, classes, meta))  # fmt: skip
+                                lambda j, seen=seen: _tile(seen, j, base, method, classes, spec))  # fmt: skip
             position += len(images)
             bar.update(len(images))
     joined = {k: np.concatenate(v) for k, v in parts.items()}
@@ -257,7 +257,7 @@ def _keep_worst(worst: list[Tile], keys: list[tuple[Any, ...] | None], make: Cal
     return [tile if tile is not None else make(j) for _key, tile, j in pool[:WORST_PER_METHOD]]
 
 
-def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequence[str], meta: dict[str, Any]) -> Tile:
+def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequence[str], spec: InputSpec) -> Tile:
     i, scores = seen.position + j, seen.scores
     if base.evidence.any():
         reason = f"{'hit' if scores['hits'][j] else 'missed'}, {scores['energy'][j]:.0%} inside (random {base.energy_baseline[i]:.0%})"
@@ -265,7 +265,7 @@ def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequ
         reason = f"deletion AUC {scores['deletion_auc'][j]:.2f} (random order {curve_auc(base.deletion_random[i]):.2f})"
     return Tile(
         _worst_key(seen, j, base), i, method, classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
-        classes[base.predicted[i]], reason, to_display_image(seen.images[j].cpu(), meta["mean"], meta["std"]),
+        classes[base.predicted[i]], reason, to_display_image(seen.images[j].cpu(), spec.mean, spec.std),
         seen.maps[j].numpy().astype(np.float32), seen.masks[j].numpy().astype(bool) if base.evidence[i] else None,
     )  # fmt: skip
 

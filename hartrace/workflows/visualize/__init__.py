@@ -62,14 +62,14 @@ def visualize(
     place of ``cam.png``, and ``cam.npy`` is ``[T, H, W]`` (see :mod:`hartrace.workflows.visualize.video`).
     """
     opened = open_model(run, checkpoint, runs_dir)
-    model, meta, classes = opened.model, opened.meta, opened.classes
+    model, classes = opened.model, opened.classes
     opened.require_class_scores("visualize")
     info = model.info
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
-    cam_layer = cam_layer or meta.get("cam_layer") or info.cam_layer
+    cam_layer = cam_layer or opened.spec.cam_layer
     resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
     method = method_spec(method).name  # and the method
-    if meta.get("task", "image") == "video":
+    if opened.spec.task == "video":
         from hartrace.data.video import is_video_file
         from hartrace.workflows.visualize.video import visualize_video
 
@@ -86,8 +86,8 @@ def visualize(
     except ImageDecodeError as exc:
         raise UsageError(f"cannot read image {image}: {exc}") from None
     device = next(model.parameters()).device
-    batch = checkpoint_transform(meta)(picture).unsqueeze(0).to(device)
-    shown = to_display_image(batch[0], meta["mean"], meta["std"])
+    batch = checkpoint_transform(opened.spec.input)(picture).unsqueeze(0).to(device)
+    shown = to_display_image(batch[0], opened.spec.input.mean, opened.spec.input.std)
 
     captured, targets, cams = capture_with_cam(model, batch, layers, cam_layer, method, target, classes)
     target_name = classes[int(targets[0, 0])]

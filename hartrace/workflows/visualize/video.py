@@ -65,12 +65,12 @@ def visualize_video(
     out_dir: Path,
 ) -> tuple[dict[str, Path], dict[str, Any], torch.Tensor, Any]:
     """Write every picture of ``video`` to ``out_dir``; returns (pictures, summary, cam ``[T, H, W]``, capture)."""
-    model, meta, classes = opened.model, opened.meta, opened.classes
-    spec = InputSpec.from_meta(meta)
+    model, classes = opened.model, opened.classes
+    spec = opened.spec.input
     resolve_layers(model, [*layers, cam_layer])
     clip, indices, fps = model_clip(video, spec)
     clip = clip.to(next(model.parameters()).device)
-    shown = clip_pictures(clip[0].cpu(), meta["mean"], meta["std"])
+    shown = clip_pictures(clip[0].cpu(), spec.mean, spec.std)
 
     captured, targets, cams = capture_with_cam(model, clip, layers, cam_layer, method, target, classes)
     importance = temporal_importance(cams)
