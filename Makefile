@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.hartrace-installed
 # torch/torchvision are pinned to the wheels this project is developed against.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,13 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# Style, layering and types: ruff (lint and format), import-linter's contracts (.importlinter), mypy (strict on the public API).
+lint: venv
+	$(BIN)/ruff check hartrace tests bench
+	$(BIN)/ruff format --check hartrace tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: venv
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 from dataclasses import dataclass, field
 
 import torch
@@ -79,7 +80,7 @@ def explain(
     *,
     classes: Sequence[str] | None = None,
     batch_size: int = 64,
-    **options: object,
+    **options: Any,
 ) -> Explanation:
     """Explain ``model``'s scores on ``inputs`` (images ``[B, C, H, W]`` or clips ``[B, C, T, H, W]``).
 
@@ -116,7 +117,7 @@ def maps_from_capture(
     images: torch.Tensor | None = None,
     columns: Sequence[int] | None = None,
     batch_size: int = 64,
-    **options: object,
+    **options: Any,
 ) -> torch.Tensor:
     """Maps ``[B, K, H, W]`` for the capture's target columns (``capture.extra["targets"]``, else the prediction).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -49,7 +50,8 @@ def get_model(
     keyword = weights.strip().lower() if isinstance(weights, str) else None
     published = keyword in WEIGHTS_KEYWORDS and keyword != "none"
     if weights is None or keyword == "none":
-        state, meta, source = None, {}, ""
+        state, source = None, ""
+        meta: dict[str, Any] = {}
     elif published:
         dataset, weights_name = published_weights(info, None if keyword == "pretrained" else keyword)
         state, meta = read_published_state_dict(info, dataset), {}

@@ -17,7 +17,7 @@ Design (and how it differs from the usual hook helpers):
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -102,7 +102,7 @@ class HookManager:
         self._logits = None
 
     # -- the hook -----------------------------------------------------------------
-    def _hook(self, name: str):
+    def _hook(self, name: str) -> Callable[[nn.Module, Any, Any], Any]:
         wants_gradient = name in self.gradient_layers
 
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
@@ -186,13 +186,19 @@ class HookManager:
         self._capture.extra["targets"] = targets.detach().cpu()
         return self._capture
 
+    def _graph_logits(self) -> torch.Tensor:
+        if self._logits is None:
+            raise RuntimeError("HookManager.backward needs a forward pass first")
+        return self._logits
+
     def _batched_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """All K target columns in one vectorised backward pass (``is_grads_batched``): ``[B, K, ...]`` each."""
         batch, k = targets.shape
-        one_hot = torch.zeros(k, *self._logits.shape, dtype=self._logits.dtype, device=self._logits.device)
+        logits = self._graph_logits()
+        one_hot = torch.zeros(k, *logits.shape, dtype=logits.dtype, device=logits.device)
         one_hot[torch.arange(k)[:, None], torch.arange(batch)[None, :], targets.T] = 1.0
         grads = torch.autograd.grad(
-            self._logits, inputs, grad_outputs=one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+            logits, inputs, grad_outputs=one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
         )
         return [
             (torch.zeros(k, *x.shape, dtype=x.dtype, device=x.device) if g is None else g.detach()).transpose(0, 1)
@@ -202,7 +208,7 @@ class HookManager:
     def _looped_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         per_input: list[list[torch.Tensor]] = [[] for _ in inputs]
         for k in range(targets.shape[1]):
-            score = self._logits.gather(1, targets[:, k : k + 1]).sum()
+            score = self._graph_logits().gather(1, targets[:, k : k + 1]).sum()
             grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
             for collected, grad, x in zip(per_input, grads, inputs, strict=True):
                 collected.append(torch.zeros_like(x) if grad is None else grad.detach())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -66,7 +66,7 @@ def measure_output_shapes(model: nn.Module, input_shape: Sequence[int]) -> dict[
     shapes: dict[str, tuple[int, ...]] = {}
     handles = []
 
-    def recorder(name: str):
+    def recorder(name: str) -> Callable[[nn.Module, object, object], None]:
         def hook(module: nn.Module, inputs: object, output: object) -> None:
             tensor = output[0] if isinstance(output, (tuple, list)) else output
             if isinstance(tensor, torch.Tensor):

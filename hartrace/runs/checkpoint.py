@@ -23,7 +23,8 @@ CHECKPOINT_FORMAT = "hartrace-checkpoint/1"
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], **extra: Any) -> Path:
     """Write ``model``'s weights and ``meta`` (plus resume state in ``extra``) atomically."""
-    module = model.module if hasattr(model, "module") else model  # unwrap DDP
+    wrapped = getattr(model, "module", None)
+    module = wrapped if isinstance(wrapped, nn.Module) else model  # unwrap DDP
     payload = {
         "format": CHECKPOINT_FORMAT,
         "hartrace_version": __version__,
