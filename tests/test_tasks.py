@@ -44,3 +44,9 @@ def test_tasks_say_what_they_count_and_batch() -> None:
     assert IMAGE.clips_per_item(InputSpec("image", 8, MEAN, STD)) == 1
     with pytest.raises(Exception, match="unknown task 'audio'"):
         task_of("audio")
+
+
+def test_evidence_masks_take_the_shape_of_the_tasks_maps() -> None:
+    masks = torch.zeros(2, 1, 8, 8, dtype=torch.bool)  # [B, T, H, W]: an image's evidence has one frame
+    assert IMAGE.as_maps(masks).shape == (2, 8, 8)
+    assert VIDEO.as_maps(torch.zeros(2, 4, 8, 8)).shape == (2, 4, 8, 8)

@@ -110,6 +110,7 @@ def run_visualize(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from hartrace.workflows.explain import explain_split
     from hartrace.runs.distributed import is_main_process
+    from hartrace.runs.tasks import task_of
 
     result = explain_split(
         args.run, checkpoint=args.checkpoint, split=args.split, method=args.method, layer=args.layer, target=args.target,
@@ -118,7 +119,7 @@ def run_explain(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if is_main_process():
         s = result.summary
-        unit = "videos" if s.get("task") == "video" else "images"
+        unit = task_of(s.get("task", "image")).nouns
         print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} {unit}: {s['images_per_second']} {unit}/s")
         if "pointing_game" in s:
             print(f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "

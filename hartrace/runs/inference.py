@@ -20,12 +20,13 @@ from torch.utils.data import DataLoader
 from hartrace.data.pipeline import InputSpec, evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
 from hartrace.runs.spec import RunSpec
+from hartrace.runs.tasks import task_of
 from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
 from hartrace.base.progress import progress_bar
 
 
 def checkpoint_transform(spec: InputSpec):
-    """The evaluation preprocessing of a run's images (see :func:`evaluation_dataset` for videos)."""
+    """The evaluation preprocessing of a run's images; :meth:`~hartrace.runs.tasks.Task.read` reads and preprocesses any input."""
     from hartrace.data.transforms import eval_transform
 
     return eval_transform(spec.size, spec.mean, spec.std)
@@ -51,10 +52,12 @@ def model_outputs(
     ``test_clips``); with ``softmax`` the clip probabilities are averaged.
     """
     spec = run.input
-    clips = clips or (spec.test_clips if spec.task == "video" else 1)
+    task = task_of(spec)
+    clips = clips or task.clips_per_item(spec)
+    per_item = clips if task.is_video else 1  # an image is one picture, whatever ``clips`` says
     device = next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
-    channels_last = model_memory_format(model) == (torch.channels_last_3d if spec.task == "video" else torch.channels_last)
+    channels_last = model_memory_format(model) == task.channels_last()
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
     loader = DataLoader(
         evaluation_dataset(samples, spec, clips=clips),
@@ -66,7 +69,6 @@ def model_outputs(
     chunks = []
     with progress_bar(total=len(samples), desc=desc, enabled=progress) as bar:
         for inputs, _ in loader:
-            per_item = clips if clips > 1 and spec.task == "video" else 1
             batch = inputs.flatten(0, 1) if per_item > 1 else inputs  # [B, N, C, T, H, W] -> [B*N, C, T, H, W]
             with autocast(device, dtype):
                 outputs = model(to_memory_format(batch.to(device), channels_last)).float()

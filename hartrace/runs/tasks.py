@@ -89,6 +89,13 @@ class Task:
             return to_display_image(item, spec.mean, spec.std)[None]
         return np.stack([to_display_image(item[:, t], spec.mean, spec.std) for t in range(item.shape[1])])
 
+    def as_maps(self, per_frame: torch.Tensor) -> torch.Tensor:
+        """Per-frame masks ``[B, T, H, W]`` in the shape of this task's maps, so they can be scored together.
+
+        A clip's maps keep their time axis; an image's have none, so its one frame is taken: ``[B, H, W]``.
+        """
+        return per_frame if self.is_video else per_frame[:, 0]
+
     def overlay(self, frames: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
         """A map (``[H, W]``, or ``[T, H, W]`` over a clip) over the frames, uint8 ``[T, H, W, 3]``."""
         from hartrace.render import cam_overlay

@@ -16,8 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hartrace.data.pipeline import evaluation_dataset
-from hartrace.data.transforms import to_display_image
+from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain
 from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
@@ -25,8 +24,8 @@ from hartrace.attribution.temporal import evenly_spaced
 from hartrace.base.io import atomic_path, write_csv, write_json
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.base.progress import progress_bar
-from hartrace.render import cam_overlay
 from hartrace.runs.distributed import setup_distributed, teardown_distributed
+from hartrace.runs.tasks import Task, task_of
 
 COLUMNS = ("path", "true", "predicted", "probability", "target", "peak_y", "peak_x", "pointing_hit", "energy_inside", "random_baseline", "overlay")
 #: A video's row also says in which clip frame its map peaks, and how often each frame's own peak hits that frame's evidence.
@@ -42,16 +41,13 @@ class BatchResult:
     summary: dict[str, Any]
 
 
-def _save_overlay(image: torch.Tensor, cam: torch.Tensor, mean: list[float], std: list[float], path: Path) -> None:
-    """The input beside its overlay; for a clip ``[C, T, H, W]``, a strip of frames above their overlays."""
-    if image.dim() == 3:
-        pixels = to_display_image(image, mean, std)
-        picture = np.concatenate([pixels, cam_overlay(pixels, cam.numpy(), alpha=0.5)], axis=1)
-    else:
-        shown = evenly_spaced(image.shape[1], STRIP_FRAMES)
-        frames = [to_display_image(image[:, t], mean, std) for t in shown]
-        overlays = [cam_overlay(frame, cam[t].numpy(), alpha=0.5) for frame, t in zip(frames, shown, strict=True)]
-        picture = np.concatenate([np.concatenate(frames, axis=1), np.concatenate(overlays, axis=1)], axis=0)
+def _save_overlay(task: Task, item: torch.Tensor, cam: torch.Tensor, spec: InputSpec, path: Path) -> None:
+    """An image beside its overlay; for a clip, a strip of some of its frames above their overlays."""
+    frames = task.frames(item, spec)
+    shown = evenly_spaced(len(frames), STRIP_FRAMES)  # an image: its one frame
+    overlays = task.overlay(frames, cam.numpy(), alpha=0.5)
+    strips = [np.concatenate(pictures[shown], axis=1) for pictures in (frames, overlays)]
+    picture = np.concatenate(strips, axis=0 if task.is_video else 1)
     with atomic_path(path) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
 
@@ -90,8 +86,9 @@ def explain_split(
         samples = index.splits[split][:limit]
         mine = list(range(ctx.rank, len(samples), ctx.world))
         spec = opened.spec.input
+        task = task_of(spec)
         dataset = evaluation_dataset([samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts)
-        columns = VIDEO_COLUMNS if spec.task == "video" else COLUMNS
+        columns = VIDEO_COLUMNS if task.is_video else COLUMNS
         out_dir = Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
         started = time.perf_counter()
         rows: list[dict[str, Any]] = []
@@ -103,10 +100,10 @@ def explain_split(
                 chosen = None if target in (None, "pred") else target
                 explanation = explain(model, images, layer, method, chosen, classes=opened.classes)  # maps and prediction in one pass
                 maps, probabilities = explanation.maps[:, 0].cpu(), explanation.probabilities.cpu()
-                masks = masks if spec.task == "video" else masks[:, 0]  # [B, T, H, W] or [B, H, W]
+                masks = task.as_maps(masks)  # [B, T, H, W] or [B, H, W], as the maps
                 has_evidence = masks.flatten(1).any(1)
                 hits, energy, baseline = pointing_hits(maps, masks, tolerance), energy_inside(maps, masks), random_baseline(masks, tolerance)
-                if spec.task == "video":
+                if task.is_video:
                     frame_hits, frame_baseline, frames_with_evidence = _per_frame_scores(maps, masks, tolerance)
                 for j in range(len(images)):
                     sample = samples[mine[position]]
@@ -114,7 +111,7 @@ def explain_split(
                     plane = maps.shape[-1] * maps.shape[-2]
                     overlay = out_dir / "overlays" / f"{Path(sample.path).stem}.png"
                     if overlays:
-                        _save_overlay(images[j].cpu(), maps[j], spec.mean, spec.std, overlay)
+                        _save_overlay(task, images[j], maps[j], spec, overlay)
                     rows.append({
                         "path": index.relative(sample.path),
                         "true": opened.classes[int(labels[j])] if int(labels[j]) >= 0 else "",
@@ -129,7 +126,7 @@ def explain_split(
                         "random_baseline": round(float(baseline[j]), 6) if has_evidence[j] else "",
                         "overlay": str(overlay.relative_to(out_dir)) if overlays else "",
                     })  # fmt: skip
-                    if spec.task == "video":
+                    if task.is_video:
                         scored = frames_with_evidence[j]
                         rows[-1]["frame_pointing_game"] = round(float(frame_hits[j][scored].float().mean()), 6) if scored.any() else ""
                         rows[-1]["frame_random_baseline"] = round(float(frame_baseline[j][scored].mean()), 6) if scored.any() else ""

@@ -42,6 +42,7 @@ from hartrace.attribution.explanation import explain
 from hartrace.attribution.registry import method_spec
 from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.runs.loading import open_dataset, open_model
+from hartrace.runs.tasks import IMAGE, task_of
 from hartrace.probe.layers import resolve_layers
 from hartrace.base.progress import progress_bar
 
@@ -115,7 +116,7 @@ def audit(
     model = opened.model.eval()
     opened.require_class_scores("audit")
     spec = opened.spec.input
-    if spec.task != "image":
+    if task_of(spec) is not IMAGE:
         raise UsageError(f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)")
     layer = layer or opened.spec.cam_layer
     resolve_layers(model, [layer])

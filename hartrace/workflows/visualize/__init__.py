@@ -20,13 +20,10 @@ import torch
 from hartrace.attribution.registry import method_spec
 from hartrace.base.errors import UsageError
 from hartrace.base.io import save_figure
-from hartrace.data import load_rgb
-from hartrace.data.decode import ImageDecodeError
-from hartrace.data.transforms import to_display_image
 from hartrace.probe import resolve_layers
 from hartrace.render import cam_figure, histogram_figure, layer_flow_figure, probability_bars_figure
-from hartrace.runs.inference import checkpoint_transform
 from hartrace.runs.loading import open_model
+from hartrace.runs.tasks import task_of
 from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures, write_captures_and_report
 
 
@@ -69,11 +66,11 @@ def visualize(
     cam_layer = cam_layer or opened.spec.cam_layer
     resolve_layers(model, [*layers, cam_layer])  # every name checked before any work
     method = method_spec(method).name  # and the method
-    if opened.spec.task == "video":
-        from hartrace.data.video import is_video_file
+    task = task_of(opened.spec.input)
+    if task.is_video:
         from hartrace.workflows.visualize.video import visualize_video
 
-        if not is_video_file(Path(image)):
+        if not task.is_member(Path(image)):
             raise UsageError(f"{image} is not a video file, and {opened.checkpoint} is a video model: give it a video")
         out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
         pictures, summary, cams, captured = visualize_video(
@@ -81,13 +78,8 @@ def visualize(
         )
         write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
         return VisualizeResult(out_dir, pictures, summary, cams)
-    try:
-        picture = load_rgb(image)
-    except ImageDecodeError as exc:
-        raise UsageError(f"cannot read image {image}: {exc}") from None
-    device = next(model.parameters()).device
-    batch = checkpoint_transform(opened.spec.input)(picture).unsqueeze(0).to(device)
-    shown = to_display_image(batch[0], opened.spec.input.mean, opened.spec.input.std)
+    batch = task.read(image, opened.spec.input).batch.to(next(model.parameters()).device)
+    shown = task.frames(batch[0], opened.spec.input)[0]
 
     captured, targets, cams = capture_with_cam(model, batch, layers, cam_layer, method, target, classes)
     target_name = classes[int(targets[0, 0])]

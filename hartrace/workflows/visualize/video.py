@@ -17,18 +17,15 @@ import numpy as np
 import torch
 
 from hartrace.data.pipeline import InputSpec
-from hartrace.data.transforms import to_display_image
-from hartrace.data.video import VideoDecodeError, clip_indices, probe_video, read_video, video_eval_transform
-from hartrace.base.errors import UsageError
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
 from hartrace.runs.loading import Opened
+from hartrace.runs.tasks import VIDEO
 from hartrace.probe import resolve_layers
 from hartrace.render import histogram_figure, layer_flow_figure, probability_bars_figure
 from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures
 from hartrace.render.video import (
     frame_strip_figure,
-    overlay_frames,
     temporal_importance_figure,
     write_gif,
     write_mp4,
@@ -36,20 +33,14 @@ from hartrace.render.video import (
 
 
 def model_clip(video: str | Path, spec: InputSpec) -> tuple[torch.Tensor, list[int], float]:
-    """The normalised centre clip ``[1, C, T, H, W]`` a video model is shown, its frame indices, and the video's fps."""
-    try:
-        info = probe_video(video)
-        indices = clip_indices(info.frames, spec.clip_length, spec.clip_stride, clips=1, mode="center")[0]
-        frames = read_video(video, indices)
-    except VideoDecodeError as exc:
-        raise UsageError(f"cannot read video {video}: {exc}") from None
-    clip = video_eval_transform(spec.size, spec.mean, spec.std)(frames)
-    return clip.unsqueeze(0), list(indices), info.fps
+    """:meth:`VIDEO.read <hartrace.runs.tasks.Task.read>` as a tuple (clip, frame indices, fps), for callers not yet on it."""
+    read = VIDEO.read(video, spec)
+    return read.batch, read.frame_indices, read.fps
 
 
 def clip_pictures(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """The frames a model saw, uint8 ``[T, H, W, 3]``, from its normalised clip ``[C, T, H, W]``."""
-    return np.stack([to_display_image(clip[:, t], mean, std) for t in range(clip.shape[1])])
+    """:meth:`VIDEO.frames <hartrace.runs.tasks.Task.frames>` from a clip ``[C, T, H, W]`` and its normalisation, for callers not yet on it."""
+    return VIDEO.frames(clip, InputSpec(VIDEO.name, clip.shape[-1], tuple(mean), tuple(std), clip_length=clip.shape[1]))
 
 
 def visualize_video(
@@ -68,9 +59,9 @@ def visualize_video(
     model, classes = opened.model, opened.classes
     spec = opened.spec.input
     resolve_layers(model, [*layers, cam_layer])
-    clip, indices, fps = model_clip(video, spec)
-    clip = clip.to(next(model.parameters()).device)
-    shown = clip_pictures(clip[0].cpu(), spec.mean, spec.std)
+    read = VIDEO.read(video, spec)
+    clip, indices = read.batch.to(next(model.parameters()).device), read.frame_indices
+    shown = VIDEO.frames(clip[0], spec)
 
     captured, targets, cams = capture_with_cam(model, clip, layers, cam_layer, method, target, classes)
     importance = temporal_importance(cams)
@@ -88,8 +79,8 @@ def visualize_video(
     save("temporal importance", temporal_importance_figure(importance, title=f"which frames the {method} map says matter"), "temporal_importance.png")
     write_csv(out_dir / "temporal_importance.csv", ["clip_frame", "video_frame", "importance"],
               ([t, indices[t], f"{importance[t]:.6f}"] for t in range(len(indices))))  # fmt: skip
-    overlays = overlay_frames(shown, cams.numpy(), alpha=alpha)
-    play_fps = max(1.0, (fps or 12.0) / spec.clip_stride)
+    overlays = VIDEO.overlay(shown, cams.numpy(), alpha=alpha)
+    play_fps = max(1.0, (read.fps or 12.0) / spec.clip_stride)
     pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
     write_mp4(overlays, out_dir / "cam.mp4", play_fps)
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
