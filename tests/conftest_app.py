@@ -1,6 +1,7 @@
 """Shared helpers for the explorer tests: a tiny fake service, and a tiny real run folder.
 
-Not a conftest plugin: the app tests import what they need from here.
+Not a conftest plugin: the app tests import what they need from here. :class:`FakeService`
+is an :class:`~hartrace.explorer.api.ExplorerAPI` (tests/test_explorer_api.py checks it).
 """
 
 from __future__ import annotations
@@ -8,14 +9,19 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from hartrace.base.errors import UsageError
+from hartrace.explorer.audits import how_to_audit
+from hartrace.explorer.rows import Audit, ClassScore, Confusion, ItemPage, ItemRow, LayerRow, RunDetails, RunRow
 from hartrace.probe import LayerStats
+
+if TYPE_CHECKING:
+    from hartrace.explorer.video import VideoAnalysis
 
 CLASSES = ["calling", "clapping", "running"]
 
@@ -27,19 +33,23 @@ def png_data_uri(size: int = 8, colour: tuple[int, int, int] = (200, 30, 30)) ->
 
 
 class FakeService:
-    """The ``ExplorerService`` API over a few hand-made numbers, counting what it is asked."""
+    """The ``ExplorerService`` API over a few hand-made numbers, counting what it is asked.
+
+    Its runs are image runs without audits: the video and audit calls answer as the real
+    service does for such a run.
+    """
+
+    max_upload_bytes = 5 * 2**20
 
     def __init__(self, runs: tuple[str, ...] = ("old", "new"), images: int = 30) -> None:
         self.runs = list(runs)
-        self.rows = [
-            {
-                "id": f"train/Image_{i}.jpg", "name": f"Image_{i}.jpg", "true": CLASSES[i % 3],
-                "predicted": CLASSES[(i + 1) % 3 if i % 4 == 1 else i % 3], "probability": 0.4 + 0.01 * i,
-            }
-            for i in range(images)
-        ]  # fmt: skip
-        for row in self.rows:
-            row["correct"] = row["true"] == row["predicted"]
+        self.rows: list[ItemRow] = []
+        for i in range(images):
+            true, predicted = CLASSES[i % 3], CLASSES[(i + 1) % 3 if i % 4 == 1 else i % 3]
+            self.rows.append(
+                {"id": f"train/Image_{i}.jpg", "name": f"Image_{i}.jpg", "true": true, "predicted": predicted,
+                 "probability": 0.4 + 0.01 * i, "correct": true == predicted}
+            )  # fmt: skip
         self.forward_passes = 0
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.uploads: dict[str, str] = {}
@@ -54,17 +64,17 @@ class FakeService:
             raise UsageError(f"unknown image {image_id!r}")
 
     # runs
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self) -> list[RunRow]:
         return [
             {"name": name, "path": f"/runs/{name}", "backbone": "resnet_small", "epochs": 2,
-             "best_val_accuracy": 0.5 + 0.1 * i, "classes": CLASSES}
+             "best_val_accuracy": 0.5 + 0.1 * i}
             for i, name in enumerate(self.runs)
         ]  # fmt: skip
 
     def default_run(self) -> str | None:
         return self.runs[-1] if self.runs else None
 
-    def run_details(self, run: str) -> dict[str, Any]:
+    def run_details(self, run: str) -> RunDetails:
         self._check(run)
         return {
             "name": run,
@@ -87,7 +97,7 @@ class FakeService:
 
     # images
     def images(self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
-               misclassified_first: bool = False, page: int = 0, per_page: int = 24) -> dict[str, Any]:  # fmt: skip
+               misclassified_first: bool = False, page: int = 0, per_page: int = 24) -> ItemPage:  # fmt: skip
         self._log("images", run, label=label, predicted=predicted, misclassified_first=misclassified_first, page=page, per_page=per_page)
         self._check(run)
         rows = [r for r in self.rows if (label is None or r["true"] == label) and (predicted is None or r["predicted"] == predicted)]
@@ -97,7 +107,7 @@ class FakeService:
         page = min(max(0, page), pages - 1)
         return {"total": len(rows), "page": page, "pages": pages, "rows": rows[page * per_page : (page + 1) * per_page]}
 
-    def cell_images(self, run: str, true_class: str, predicted_class: str) -> list[dict[str, Any]]:
+    def cell_images(self, run: str, true_class: str, predicted_class: str) -> list[ItemRow]:
         self._check(run)
         return [r for r in self.rows if r["true"] == true_class and r["predicted"] == predicted_class]
 
@@ -124,7 +134,7 @@ class FakeService:
         self._analyse(run, image_id)
         return [0.2, 0.7, 0.1]
 
-    def prediction(self, run: str, image_id: str, top_k: int = 5) -> list[dict[str, Any]]:
+    def prediction(self, run: str, image_id: str, top_k: int = 5) -> list[ClassScore]:
         probabilities = self.probabilities(run, image_id)
         order = sorted(range(len(CLASSES)), key=lambda i: -probabilities[i])[:top_k]
         return [{"class": CLASSES[i], "index": i, "probability": probabilities[i]} for i in order]
@@ -133,7 +143,8 @@ class FakeService:
         self._analyse(run, image_id)
         return np.full((16, 16, 3), 120, dtype=np.uint8)
 
-    def cam(self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None, target: str | None = None) -> np.ndarray:
+    def cam(self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None,
+            target: str | int | None = None) -> np.ndarray:  # fmt: skip
         self._log("cam", run, image_id, method=method, layer=layer, target=target)
         self._analyse(run, image_id)
         if target is not None and target not in CLASSES:
@@ -148,7 +159,7 @@ class FakeService:
         return {"fast": ["gradcam", "gradcam++"], "slow": ["occlusion"]}
 
     # inside the network
-    def layer_tree(self, run: str) -> list[dict[str, Any]]:
+    def layer_tree(self, run: str) -> list[LayerRow]:
         self._check(run)
         return [
             {"name": "conv1", "kind": "Conv2d", "depth": 1, "shape": [1, 4, 8, 8], "parameters": 108},
@@ -179,9 +190,46 @@ class FakeService:
         self._analyse(run, image_id)
         return png_data_uri(16)
 
-    def confusion(self, run: str) -> dict[str, Any]:
+    def confusion(self, run: str) -> Confusion:
         self._check(run)
         return {"classes": list(CLASSES), "matrix": [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]]}
+
+    # videos: every run here is an image run
+    def _no_videos(self, run: str) -> UsageError:
+        self._check(run)
+        return UsageError(f"{run} is an image run: videos can only be explored in a video run")
+
+    def videos(self, run: str) -> list[ItemRow]:
+        raise self._no_videos(run)
+
+    def video(self, run: str, video_id: str) -> VideoAnalysis:
+        raise self._no_videos(run)
+
+    def video_target(self, run: str, video_id: str, target: str | int | None = None) -> int:
+        raise self._no_videos(run)
+
+    def video_cam(
+        self, run: str, video_id: str, target: str | int | None = None, method: str = "gradcam"
+    ) -> np.ndarray:
+        raise self._no_videos(run)
+
+    def video_importance(
+        self, run: str, video_id: str, target: str | int | None = None, method: str = "gradcam"
+    ) -> np.ndarray:
+        raise self._no_videos(run)
+
+    # audits: none saved
+    def audit_splits(self, run: str) -> list[str]:
+        self._check(run)
+        return []
+
+    def audit(self, run: str, split: str | None = "val") -> Audit:
+        self._check(run)
+        raise UsageError(how_to_audit(run))
+
+    def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
+        self._check(run)
+        raise UsageError(how_to_audit(run))
 
 
 def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:

@@ -72,7 +72,7 @@ def test_one_pass_per_image_and_switching_never_reruns_the_model(service: Explor
 def test_cams_equal_the_library_on_the_same_input(service: ExplorerService) -> None:
     image_id = service.images("tiny")["rows"][1]["id"]
     analysis = service.analysis("tiny", image_id)
-    model = service._run("tiny").opened.model
+    model = service.store.run("tiny").opened.model
     expected = grad_cam(model, analysis.batch, "layer3", target=4)[0].numpy()
     got = service.cam("tiny", image_id, method="gradcam", layer="layer3", target=service.classes("tiny")[4])
     assert np.allclose(got, expected, atol=1e-5)
@@ -103,6 +103,12 @@ def test_only_indexed_images_and_checked_uploads_are_served(service: ExplorerSer
         service.upload("tiny", "data:image/png;base64,@@@@", "x.png")
     image_id = service.upload("tiny", _data_uri(noise, "WEBP"), "photo.webp")
     assert image_id.startswith("upload:") and len(service.prediction("tiny", image_id)) == 5
+
+
+def test_an_unreadable_image_is_named_by_its_id_never_its_path(service: ExplorerService, tmp_path: Path) -> None:
+    gone = tmp_path / "gone.jpg"
+    with pytest.raises(UsageError, match="^cannot read train/gone.jpg: missing$"):
+        service.store.read("tiny", gone, "train/gone.jpg")
 
 
 def test_concurrent_sessions_get_their_own_answers(service: ExplorerService) -> None:

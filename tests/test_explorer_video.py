@@ -56,14 +56,14 @@ def test_one_pass_per_video_then_classes_and_frames_are_lookups(service: Explore
 def test_maps_equal_the_library_on_the_same_clip(service: ExplorerService) -> None:
     video_id = service.videos(RUN)[2]["id"]
     analysis = service.video(RUN, video_id)
-    model = service._run(RUN).opened.model
+    model = service.store.run(RUN).opened.model
     for k in (0, 5, 11):
         expected = grad_cam(model, analysis.clip, analysis.layer, target=k)[0].numpy()
         assert np.allclose(service.video_cam(RUN, video_id, service.classes(RUN)[k]), expected, atol=1e-5)
 
 
 def test_only_the_runs_own_videos_are_opened(service: ExplorerService, video_runs: Path) -> None:
-    real = service._run(RUN).files[service.videos(RUN)[0]["id"]]
+    real = service.store.run(RUN).files[service.videos(RUN)[0]["id"]]
     for bad in ("../../etc/passwd", "/etc/passwd", str(real), "UCF-101/../../x.avi", "upload:0000"):
         with pytest.raises(UsageError, match="unknown video"):
             service.video(RUN, bad)
@@ -71,6 +71,14 @@ def test_only_the_runs_own_videos_are_opened(service: ExplorerService, video_run
         service.video_cam(RUN, service.videos(RUN)[0]["id"], "Moonwalk")
     with pytest.raises(UsageError, match="runs the model again"):
         service.video_cam(RUN, service.videos(RUN)[0]["id"], method="scorecam")
+
+
+def test_an_unreadable_video_is_named_by_its_id_never_its_path(service: ExplorerService, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(UsageError, match="^cannot read UCF-101/broken.avi: ") as raised:
+        service.store.read(RUN, broken, "UCF-101/broken.avi")
+    assert str(tmp_path) not in str(raised.value)
 
 
 def test_image_views_of_a_video_run_say_so_and_the_rest_works(service: ExplorerService) -> None:

@@ -8,9 +8,9 @@ The browser only ever names a run (one of ``runs_dir``'s), a split (one of that 
 audit folders) and a picture kind (a fixed list): every file read is found from those,
 and must lie inside the run folder, so no path the browser sends is ever opened.
 
-:class:`AuditViews` is a mixin of :class:`~hartrace.explorer.service.ExplorerService`;
-it needs only the host's ``runs_dir``. Nothing is cached: an audit is a small JSON
-file, re-read so that a fresh `hartrace audit` shows up without restarting.
+:class:`AuditViews` needs only the :class:`~hartrace.explorer.store.RunStore`'s run folders
+(it never opens a model). Nothing is cached: an audit is a small JSON file, re-read so
+that a fresh `hartrace audit` shows up without restarting.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.base.errors import UsageError
-from hartrace.runs.discovery import list_runs
+from hartrace.explorer.rows import Audit
+from hartrace.explorer.store import RunStore
 
 AUDIT_DIR = "audit"
 AUDIT_JSON = "audit.json"
@@ -41,16 +42,14 @@ def how_to_audit(run: str) -> str:
 
 
 class AuditViews:
-    """The audit part of the explorer service, mixed into ``ExplorerService`` (the host provides ``runs_dir``)."""
+    """The saved audits of ``store``'s runs, read from their folders."""
 
-    runs_dir: Path
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
 
     def _audit_root(self, run: str) -> tuple[Path, Path]:
         """The run folder and its audit folder, for a run named by one of ``runs_dir``'s runs (nothing else)."""
-        runs = {path.name: path for path in list_runs(self.runs_dir)}
-        if run not in runs:
-            raise UsageError(f"unknown run {run!r}")
-        run_dir = runs[run].resolve()
+        run_dir = self.store.folder(run)
         return run_dir, run_dir / AUDIT_DIR
 
     def audit_splits(self, run: str) -> list[str]:
@@ -72,7 +71,7 @@ class AuditViews:
             raise UsageError(f"{run} has no audit of split {split!r} (it has: {', '.join(splits)})")
         return self._audit_root(run)[1] / split / name
 
-    def audit(self, run: str, split: str | None = "val") -> dict[str, Any]:
+    def audit(self, run: str, split: str | None = "val") -> Audit:
         """The audit of one split, checked against the layout `hartrace audit` writes; a bad file is a UsageError."""
         path = self._audit_file(run, split, AUDIT_JSON)
         where = f"{run}/{AUDIT_DIR}/{split}/{AUDIT_JSON}"

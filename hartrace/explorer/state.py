@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hartrace.data import DatasetIndex
+from hartrace.explorer.rows import ItemRow, LayerRow
 from hartrace.runs.loading import Opened
 
 
@@ -19,5 +19,5 @@ class RunState:
     index: DatasetIndex
     files: dict[str, Path]  # image id (dataset-relative path) -> file
     lock: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time per model
-    predictions: list[dict[str, Any]] | None = None
-    tree: list[dict[str, Any]] | None = None
+    predictions: list[ItemRow] | None = None
+    tree: list[LayerRow] | None = None

@@ -6,16 +6,15 @@ Each class's map ``[T, H, W]`` and its temporal importance are computed from tha
 capture the first time someone asks and kept with it, so switching class, moving
 the frame slider or changing the overlay's opacity never runs the model again.
 
-:class:`VideoViews` is a mixin of :class:`~hartrace.explorer.service.ExplorerService`:
-it uses the service's run loading, its validation predictions, its target resolution
-and its pass counter, and keeps its own LRU cache of video analyses.
+:class:`VideoViews` shares the explorer's :class:`~hartrace.explorer.store.RunStore` (run loading,
+validation predictions, target resolution, the pass counter) and keeps its own LRU
+cache of video analyses; the clip is read and shown by the run's task (:mod:`hartrace.runs.tasks`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,11 +22,10 @@ import torch
 from hartrace.attribution.registry import DEFAULT_METHOD, method_spec
 from hartrace.base.errors import UsageError
 from hartrace.explorer.cache import LRUCache
+from hartrace.explorer.rows import ItemRow
 from hartrace.explorer.state import RunState
+from hartrace.explorer.store import RunStore
 from hartrace.probe import Capture, HookManager
-
-
-VIDEO = "video"
 
 
 @dataclass
@@ -75,69 +73,57 @@ class VideoAnalysis:
 
 
 class VideoViews:
-    """The video part of the explorer service, mixed into ``ExplorerService``.
+    """A run's videos, and one cached analysis per (run, video), over ``store``'s runs."""
 
-    The host provides ``_run`` (a loaded run), ``_predictions`` (its validation
-    predictions), ``_target_index`` (a target name to a class index) and the
-    ``forward_passes`` counter, and calls :meth:`_init_videos` once.
-    """
-
-    _videos: LRUCache[VideoAnalysis]
-    forward_passes: int
-
-    def _init_videos(self, cache_size: int) -> None:
-        self._videos = LRUCache(cache_size)
-
-    def task(self, run: str) -> str:
-        """``"video"`` or ``"image"``: what the run's model takes (older checkpoints are image models)."""
-        return self._run(run).opened.spec.task
+    def __init__(self, store: RunStore, *, cache_size: int = 8) -> None:
+        self.store = store
+        self._videos: LRUCache[VideoAnalysis] = LRUCache(cache_size)
 
     def _video_run(self, run: str) -> RunState:
-        state = self._run(run)
-        if self.task(run) != VIDEO:
+        state = self.store.run(run)
+        if not self.store.task(run).is_video:
             raise UsageError(f"{run} is an image run: videos can only be explored in a video run")
         return state
 
-    def videos(self, run: str) -> list[dict[str, Any]]:
+    def videos(self, run: str) -> list[ItemRow]:
         """The run's validation videos with their true and predicted class (from the run's evaluation)."""
         self._video_run(run)
-        return list(self._predictions(run))
+        return list(self.store.predictions(run))
 
     def video(self, run: str, video_id: str) -> VideoAnalysis:
         """The analysis of one video of the run's dataset (computed once, then served from the cache)."""
 
         def analyse() -> VideoAnalysis:
-            from hartrace.workflows.visualize.video import clip_pictures, model_clip
-
             state = self._video_run(run)
             if video_id not in state.files:
                 raise UsageError(f"unknown video {video_id!r}")
             opened = state.opened
             opened.require_class_scores("the Video page")
-            spec = opened.spec.input
-            clip, indices, fps = model_clip(state.files[video_id], spec)
-            clip = clip.to(next(opened.model.parameters()).device)
-            layer = opened.model.info.cam_layer
+            read = self.store.read(run, state.files[video_id], video_id)
+            clip = read.batch.to(next(opened.model.parameters()).device)
+            layer = self.store.model_info(run).cam_layer
             every_class = torch.arange(len(opened.classes))[None]
             with state.lock, HookManager(opened.model, [layer], gradients=[layer], classes=opened.classes) as hooks:
                 captured = hooks.forward(clip)
                 hooks.backward(every_class)
-                self.forward_passes += 1
-            frames = clip_pictures(clip[0].cpu(), spec.mean, spec.std)
-            return VideoAnalysis(frames, clip, indices, float(fps or 0.0), layer, captured)
+                self.store.count_pass()
+            frames = self.store.task(run).frames(clip[0], opened.spec.input)
+            return VideoAnalysis(frames, clip, read.frame_indices, read.fps, layer, captured)
 
         return self._videos.get_or_compute((run, video_id), analyse)
 
     def video_target(self, run: str, video_id: str, target: str | int | None = None) -> int:
         """The class index a target names; None or "" is the class the clip is predicted as."""
-        return self._target_index(run, self.video(run, video_id), target)
+        return self.store.target_index(run, self.video(run, video_id).capture, target)
 
-    def video_cam(self, run: str, video_id: str, target: str | int | None = None, method: str = DEFAULT_METHOD) -> np.ndarray:
+    def video_cam(
+        self, run: str, video_id: str, target: str | int | None = None, method: str = DEFAULT_METHOD
+    ) -> np.ndarray:
         """The map ``[T, H, W]`` of ``target`` (default: the prediction) over the video's clip."""
         return self.video(run, video_id).cam(self.video_target(run, video_id, target), method)
 
     def video_importance(
         self, run: str, video_id: str, target: str | int | None = None, method: str = DEFAULT_METHOD
-    ) -> np.ndarray:  # fmt: skip
+    ) -> np.ndarray:
         """Which frames of the clip the map of ``target`` says matter: each frame's share, ``[T]``."""
         return self.video(run, video_id).importance(self.video_target(run, video_id, target), method)

@@ -17,19 +17,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hartrace.data.pipeline import InputSpec, evaluation_dataset, loader_context
+from hartrace.data.pipeline import evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
 from hartrace.runs.spec import RunSpec
 from hartrace.runs.tasks import task_of
 from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
 from hartrace.base.progress import progress_bar
-
-
-def checkpoint_transform(spec: InputSpec):
-    """The evaluation preprocessing of a run's images; :meth:`~hartrace.runs.tasks.Task.read` reads and preprocesses any input."""
-    from hartrace.data.transforms import eval_transform
-
-    return eval_transform(spec.size, spec.mean, spec.std)
 
 
 @torch.no_grad()

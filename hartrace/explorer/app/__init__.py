@@ -7,14 +7,16 @@ in their browser (``dcc.Store``). Importing this package imports nothing heavy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import dash
 
+    from hartrace.explorer.api import ExplorerAPI
 
-def create_app(service: Any, *, title: str = "hartrace explorer") -> dash.Dash:
-    """A Dash app over ``service`` (an ``ExplorerService``), with every page and callback registered."""
+
+def create_app(service: ExplorerAPI, *, title: str = "hartrace explorer") -> dash.Dash:
+    """A Dash app over ``service`` (an ``ExplorerService``, or any ``ExplorerAPI``), with every page and callback."""
     from hartrace.explorer.app.factory import build
 
     return build(service, title=title)

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import dash
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import pages, shell
 from hartrace.explorer.app.components import shell as frame
 from hartrace.explorer.app.wiring import register
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_UPLOAD_BYTES = 5 * 2**20
 
 
-def request_limit(service: Any) -> int:
+def request_limit(service: ExplorerAPI) -> int:
     """The largest request body served: room for an upload twice the service's limit (as base64 in JSON),
     so a file somewhat too large still reaches the service and gets its message; anything bigger is refused."""
-    upload = int(getattr(service, "max_upload_bytes", DEFAULT_UPLOAD_BYTES))
-    return 2 * (4 * upload // 3) + 2**20
+    return 2 * (4 * int(service.max_upload_bytes) // 3) + 2**20
 
 
-def build(service: Any, *, title: str = "hartrace explorer") -> dash.Dash:
+def build(service: ExplorerAPI, *, title: str = "hartrace explorer") -> dash.Dash:
     app = dash.Dash(
         __name__, use_pages=True, pages_folder="", assets_folder=str(HERE / "assets"), title=title, update_title=None,
         suppress_callback_exceptions=False,

@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.widgets import image_label, run_label
 from hartrace.explorer.app.pages.video import PATH as VIDEO_PATH
@@ -23,11 +24,12 @@ callback = Callbacks()
     Input(ids.RUN_DROPDOWN, "value"),
     State(ids.RUN_STORE, "data"),
 )
-def choose_run(picked: str | None, stored: str | None, *, service: Any, triggered_id: Any = None):
+def choose_run(picked: str | None, stored: str | None, *, service: ExplorerAPI, triggered_id: Any = None):
     """The runs to offer and the session's run: the one just picked, else the one kept, else the latest."""
     runs = service.list_runs()
     names = [row["name"] for row in runs]
     options = [{"label": run_label(row), "value": row["name"]} for row in runs]
+    run: str | None
     if triggered_id == ids.RUN_DROPDOWN and picked in names:
         run = picked
     elif stored in names:
@@ -53,7 +55,7 @@ def highlight_nav(pathname: str | None, link_ids: list[dict[str, str]]) -> list[
     Input(ids.IMAGE_STORE, "data"),
     Input(ids.TARGET_STORE, "data"),
 )
-def describe_selection(run: str | None, image_id: str | None, target: str | None, *, service: Any):
+def describe_selection(run: str | None, image_id: str | None, target: str | None, *, service: ExplorerAPI):
     """The bar under the navigation: the selected image (small), and the class being explained."""
     if not run:
         return html.Span("No run: train one with `hartrace train`, then reload.", className="muted")

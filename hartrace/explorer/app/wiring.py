@@ -5,7 +5,7 @@ above a plain function records the dependencies and returns the function unchang
 tests call it directly. :func:`register` adds every recorded callback to one app, passing
 two keyword-only arguments where the function asks for them:
 
-- ``service``: the app's :class:`~hartrace.explorer.ExplorerService` (the only shared object);
+- ``service``: the app's :class:`~hartrace.explorer.api.ExplorerAPI` (the only shared object);
 - ``triggered_id``: ``dash.ctx.triggered_id``, the id of the input that fired the callback.
 """
 
@@ -15,6 +15,8 @@ import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from hartrace.explorer.api import ExplorerAPI
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Callbacks:
         return record
 
 
-def bind(function: Callable[..., Any], service: Any) -> Callable[..., Any]:
+def bind(function: Callable[..., Any], service: ExplorerAPI) -> Callable[..., Any]:
     """``function`` with ``service`` and ``triggered_id`` filled in when it declares them."""
     parameters = inspect.signature(function).parameters
     wants_service = "service" in parameters
@@ -63,6 +65,6 @@ def bind(function: Callable[..., Any], service: Any) -> Callable[..., Any]:
     return bound
 
 
-def register(app: Any, service: Any, specs: Iterable[Spec]) -> None:
+def register(app: Any, service: ExplorerAPI, specs: Iterable[Spec]) -> None:
     for spec in specs:
         app.callback(*spec.dependencies, **spec.options)(bind(spec.function, service))

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from hartrace.data.pipeline import InputSpec
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
 from hartrace.runs.loading import Opened
@@ -30,17 +29,6 @@ from hartrace.render.video import (
     write_gif,
     write_mp4,
 )
-
-
-def model_clip(video: str | Path, spec: InputSpec) -> tuple[torch.Tensor, list[int], float]:
-    """:meth:`VIDEO.read <hartrace.runs.tasks.Task.read>` as a tuple (clip, frame indices, fps), for callers not yet on it."""
-    read = VIDEO.read(video, spec)
-    return read.batch, read.frame_indices, read.fps
-
-
-def clip_pictures(clip: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """:meth:`VIDEO.frames <hartrace.runs.tasks.Task.frames>` from a clip ``[C, T, H, W]`` and its normalisation, for callers not yet on it."""
-    return VIDEO.frames(clip, InputSpec(VIDEO.name, clip.shape[-1], tuple(mean), tuple(std), clip_length=clip.shape[1]))
 
 
 def visualize_video(

@@ -45,8 +45,9 @@ def frame_figure(frame: np.ndarray, overlay: np.ndarray, title: str, height: int
 
 
 def importance_figure(
-    importance: Sequence[float], current: int, frame_numbers: Sequence[int], explained: str, height: int = 260
-) -> go.Figure:
+    importance: Sequence[float] | np.ndarray, current: int, frame_numbers: Sequence[int], explained: str,
+    height: int = 260,
+) -> go.Figure:  # fmt: skip
     """Each clip frame's share of the map (click a point to show that frame); the shown frame is marked."""
     values = np.asarray(importance, dtype=float)
     steps = list(range(len(values)))  # a list: customdata sent as a numpy (typed) array is missing from click events
@@ -76,7 +77,7 @@ def importance_figure(
     return fig
 
 
-def move_marker(importance: Sequence[float], current: int) -> Any:
+def move_marker(importance: Sequence[float] | np.ndarray, current: int) -> Any:
     """A patch that moves the curve's marker to ``current`` and leaves the rest of the figure alone."""
     patch = Patch()
     patch["data"][MARKER_TRACE]["x"] = [current]

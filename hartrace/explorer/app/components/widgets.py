@@ -8,6 +8,8 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from hartrace.explorer.rows import RunRow
+
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}  # drag to zoom, double-click to reset
 ZOOM_CONFIG = {"displaylogo": False, "displayModeBar": "hover", "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -107,7 +109,7 @@ def missing_selection(run: str | None, image_id: str | None) -> str | None:
     return None
 
 
-def run_label(row: dict[str, Any]) -> str:
+def run_label(row: RunRow) -> str:
     """A run as the run pickers list it: name, backbone where the name does not say it, epochs, best accuracy."""
     best = row.get("best_val_accuracy")
     accuracy = "" if best is None else f" · best val {100 * best:.1f}%"

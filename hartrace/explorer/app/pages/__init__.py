@@ -11,6 +11,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from hartrace.explorer.api import ExplorerAPI
+
 MODULES = ("run", "images", "prediction", "explain", "video", "inside", "evaluation", "audit", "compare")
 
 
@@ -18,7 +20,7 @@ def modules() -> list[ModuleType]:
     return [importlib.import_module(f"{__name__}.{name}") for name in MODULES]
 
 
-def register(app: Any, service: Any, title: str = "hartrace explorer") -> None:
+def register(app: Any, service: ExplorerAPI, title: str = "hartrace explorer") -> None:
     """Register every page with Dash's page registry and its callbacks with ``app``."""
     import dash
 

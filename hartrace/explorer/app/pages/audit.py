@@ -12,6 +12,7 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components import audit as figures
 from hartrace.explorer.app.components.widgets import GRAPH_CONFIG, card, empty_figure, graph, notice
@@ -73,7 +74,7 @@ def layout(**_: Any) -> html.Div:
     Input(ids.RUN_STORE, "data"),
     State(ids.AUDIT_SPLIT, "value"),
 )
-def audit_splits(run: str | None, current: str | None, *, service: Any):
+def audit_splits(run: str | None, current: str | None, *, service: ExplorerAPI):
     """The run's audits, one per split; the one shown stays when the new run has it too, else ``val`` or the first."""
     if not run:
         return [], None
@@ -85,7 +86,7 @@ def audit_splits(run: str | None, current: str | None, *, service: Any):
     return options, current if current in splits else (splits[0] if splits else None)
 
 
-def _audit(service: Any, run: str | None, split: str | None) -> dict[str, Any]:
+def _audit(service: ExplorerAPI, run: str | None, split: str | None) -> dict[str, Any]:
     if not run:
         raise HartraceError("no run selected")
     return service.audit(run, split)
@@ -102,7 +103,7 @@ def _audit(service: Any, run: str | None, split: str | None) -> dict[str, Any]:
     Input(ids.AUDIT_SPLIT, "value"),
     State(ids.AUDIT_METHOD, "value"),
 )
-def show_audit(run: str | None, split: str | None, method: str | None, *, service: Any):
+def show_audit(run: str | None, split: str | None, method: str | None, *, service: ExplorerAPI):
     """The comparison table, with a warning for each check a method fails; or why there is none."""
     nothing = True, "", [], [], None
     if not run:
@@ -124,7 +125,7 @@ def show_audit(run: str | None, split: str | None, method: str | None, *, servic
     Input(ids.RUN_STORE, "data"),
     Input(ids.AUDIT_SPLIT, "value"),
 )
-def show_curves(run: str | None, split: str | None, *, service: Any):
+def show_curves(run: str | None, split: str | None, *, service: ExplorerAPI):
     """The mean deletion and insertion curves: drawn from the audit's points, else the picture the audit saved."""
     try:
         audit = _audit(service, run, split)
@@ -143,7 +144,7 @@ def show_curves(run: str | None, split: str | None, *, service: Any):
     Input(ids.RUN_STORE, "data"),
     Input(ids.AUDIT_SPLIT, "value"),
 )
-def show_cascade(run: str | None, split: str | None, *, service: Any):
+def show_cascade(run: str | None, split: str | None, *, service: ExplorerAPI):
     """Spearman per randomised layer, one line per method, with the threshold a method must fall below."""
     try:
         return figures.cascade_figure(_audit(service, run, split))
@@ -156,7 +157,7 @@ def show_cascade(run: str | None, split: str | None, *, service: Any):
     Input(ids.RUN_STORE, "data"),
     Input(ids.AUDIT_SPLIT, "value"),
 )
-def show_worst(run: str | None, split: str | None, *, service: Any):
+def show_worst(run: str | None, split: str | None, *, service: ExplorerAPI):
     """The gallery of the images each method explained worst, as the audit drew it."""
     try:
         picture = service.audit_picture(run, split, "worst") if run else None
@@ -177,7 +178,7 @@ def show_worst(run: str | None, split: str | None, *, service: Any):
     Input(ids.AUDIT_SPLIT, "value"),
     Input(ids.AUDIT_METHOD, "value"),
 )
-def show_per_class(run: str | None, split: str | None, method: str | None, *, service: Any):
+def show_per_class(run: str | None, split: str | None, method: str | None, *, service: ExplorerAPI):
     """Pointing game per class of the picked method, beside the random-map baseline."""
     if not method:
         return empty_figure("no per-class localisation in this audit")

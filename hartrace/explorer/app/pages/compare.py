@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.figures import prediction_bars
 from hartrace.explorer.app.components.widgets import GRAPH_CONFIG, image_label, missing_selection, notice
@@ -50,7 +51,7 @@ def layout(**_: Any) -> html.Div:
     Input(ids.RUN_STORE, "data"),
     State(ids.COMPARE_STORE, "data"),
 )
-def compare_controls(run: str | None, stored: dict[str, Any] | None, *, service: Any):
+def compare_controls(run: str | None, stored: dict[str, Any] | None, *, service: ExplorerAPI):
     """Run A defaults to the selected run, run B to the one before it (or the same run when there is one)."""
     stored = stored or {}
     runs = service.list_runs()
@@ -72,7 +73,9 @@ def remember_compare(a: str | None, b: str | None):
     return {"a": a, "b": b}
 
 
-def compare_panel(service: Any, run: str | None, image_id: str | None, target: str | None, method: str | None) -> Any:
+def compare_panel(
+    service: ExplorerAPI, run: str | None, image_id: str | None, target: str | None, method: str | None
+) -> Any:
     """One run's prediction and explanation of the image."""
     from hartrace.render import cam_overlay_plotly
 
@@ -107,7 +110,9 @@ def compare_panel(service: Any, run: str | None, image_id: str | None, target: s
     Input(ids.TARGET_STORE, "data"),
     State(ids.METHOD_STORE, "data"),
 )
-def show_compare_a(run: str | None, image_id: str | None, target: str | None, method: str | None, *, service: Any):
+def show_compare_a(
+    run: str | None, image_id: str | None, target: str | None, method: str | None, *, service: ExplorerAPI
+):
     return compare_panel(service, run, image_id, target, method)
 
 
@@ -118,5 +123,7 @@ def show_compare_a(run: str | None, image_id: str | None, target: str | None, me
     Input(ids.TARGET_STORE, "data"),
     State(ids.METHOD_STORE, "data"),
 )
-def show_compare_b(run: str | None, image_id: str | None, target: str | None, method: str | None, *, service: Any):
+def show_compare_b(
+    run: str | None, image_id: str | None, target: str | None, method: str | None, *, service: ExplorerAPI
+):
     return compare_panel(service, run, image_id, target, method)

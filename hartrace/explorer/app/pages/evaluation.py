@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import cell_from_click, clicked_tile
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, thumbnail
@@ -44,7 +45,7 @@ def layout(**_: Any) -> html.Div:
     Output(ids.EVAL_MATRIX, "clickData"),
     Input(ids.RUN_STORE, "data"),
 )
-def show_confusion(run: str | None, *, service: Any):
+def show_confusion(run: str | None, *, service: ExplorerAPI):
     """The run's validation confusion matrix (x predicted, y true); a new run clears the picked cell."""
     from hartrace.render import confusion_matrix_plotly
 
@@ -65,7 +66,7 @@ def show_confusion(run: str | None, *, service: Any):
     Input(ids.EVAL_MATRIX, "clickData"),
     State(ids.RUN_STORE, "data"),
 )
-def show_cell(click: dict[str, Any] | None, run: str | None, *, service: Any):
+def show_cell(click: dict[str, Any] | None, run: str | None, *, service: ExplorerAPI):
     """The images of one (true, predicted) cell as clickable thumbnails."""
     cell = cell_from_click(click)
     if cell is None or not run:

@@ -11,6 +11,7 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
@@ -74,7 +75,7 @@ def method_options(methods: dict[str, list[str]]) -> list[dict[str, str]]:
     State(ids.METHOD_STORE, "data"),
     State(ids.LAYER_STORE, "data"),
 )
-def explain_controls(run: str | None, method: str | None, layer: str | None, *, service: Any):
+def explain_controls(run: str | None, method: str | None, layer: str | None, *, service: ExplorerAPI):
     """Methods and this run's CAM layers, keeping the session's choices where they still apply."""
     methods = method_options(service.methods())
     names = [m["value"] for m in methods]
@@ -104,7 +105,7 @@ def remember_explain(method: str | None, layer: str | None):
     Input(ids.RUN_STORE, "data"),
     Input(ids.IMAGE_STORE, "data"),
 )
-def show_original(run: str | None, image_id: str | None, *, service: Any):
+def show_original(run: str | None, image_id: str | None, *, service: ExplorerAPI):
     why = missing_selection(run, image_id)
     if why:
         return empty_figure(why)
@@ -126,7 +127,7 @@ def show_original(run: str | None, image_id: str | None, *, service: Any):
 )
 def show_explanation(
     run: str | None, image_id: str | None, target: str | None, method: str | None, layer: str | None,
-    alpha: float | None, *, service: Any,
+    alpha: float | None, *, service: ExplorerAPI,
 ):  # fmt: skip
     """The map for (method, layer, target) blended over the image the model saw."""
     from hartrace.render import cam_overlay_plotly
@@ -161,7 +162,7 @@ def show_explanation(
     Input(ids.IMAGE_STORE, "data"),
     Input(ids.TARGET_STORE, "data"),
 )
-def show_explain_bars(run: str | None, image_id: str | None, target: str | None, *, service: Any):
+def show_explain_bars(run: str | None, image_id: str | None, target: str | None, *, service: ExplorerAPI):
     why = missing_selection(run, image_id)
     if why:
         return empty_figure(why)

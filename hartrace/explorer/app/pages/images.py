@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import clicked_tile
 from hartrace.explorer.app.components.widgets import card, notice, thumbnail
@@ -77,7 +78,7 @@ def images_state(state: dict[str, Any] | None) -> dict[str, Any]:
     Input(ids.RUN_STORE, "data"),
     State(ids.IMAGES_STATE, "data"),
 )
-def image_filters(run: str | None, state: dict[str, Any] | None, *, service: Any):
+def image_filters(run: str | None, state: dict[str, Any] | None, *, service: ExplorerAPI):
     """The filter pickers for this run's classes, showing the session's current filters."""
     state = images_state(state)
     try:
@@ -128,7 +129,7 @@ def update_images_state(
     Input(ids.RUN_STORE, "data"),
     Input(ids.IMAGES_STATE, "data"),
 )
-def show_images(run: str | None, state: dict[str, Any] | None, *, service: Any):
+def show_images(run: str | None, state: dict[str, Any] | None, *, service: ExplorerAPI):
     """One page of thumbnails, each a button that selects its image."""
     if not run:
         return [], "", True, True, "No run selected.", False, None
@@ -181,7 +182,7 @@ def select_thumbnail(clicks: list[int | None], component_ids: list[dict[str, str
     State(ids.RUN_STORE, "data"),
     prevent_initial_call=True,
 )
-def upload_image(contents: str | None, filename: str | None, run: str | None, *, service: Any):
+def upload_image(contents: str | None, filename: str | None, run: str | None, *, service: ExplorerAPI):
     """A dropped file: checked by the service; a good one is selected and explained, a bad one says why."""
     if not contents:
         return no_update, no_update, no_update, no_update, no_update

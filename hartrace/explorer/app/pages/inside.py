@@ -6,6 +6,8 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
+from hartrace.explorer.rows import LayerRow
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import channel_from_click
 from hartrace.explorer.app.components.figures import channel_figure, channel_histogram
@@ -65,7 +67,7 @@ def layout(**_: Any) -> html.Div:
     )  # fmt: skip
 
 
-def tree_options(tree: list[dict[str, Any]]) -> list[dict[str, str]]:
+def tree_options(tree: list[LayerRow]) -> list[dict[str, str]]:
     """Dropdown options that follow the model's tree: indented by depth, with type and output shape."""
     top = min((row["depth"] for row in tree), default=0)
     options = []
@@ -76,16 +78,16 @@ def tree_options(tree: list[dict[str, Any]]) -> list[dict[str, str]]:
     return options
 
 
-def spatial(row: dict[str, Any]) -> bool:
+def spatial(row: LayerRow) -> bool:
     return len(row.get("shape", [])) == 4
 
 
-def default_layer(tree: list[dict[str, Any]]) -> str | None:
+def default_layer(tree: list[LayerRow]) -> str | None:
     """The first layer with feature maps (usually the stem convolution)."""
     return next((row["name"] for row in tree if spatial(row)), tree[0]["name"] if tree else None)
 
 
-def default_flow(tree: list[dict[str, Any]], count: int = FLOW_DEFAULT) -> list[str]:
+def default_flow(tree: list[LayerRow], count: int = FLOW_DEFAULT) -> list[str]:
     """A few top-level layers with maps, spread from input to output."""
     top = min((row["depth"] for row in tree), default=0)
     candidates = [
@@ -106,7 +108,7 @@ def default_flow(tree: list[dict[str, Any]], count: int = FLOW_DEFAULT) -> list[
     Input(ids.RUN_STORE, "data"),
     State(ids.PROBE_STORE, "data"),
 )
-def inside_controls(run: str | None, probe: dict[str, Any] | None, *, service: Any):
+def inside_controls(run: str | None, probe: dict[str, Any] | None, *, service: ExplorerAPI):
     probe = probe or {}
     try:
         tree = service.layer_tree(run) if run else []
@@ -140,7 +142,7 @@ def remember_probe(layer: str | None, flow: list[str] | None):
     Input(ids.IMAGE_STORE, "data"),
     Input(ids.INSIDE_LAYER, "value"),
 )
-def show_layer(run: str | None, image_id: str | None, layer: str | None, *, service: Any):
+def show_layer(run: str | None, image_id: str | None, layer: str | None, *, service: ExplorerAPI):
     """The layer's most active channels, its value histogram and its kernels (clears the picked channel)."""
     from hartrace.render import activation_grid_plotly, histogram_plotly, kernel_grid_plotly
 
@@ -175,7 +177,9 @@ def show_layer(run: str | None, image_id: str | None, layer: str | None, *, serv
     State(ids.INSIDE_LAYER, "value"),
     prevent_initial_call=True,
 )
-def show_channel(click: dict[str, Any] | None, run: str | None, image_id: str | None, layer: str | None, *, service: Any):
+def show_channel(
+    click: dict[str, Any] | None, run: str | None, image_id: str | None, layer: str | None, *, service: ExplorerAPI
+):
     """The clicked channel, enlarged, and the histogram of its values."""
     channel = channel_from_click(click)
     if channel is None or missing_selection(run, image_id) or not layer:
@@ -201,7 +205,9 @@ def show_channel(click: dict[str, Any] | None, run: str | None, image_id: str | 
     State(ids.INSIDE_FLOW_LAYERS, "value"),
     prevent_initial_call=True,
 )
-def draw_flow(clicks: int | None, run: str | None, image_id: str | None, layers: list[str] | None, *, service: Any):
+def draw_flow(
+    clicks: int | None, run: str | None, image_id: str | None, layers: list[str] | None, *, service: ExplorerAPI
+):
     """input → the chosen layers in model order → prediction, as one picture."""
     if not clicks or missing_selection(run, image_id) or not layers:
         return no_update, "Choose an image and at least one layer first."

@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import Input, Output, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
@@ -50,7 +51,9 @@ def layout(**_: Any) -> html.Div:
     Input(ids.TARGET_STORE, "data"),
     Input(ids.PREDICTION_TOPK, "value"),
 )
-def show_prediction(run: str | None, image_id: str | None, target: str | None, top_k: int | None, *, service: Any):
+def show_prediction(
+    run: str | None, image_id: str | None, target: str | None, top_k: int | None, *, service: ExplorerAPI
+):
     why = missing_selection(run, image_id)
     if why:
         return empty_figure(why), empty_figure(why), ""

@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import Input, Output, dcc, html
 
+from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, key_value_table, metric, notice, percent, table
 from hartrace.explorer.app.wiring import Callbacks
@@ -55,7 +56,7 @@ def layout(**_: Any) -> html.Div:
     Output(ids.RUN_LIST, "children"),
     Input(ids.RUN_STORE, "data"),
 )
-def show_run(run: str | None, *, service: Any):
+def show_run(run: str | None, *, service: ExplorerAPI):
     from hartrace.render import training_curves_plotly
 
     runs = service.list_runs()

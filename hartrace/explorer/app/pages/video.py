@@ -14,6 +14,8 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.explorer.api import ExplorerAPI
+from hartrace.explorer.rows import ItemRow
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import frame_from_click, target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
@@ -86,12 +88,12 @@ def page_for(item_id: str | None) -> str:
     return PATH if item_id and PurePosixPath(item_id).suffix.lower() in VIDEO_EXTENSIONS else "/explain"
 
 
-def video_label(row: dict[str, Any]) -> str:
+def video_label(row: ItemRow) -> str:
     verdict = "" if row["correct"] else " ✗"
     return f"{row['name']} · {row['true'] or '?'} → {row['predicted']} ({100 * row['probability']:.0f}%){verdict}"
 
 
-def explained_class(service: Any, run: str, video_id: str, target: str | None) -> int:
+def explained_class(service: ExplorerAPI, run: str, video_id: str, target: str | None) -> int:
     """The class index to explain: the session's target where this run knows it, else the clip's prediction."""
     return service.video_target(run, video_id, target if target in service.classes(run) else None)
 
@@ -111,12 +113,14 @@ def slider_marks(frame_numbers: list[int]) -> dict[int, str]:
     Input(ids.RUN_STORE, "data"),
     State(ids.IMAGE_STORE, "data"),
 )
-def video_picker(run: str | None, selected: str | None, *, service: Any):
+def video_picker(run: str | None, selected: str | None, *, service: ExplorerAPI):
     """The run's validation videos; the session's selection when it is one of them, else the first."""
     if not run:
         return [], None, "No run selected: train a video model with `hartrace train`, then reload.", False
+    from hartrace.runs.tasks import task_of
+
     try:
-        if service.task(run) != "video":
+        if not task_of(service.task(run)).is_video:
             return [], None, VIDEO_RUNS_ONLY.format(run=run), False
         rows = service.videos(run)
     except HartraceError as exc:
@@ -156,7 +160,7 @@ def pick_video(video_id: str | None, selected: str | None):
     Input(ids.TARGET_STORE, "data"),
     State(ids.VIDEO_SLIDER, "value"),
 )
-def show_clip(run: str | None, video_id: str | None, target: str | None, frame: int | None, *, service: Any):
+def show_clip(run: str | None, video_id: str | None, target: str | None, frame: int | None, *, service: ExplorerAPI):
     """For a new video or class: the slider over the clip's frames, the importance curve, the bars and the caption."""
     if not run or not video_id:
         why = "no run selected" if not run else "no video selected"
@@ -199,7 +203,8 @@ def show_clip(run: str | None, video_id: str | None, target: str | None, frame: 
     prevent_initial_call=True,
 )
 def show_frame(
-    frame: int | None, alpha: float | None, run: str | None, video_id: str | None, target: str | None, *, service: Any
+    frame: int | None, alpha: float | None, run: str | None, video_id: str | None, target: str | None, *,
+    service: ExplorerAPI,
 ):  # fmt: skip
     """The frame at the slider beside its overlay, and the curve's marker moved there: cached maps, no model pass."""
     from hartrace.render import cam_overlay
