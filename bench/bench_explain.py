@@ -93,7 +93,9 @@ def main() -> None:
         targets = {"hartrace Grad-CAM": 1.10, "everything in one pass": 1.5}
         for what, value in seconds.items():
             ratio = value / base
-            verdict = f"<={targets[what]:.2f}x " + ("ok" if ratio <= targets[what] else "MISSED") if what in targets else ""
+            verdict = (
+                f"<={targets[what]:.2f}x " + ("ok" if ratio <= targets[what] else "MISSED") if what in targets else ""
+            )
             rows.append((f"B={batch}", what, value, ratio, verdict))
 
     images = torch.randn(args.images, 3, 224, 224)
@@ -108,13 +110,18 @@ def main() -> None:
         pgc(input_tensor=chunk, targets=[ClassifierOutputTarget(int(t)) for t in model(chunk).argmax(1)])
     pgc_rate = args.images / (time.perf_counter() - start)
 
-    print(f"explanation cost, resnet50 224px layer4, CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads); ratios against the plain forward of the same batch")
+    print(
+        f"explanation cost, resnet50 224px layer4, CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads); "
+        "ratios against the plain forward of the same batch"
+    )
     print(f"{'batch':<6} {'what':<28} {'seconds':>8} {'ratio':>7}  target")
     for batch, what, seconds, ratio, verdict in rows:
         print(f"{batch:<6} {what:<28} {seconds:>8.3f} {ratio:>6.2f}x  {verdict}")
     verdict = ">=3x " + ("ok" if ours_rate / pgc_rate >= 3 else "MISSED")
-    print(f"batch explain, {args.images} images in batches of 8: hartrace {ours_rate:.1f} img/s, "
-          f"pytorch-grad-cam {pgc_rate:.1f} img/s: {ours_rate / pgc_rate:.2f}x  {verdict}")  # fmt: skip
+    print(
+        f"batch explain, {args.images} images in batches of 8: hartrace {ours_rate:.1f} img/s, "
+        f"pytorch-grad-cam {pgc_rate:.1f} img/s: {ours_rate / pgc_rate:.2f}x  {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -102,9 +102,26 @@ def hartrace_run(data: Path, out: Path, epochs: int, **options: Any) -> dict[str
 
 
 def measure(config: str, data: Path, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    frozen = dict(backbone="harnet", freeze="trunk", image_size=args.size, batch_size=args.batch_size, workers=args.workers, schedule="none")
-    scratch = dict(backbone="resnet_small", image_size=112, batch_size=32, workers=args.workers, optimizer="adamw", lr=2e-3,
-                   weight_decay=0.05, warmup_epochs=1, label_smoothing=0.1, augment_strength=0.5)  # fmt: skip
+    frozen = dict(
+        backbone="harnet",
+        freeze="trunk",
+        image_size=args.size,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        schedule="none",
+    )
+    scratch = dict(
+        backbone="resnet_small",
+        image_size=112,
+        batch_size=32,
+        workers=args.workers,
+        optimizer="adamw",
+        lr=2e-3,
+        weight_decay=0.05,
+        warmup_epochs=1,
+        label_smoothing=0.1,
+        augment_strength=0.5,
+    )
     if config == "reference":
         return reference_loop(data, args.size, args.batch_size, args.workers)
     if config == "hartrace":
@@ -118,8 +135,12 @@ def measure(config: str, data: Path, args: argparse.Namespace, out: Path) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=16, help="synthetic training images per class for the harnet rows")
-    parser.add_argument("--scratch-per-class", type=int, default=60, help="synthetic images per class for the scratch rows")
+    parser.add_argument(
+        "--per-class", type=int, default=16, help="synthetic training images per class for the harnet rows"
+    )
+    parser.add_argument(
+        "--scratch-per-class", type=int, default=60, help="synthetic images per class for the scratch rows"
+    )
     parser.add_argument("--scratch-epochs", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -139,7 +160,9 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         small = generate(Path(tmp) / "small", per_class=args.per_class, test_per_class=1, progress=False).root
-        scratch = generate(Path(tmp) / "scratch", per_class=args.scratch_per_class, test_per_class=1, progress=False).root
+        scratch = generate(
+            Path(tmp) / "scratch", per_class=args.scratch_per_class, test_per_class=1, progress=False
+        ).root
         for group, config in PLAN:
             data = small if group.startswith("harnet") else scratch
             command = [sys.executable, __file__, "--one", config, "--data", str(data), *sys.argv[1:]]
@@ -147,8 +170,13 @@ def main() -> None:
             results[config] = json.loads(output.strip().splitlines()[-1])
             print(f"  measured {group}: {config}", file=sys.stderr)
 
-    print(f"training throughput on the CPU ({os.cpu_count()} cores), batch {args.batch_size}; ratios against the first row of each group")
-    print(f"{'group':<22} {'configuration':<20} {'images/s':>9} {'ratio':>7} {'target':>12} {'val acc':>8} {'peak MB':>8}")
+    print(
+        f"training throughput on the CPU ({os.cpu_count()} cores), batch {args.batch_size}; "
+        "ratios against the first row of each group"
+    )
+    print(
+        f"{'group':<22} {'configuration':<20} {'images/s':>9} {'ratio':>7} {'target':>12} {'val acc':>8} {'peak MB':>8}"
+    )
     reference = 0.0
     for group, config in PLAN:
         r = results[config]
@@ -158,7 +186,10 @@ def main() -> None:
         target = TARGETS.get(config)
         verdict = "" if target is None else f">={target}x " + ("ok" if ratio >= target else "MISSED")
         accuracy = f"{r['val_accuracy']:.3f}" if "val_accuracy" in r and group.startswith("resnet") else ""
-        print(f"{group:<22} {config:<20} {r['images_per_second']:>9.1f} {ratio:>6.2f}x {verdict:>12} {accuracy:>8} {r['peak_mb']:>8.0f}")
+        print(
+            f"{group:<22} {config:<20} {r['images_per_second']:>9.1f} {ratio:>6.2f}x "
+            f"{verdict:>12} {accuracy:>8} {r['peak_mb']:>8.0f}"
+        )
     cached, uncached = results["hartrace-cached"], results["hartrace"]
     print(
         f"feature cache: built once in {cached['cache_seconds']:.1f} s; a cached epoch runs "

@@ -44,8 +44,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = generate(root / "synthetic", per_class=8, test_per_class=1, progress=False).root
-        config = resolve_config(None, data=str(data), backbone="harnet", weights="none", freeze="trunk", epochs=1,
-                                augment=False, out=str(root / "checkpoints" / "harnet"))  # fmt: skip
+        config = resolve_config(
+            None,
+            data=str(data),
+            backbone="harnet",
+            weights="none",
+            freeze="trunk",
+            epochs=1,
+            augment=False,
+            out=str(root / "checkpoints" / "harnet"),
+        )
         train(config, progress=False, log=lambda m: None)
         service = ExplorerService(root / "checkpoints", cache_size=64)
         run = "harnet"
@@ -64,7 +72,11 @@ def main() -> None:
             probability_bars_plotly(service.probabilities(run, row["id"]), classes)
             explain_view(row["id"], None, None, "gradcam")
             new_image.append(time.perf_counter() - start)
-            for target, layer, method in ((classes[3], None, "gradcam"), (top[1]["class"], "layer4", "gradcam++"), (None, "head.relu2", "layercam")):
+            for target, layer, method in (
+                (classes[3], None, "gradcam"),
+                (top[1]["class"], "layer4", "gradcam++"),
+                (None, "head.relu2", "layercam"),
+            ):
                 start = time.perf_counter()
                 explain_view(row["id"], target, layer, method)
                 switches.append(time.perf_counter() - start)
@@ -93,10 +105,18 @@ def main() -> None:
 
     print("explorer latency, harnet 224px, CPU, server side")
     print(f"{'what':<32} {'median s':>9} {'p95 s':>7}  target")
-    print(f"{'new image (pass + CAM + figures)':<32} {statistics.median(new_image):>9.3f} {p95(new_image):>7.3f}  <=0.5 {'ok' if p95(new_image) <= 0.5 else 'MISSED'}")
-    print(f"{'cached view switch':<32} {statistics.median(switches):>9.3f} {p95(switches):>7.3f}  <=0.1 {'ok' if p95(switches) <= 0.1 else 'MISSED'}")
-    print(f"load: 20 sessions x 10 requests in {load_seconds:.1f} s, answers correct in {sum(correct)}/20 sessions; "
-          f"max RSS {memory_before:.0f} MB before, {memory_after:.0f} MB after")  # fmt: skip
+    print(
+        f"{'new image (pass + CAM + figures)':<32} {statistics.median(new_image):>9.3f} {p95(new_image):>7.3f}  "
+        f"<=0.5 {'ok' if p95(new_image) <= 0.5 else 'MISSED'}"
+    )
+    print(
+        f"{'cached view switch':<32} {statistics.median(switches):>9.3f} {p95(switches):>7.3f}  "
+        f"<=0.1 {'ok' if p95(switches) <= 0.1 else 'MISSED'}"
+    )
+    print(
+        f"load: 20 sessions x 10 requests in {load_seconds:.1f} s, answers correct in {sum(correct)}/20 sessions; "
+        f"max RSS {memory_before:.0f} MB before, {memory_after:.0f} MB after"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_image(path: Path, size: tuple[int, int] = (40, 30), seed: int = 0, fmt: str = "JPEG", mode: str = "RGB") -> Path:
+def make_image(
+    path: Path, size: tuple[int, int] = (40, 30), seed: int = 0, fmt: str = "JPEG", mode: str = "RGB"
+) -> Path:
     """A small random image written as ``fmt`` (whatever ``path``'s extension says)."""
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
@@ -85,8 +87,15 @@ def quick_config(data: Path, out: Path, **overrides):
     from hartrace.workflows.train import resolve_config
 
     options = dict(
-        data=str(data), backbone="resnet_small", weights="none", image_size=32, epochs=2, batch_size=8,
-        workers=0, out=str(out), lr=3e-3,
-    )  # fmt: skip
+        data=str(data),
+        backbone="resnet_small",
+        weights="none",
+        image_size=32,
+        epochs=2,
+        batch_size=8,
+        workers=0,
+        out=str(out),
+        lr=3e-3,
+    )
     options.update(overrides)
     return resolve_config(None, **options)

@@ -47,9 +47,15 @@ class FakeService:
         for i in range(images):
             true, predicted = CLASSES[i % 3], CLASSES[(i + 1) % 3 if i % 4 == 1 else i % 3]
             self.rows.append(
-                {"id": f"train/Image_{i}.jpg", "name": f"Image_{i}.jpg", "true": true, "predicted": predicted,
-                 "probability": 0.4 + 0.01 * i, "correct": true == predicted}
-            )  # fmt: skip
+                {
+                    "id": f"train/Image_{i}.jpg",
+                    "name": f"Image_{i}.jpg",
+                    "true": true,
+                    "predicted": predicted,
+                    "probability": 0.4 + 0.01 * i,
+                    "correct": true == predicted,
+                }
+            )
         self.forward_passes = 0
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.uploads: dict[str, str] = {}
@@ -66,10 +72,15 @@ class FakeService:
     # runs
     def list_runs(self) -> list[RunRow]:
         return [
-            {"name": name, "path": f"/runs/{name}", "backbone": "resnet_small", "epochs": 2,
-             "best_val_accuracy": 0.5 + 0.1 * i}
+            {
+                "name": name,
+                "path": f"/runs/{name}",
+                "backbone": "resnet_small",
+                "epochs": 2,
+                "best_val_accuracy": 0.5 + 0.1 * i,
+            }
             for i, name in enumerate(self.runs)
-        ]  # fmt: skip
+        ]
 
     def default_run(self) -> str | None:
         return self.runs[-1] if self.runs else None
@@ -78,7 +89,13 @@ class FakeService:
         self._check(run)
         return {
             "name": run,
-            "config": {"backbone": "resnet_small", "image_size": 64, "epochs": 2, "data": "/data/synthetic", "lr": 0.003},
+            "config": {
+                "backbone": "resnet_small",
+                "image_size": 64,
+                "epochs": 2,
+                "data": "/data/synthetic",
+                "lr": 0.003,
+            },
             "metrics": [
                 {"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "train_accuracy": 0.4, "val_accuracy": 0.35},
                 {"epoch": 2, "train_loss": 0.8, "val_loss": 0.9, "train_accuracy": 0.6, "val_accuracy": 0.5},
@@ -96,11 +113,32 @@ class FakeService:
         return "image"
 
     # images
-    def images(self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
-               misclassified_first: bool = False, page: int = 0, per_page: int = 24) -> ItemPage:  # fmt: skip
-        self._log("images", run, label=label, predicted=predicted, misclassified_first=misclassified_first, page=page, per_page=per_page)
+    def images(
+        self,
+        run: str,
+        *,
+        split: str = "val",
+        label: str | None = None,
+        predicted: str | None = None,
+        misclassified_first: bool = False,
+        page: int = 0,
+        per_page: int = 24,
+    ) -> ItemPage:
+        self._log(
+            "images",
+            run,
+            label=label,
+            predicted=predicted,
+            misclassified_first=misclassified_first,
+            page=page,
+            per_page=per_page,
+        )
         self._check(run)
-        rows = [r for r in self.rows if (label is None or r["true"] == label) and (predicted is None or r["predicted"] == predicted)]
+        rows = [
+            r
+            for r in self.rows
+            if (label is None or r["true"] == label) and (predicted is None or r["predicted"] == predicted)
+        ]
         if misclassified_first:
             rows = sorted(rows, key=lambda r: r["correct"])
         pages = max(1, -(-len(rows) // per_page))
@@ -143,8 +181,15 @@ class FakeService:
         self._analyse(run, image_id)
         return np.full((16, 16, 3), 120, dtype=np.uint8)
 
-    def cam(self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None,
-            target: str | int | None = None) -> np.ndarray:  # fmt: skip
+    def cam(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+    ) -> np.ndarray:
         self._log("cam", run, image_id, method=method, layer=layer, target=target)
         self._analyse(run, image_id)
         if target is not None and target not in CLASSES:
@@ -240,9 +285,17 @@ def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:
     data = generate(root / "synthetic", per_class=per_class, test_per_class=1, workers=1, progress=False).root
     for name, epochs, seed in (("tiny-a", 1, 1), ("tiny-b", 2, 0)):  # tiny-b is the latest run: the default
         config = resolve_config(
-            None, data=str(data), backbone="resnet_small", weights="none", image_size=image_size, epochs=epochs,
-            batch_size=16, workers=0, seed=seed, out=str(root / "checkpoints" / name),
-        )  # fmt: skip
+            None,
+            data=str(data),
+            backbone="resnet_small",
+            weights="none",
+            image_size=image_size,
+            epochs=epochs,
+            batch_size=16,
+            workers=0,
+            seed=seed,
+            out=str(root / "checkpoints" / name),
+        )
         train(config, progress=False, log=lambda message: None)
     return root / "checkpoints"
 
@@ -253,10 +306,21 @@ def make_video_run(root: Path) -> Path:
     from hartrace.synth import generate_video_set
     from hartrace.workflows.train import resolve_config, train
 
-    data = generate_video_set(root / "videos", per_class=2, test_per_class=1, size=64, frames=16, workers=1, progress=False).root
+    data = generate_video_set(
+        root / "videos", per_class=2, test_per_class=1, size=64, frames=16, workers=1, progress=False
+    ).root
     config = resolve_config(
-        None, data=str(data), backbone="c3d_small", weights="none", image_size=64, clip_length=8, clip_stride=2,
-        epochs=1, batch_size=8, workers=0, out=str(root / "checkpoints" / "c3d"),
-    )  # fmt: skip
+        None,
+        data=str(data),
+        backbone="c3d_small",
+        weights="none",
+        image_size=64,
+        clip_length=8,
+        clip_stride=2,
+        epochs=1,
+        batch_size=8,
+        workers=0,
+        out=str(root / "checkpoints" / "c3d"),
+    )
     train(config, progress=False, log=lambda message: None)
     return root / "checkpoints"

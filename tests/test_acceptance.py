@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hartrace.cli import main
 from hartrace.base.errors import UsageError
+from hartrace.cli import main
 
 IMAGE_KINDS = ("scratch", "harnet", "torchvision")
 VIDEO_KINDS = ("c3d", "cnn_lstm", "zero_shot")
@@ -49,10 +49,25 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Kind]:
 
     root = tmp_path_factory.mktemp("acceptance")
     images = generate(root / "images", per_class=4, test_per_class=1, size=64, workers=1, progress=False).root
-    videos = generate_video_set(root / "videos", per_class=2, test_per_class=1, size=48, frames=12, workers=1, progress=False).root
+    videos = generate_video_set(
+        root / "videos", per_class=2, test_per_class=1, size=48, frames=12, workers=1, progress=False
+    ).root
     runs = root / "runs"
     image = ["--data", str(images), "--weights", "none", "--image-size", "32"]
-    video = ["--data", str(videos), "--weights", "none", "--image-size", "32", "--clip-length", "4", "--clip-stride", "2", "--test-clips", "2"]
+    video = [
+        "--data",
+        str(videos),
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--clip-length",
+        "4",
+        "--clip-stride",
+        "2",
+        "--test-clips",
+        "2",
+    ]
     _train([*image, "--backbone", "resnet_small", "--out", str(runs / "scratch")])
     _train([*image[:-1], "64", "--backbone", "harnet", "--out", str(runs / "harnet")])
     _train([*image, "--backbone", "mobilenet_v2", "--out", str(runs / "torchvision")])
@@ -135,8 +150,29 @@ def test_a_zero_shot_protocol_folder_names_its_runs(kinds, capsys) -> None:
 def test_compare_on_image_and_video_backbones(backbones: str, data_kind: str, kinds, tmp_path, capsys) -> None:
     config = _run_config(kinds[data_kind].run)
     extra = ["--clip-length", "4", "--test-clips", "1"] if kinds[data_kind].video else []
-    argv = ["compare", "--backbones", backbones, "--data", config["data"], "--weights", "none", "--image-size", "32",
-            "--epochs", "1", "--batch-size", "8", "--max-batches", "1", "--workers", "0", "-q", "--out", str(tmp_path), *extra]  # fmt: skip
+    argv = [
+        "compare",
+        "--backbones",
+        backbones,
+        "--data",
+        config["data"],
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--max-batches",
+        "1",
+        "--workers",
+        "0",
+        "-q",
+        "--out",
+        str(tmp_path),
+        *extra,
+    ]
     assert main(argv) == 0, capsys.readouterr().err
     table = (tmp_path / "results.md").read_text()
     for backbone in backbones.split(","):

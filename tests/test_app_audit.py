@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from hartrace.base.errors import UsageError
+from hartrace.explorer import ExplorerService
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components import audit as figures
 from hartrace.explorer.app.pages import audit as page
-from hartrace.base.errors import UsageError
-from hartrace.explorer import ExplorerService
 from tests.test_app_callbacks import find, texts
 
 RUN = "tiny"
@@ -28,40 +28,76 @@ LAYERS = ["original", "fc", "layer4", "layer3", "layer2", "layer1", "conv1"]
 def cascade(values: list[float]) -> list[dict]:
     return [
         {"randomised": layer, "spearman_mean": v, "spearman_std": 0.05 * (i > 0), "per_image": [v, v]}
-        for i, (layer, v) in enumerate(zip(LAYERS, values))
+        for i, (layer, v) in enumerate(zip(LAYERS, values, strict=False))
     ]
 
 
 def method_entry(
-    pointing: float, energy: float, deletion: float, insertion: float, drop: float, increase: float, spearmans: list[float],
-    seconds: float, per_class: dict[str, float],
-) -> dict:  # fmt: skip
+    pointing: float,
+    energy: float,
+    deletion: float,
+    insertion: float,
+    drop: float,
+    increase: float,
+    spearmans: list[float],
+    seconds: float,
+    per_class: dict[str, float],
+) -> dict:
     """One method's entry, with the contract's keys; the random baselines are those of a 48-image val split
     whose evidence covers about 30% of each image."""
     return {
-        "pointing_game": pointing, "pointing_random_baseline": 0.305, "energy_inside": energy, "energy_random_baseline": 0.305,
-        "deletion_auc": deletion, "deletion_auc_random": 0.318, "insertion_auc": insertion, "insertion_auc_random": 0.402,
-        "average_drop": drop, "average_increase": increase,
+        "pointing_game": pointing,
+        "pointing_random_baseline": 0.305,
+        "energy_inside": energy,
+        "energy_random_baseline": 0.305,
+        "deletion_auc": deletion,
+        "deletion_auc_random": 0.318,
+        "insertion_auc": insertion,
+        "insertion_auc_random": 0.402,
+        "average_drop": drop,
+        "average_increase": increase,
         "sanity": {"passed": spearmans[-1] < 0.3, "final_spearman": spearmans[-1], "cascade": cascade(spearmans)},
         "seconds_per_image": seconds,
         "per_class": {
             name: {"pointing_game": hit, "pointing_random_baseline": base, "energy_inside": hit * 0.8, "images": 16}
-            for (name, hit), base in zip(per_class.items(), (0.28, 0.31, 0.33))
+            for (name, hit), base in zip(per_class.items(), (0.28, 0.31, 0.33), strict=False)
         },
-    }  # fmt: skip
+    }
 
 
 def audit_report(curves: bool = False) -> dict:
     """Two methods: Grad-CAM passes the sanity check, saliency fails it (its maps survive randomisation)."""
     report = {
-        "run": RUN, "split": "val", "images": 48, "layer": "layer4", "tolerance": 0,
+        "run": RUN,
+        "split": "val",
+        "images": 48,
+        "layer": "layer4",
+        "tolerance": 0,
         "methods": {
-            "gradcam": method_entry(0.625, 0.471, 0.142, 0.611, 0.284, 0.146, [1.0, 0.62, 0.35, 0.18, 0.09, 0.05, 0.04], 0.012,
-                                    {"calling": 0.75, "clapping": 0.5, "running": 0.625}),
-            "saliency": method_entry(0.396, 0.333, 0.205, 0.474, 0.517, 0.063, [1.0, 0.93, 0.88, 0.84, 0.79, 0.74, 0.71], 0.004,
-                                     {"calling": 0.4375, "clapping": 0.3125, "running": 0.4375}),
+            "gradcam": method_entry(
+                0.625,
+                0.471,
+                0.142,
+                0.611,
+                0.284,
+                0.146,
+                [1.0, 0.62, 0.35, 0.18, 0.09, 0.05, 0.04],
+                0.012,
+                {"calling": 0.75, "clapping": 0.5, "running": 0.625},
+            ),
+            "saliency": method_entry(
+                0.396,
+                0.333,
+                0.205,
+                0.474,
+                0.517,
+                0.063,
+                [1.0, 0.93, 0.88, 0.84, 0.79, 0.74, 0.71],
+                0.004,
+                {"calling": 0.4375, "clapping": 0.3125, "running": 0.4375},
+            ),
         },
-    }  # fmt: skip
+    }
     if curves:  # the mean curves as `hartrace audit` saves them: 21 points, fractions 0, 1/20, ..., 1
         for m, entry in report["methods"].items():
             speed = 6.0 if m == "gradcam" else 3.0
@@ -217,8 +253,13 @@ def test_the_table_has_a_row_per_method_with_baselines_and_the_sanity_verdict(se
     rows = find(table, lambda c: type(c).__name__ == "Tr" and str(getattr(c, "id", "")).startswith("audit-row-"))
     assert [r.id for r in rows] == ["audit-row-gradcam", "audit-row-saliency"]
     gradcam, saliency = (cells(r) for r in rows)
-    assert gradcam[:5] == ["gradcam", "62.5%random map 30.5%", "47.1%random map 30.5%", "0.142random order 0.318",
-                           "0.611random order 0.402"]  # fmt: skip
+    assert gradcam[:5] == [
+        "gradcam",
+        "62.5%random map 30.5%",
+        "47.1%random map 30.5%",
+        "0.142random order 0.318",
+        "0.611random order 0.402",
+    ]
     assert gradcam[5:] == ["28.4%", "14.6%", "passed · ρ 0.04", "12 ms"]
     assert saliency[7] == "failed · ρ 0.71" and saliency[8] == "4 ms"
     verdicts = {r.id: r.children[7] for r in rows}
@@ -242,8 +283,10 @@ def test_the_problems_an_audit_lists_are_said_in_words(service, runs):
     write_audit(runs / RUN, report=report)
     notices, _, summary, *_ = page.show_audit(RUN, "val", None, service=service)
     assert [texts(n) for n in notices] == ["saliency: one", "saliency: two"]  # the audit's own words, not the page's
-    assert summary == ("val split · 48 images (40 with evidence) · maps at layer4 · pointing tolerance 0 px · "
-                       "curves in 20 steps · sanity check on 8 images · audited in 35 s")  # fmt: skip
+    assert summary == (
+        "val split · 48 images (40 with evidence) · maps at layer4 · pointing tolerance 0 px · "
+        "curves in 20 steps · sanity check on 8 images · audited in 35 s"
+    )
 
 
 def test_no_audit_says_how_to_make_one(service):
@@ -263,7 +306,9 @@ def test_a_malformed_audit_is_shown_as_an_error_not_a_crash(service, runs):
     (folder / "audit.json").write_text('{"methods": {"gradcam": {"deletion_auc": [0.1]}}}')
     notices, hidden, *_ = page.show_audit(RUN, "val", None, service=service)
     assert hidden is True and notices.className == "notice notice-error"
-    assert "tiny/audit/val/audit.json is not a hartrace audit: gradcam.deletion_auc should be a number" in texts(notices)
+    assert "tiny/audit/val/audit.json is not a hartrace audit: gradcam.deletion_auc should be a number" in texts(
+        notices
+    )
     assert "not a hartrace audit" in page.show_cascade(RUN, "val", service=service).layout.annotations[0].text
     assert "not a hartrace audit" in texts(page.show_curves(RUN, "val", service=service))
     (folder / "audit.json").write_text("{not json")
@@ -344,10 +389,12 @@ def test_the_page_is_registered_after_evaluation(service, runs):
     body = {
         "output": f"{ids.AUDIT_CASCADE}.figure",
         "outputs": {"id": ids.AUDIT_CASCADE, "property": "figure"},
-        "inputs": [{"id": ids.RUN_STORE, "property": "data", "value": RUN},
-                   {"id": ids.AUDIT_SPLIT, "property": "value", "value": "val"}],
+        "inputs": [
+            {"id": ids.RUN_STORE, "property": "data", "value": RUN},
+            {"id": ids.AUDIT_SPLIT, "property": "value", "value": "val"},
+        ],
         "changedPropIds": [f"{ids.AUDIT_SPLIT}.value"],
-    }  # fmt: skip
+    }
     answer = client.post("/_dash-update-component", json=body)
     assert answer.status_code == 200, answer.data
     figure = answer.get_json()["response"][ids.AUDIT_CASCADE]["figure"]
@@ -360,20 +407,36 @@ def test_the_page_is_registered_after_evaluation(service, runs):
 @pytest.mark.slow
 def test_a_real_audit_is_shown(tmp_path):
     """`hartrace audit` on a tiny trained run (two methods, a few images), then the page over what it wrote."""
-    from hartrace.workflows.audit import audit
     from hartrace.synth import generate
+    from hartrace.workflows.audit import audit
     from hartrace.workflows.train import resolve_config, train
 
     data = generate(tmp_path / "synthetic", per_class=2, test_per_class=1, workers=1, progress=False).root
     config = resolve_config(
-        None, data=str(data), backbone="resnet_small", weights="none", image_size=32, epochs=1, batch_size=16,
-        workers=0, seed=0, out=str(tmp_path / "checkpoints" / RUN),
-    )  # fmt: skip
+        None,
+        data=str(data),
+        backbone="resnet_small",
+        weights="none",
+        image_size=32,
+        epochs=1,
+        batch_size=16,
+        workers=0,
+        seed=0,
+        out=str(tmp_path / "checkpoints" / RUN),
+    )
     train(config, progress=False, log=lambda message: None)
     service = ExplorerService(runs_dir=tmp_path / "checkpoints")
     assert "hartrace audit --run tiny" in texts(page.show_audit(RUN, None, None, service=service)[0])
-    result = audit(RUN, runs_dir=tmp_path / "checkpoints", methods=("gradcam", "saliency"), limit=4, steps=4,
-                   cascade_images=2, batch_size=4, progress=False)  # fmt: skip
+    result = audit(
+        RUN,
+        runs_dir=tmp_path / "checkpoints",
+        methods=("gradcam", "saliency"),
+        limit=4,
+        steps=4,
+        cascade_images=2,
+        batch_size=4,
+        progress=False,
+    )
     assert result.out_dir == tmp_path / "checkpoints" / RUN / "audit" / "val"
 
     options, split = page.audit_splits(RUN, None, service=service)
@@ -383,7 +446,7 @@ def test_a_real_audit_is_shown(tmp_path):
     assert len(notices) == len([p for m in result.summary["methods"].values() for p in m["problems"]])
     rows = find(table, lambda c: type(c).__name__ == "Tr" and str(getattr(c, "id", "")).startswith("audit-row-"))
     assert [r.id for r in rows] == ["audit-row-gradcam", "audit-row-saliency"]
-    for row, (name, m) in zip(rows, result.summary["methods"].items()):
+    for row, (_name, m) in zip(rows, result.summary["methods"].items(), strict=False):
         assert cells(row)[3] == f"{m['deletion_auc']:.3f}random order {m['deletion_auc_random']:.3f}"
         assert cells(row)[7].startswith("passed" if m["sanity"]["passed"] else "failed")
     curves = page.show_curves(RUN, split, service=service)

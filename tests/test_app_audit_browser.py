@@ -75,8 +75,16 @@ def test_a_run_without_an_audit_then_audited(duo, runs):
     assert not duo.find_element("#audit-body").is_displayed()
     snap(duo, "audit-02-no-audit")
 
-    audit("tiny-a", runs_dir=runs, methods=("gradcam", "saliency"), limit=6, steps=5, cascade_images=3, batch_size=6,
-          progress=False)  # fmt: skip
+    audit(
+        "tiny-a",
+        runs_dir=runs,
+        methods=("gradcam", "saliency"),
+        limit=6,
+        steps=5,
+        cascade_images=3,
+        batch_size=6,
+        progress=False,
+    )
     duo.driver.refresh()  # the session keeps tiny-a; the page reads the new audit
     wait_text(duo, "#audit-table", "saliency")
     assert "tiny-a" in duo.find_element("#run-dropdown").text

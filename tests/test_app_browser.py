@@ -27,7 +27,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:selenium"),  # selenium 4.2 on urllib3 2, once per command
     pytest.mark.skipif(
         CHROMIUM is None or CHROMEDRIVER is None,
-        reason="the browser tests need Chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver)",
+        reason="the browser tests need Chromium and chromedriver on PATH "
+        "(Debian: apt-get install chromium chromium-driver)",
     ),
 ]
 
@@ -45,10 +46,17 @@ def chrome_options():
 
     options = webdriver.ChromeOptions()
     for argument in (
-        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-        "--hide-scrollbars", "--force-device-scale-factor=1",
-    ):  # fmt: skip
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
     options.binary_location = CHROMIUM
     return options
@@ -78,10 +86,18 @@ def server(service, tmp_path_factory):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns a failure's report
     downloads = tmp_path_factory.mktemp("downloads")
-    with ThreadedRunner() as runner, DashComposite(
-        runner, browser="Chrome", headless=True, options=[chrome_options()], download_path=str(downloads),
-        percy_run=False, wait_timeout=WAIT,
-    ) as duo:  # fmt: skip
+    with (
+        ThreadedRunner() as runner,
+        DashComposite(
+            runner,
+            browser="Chrome",
+            headless=True,
+            options=[chrome_options()],
+            download_path=str(downloads),
+            percy_run=False,
+            wait_timeout=WAIT,
+        ) as duo,
+    ):
         duo.start_server(create_app(service), port=free_port())
         yield duo
 
@@ -123,9 +139,12 @@ def snap(duo, name: str) -> Path:
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot",
-        {"format": "png", "captureBeyondViewport": True,
-         "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}},
-    )  # fmt: skip
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     path = artifacts_dir() / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
@@ -283,7 +302,9 @@ def test_inside_the_network(duo, service):
     snap(duo, "07-inside-channel")
     pick_option(duo, "inside-layer", "conv1")
     wait_text(duo, "#inside-note", "conv1: output")
-    duo.wait_for_element("#inside-kernels .heatmaplayer, #inside-kernels .layer-above image, #inside-kernels image", timeout=WAIT)
+    duo.wait_for_element(
+        "#inside-kernels .heatmaplayer, #inside-kernels .layer-above image, #inside-kernels image", timeout=WAIT
+    )
     snap(duo, "08-inside-conv1-kernels")
 
 

@@ -117,16 +117,31 @@ def test_pagination_state():
 
 
 def test_thumbnails_are_paginated_and_filtered(service):
-    grid, pager, prev_disabled, next_disabled, error, error_hidden, shown = images.show_images("new", None, service=service)
+    grid, pager, prev_disabled, next_disabled, error, error_hidden, shown = images.show_images(
+        "new", None, service=service
+    )
     assert len(grid) == images.PER_PAGE and pager == "page 1 of 3 · 30 images" and shown == 0
     assert prev_disabled and not next_disabled and error_hidden
     assert grid[0].id == ids.thumb("train/Image_0.jpg") and "Image_0.jpg" in texts(grid[0])
     last = images.show_images("new", {"page": 2}, service=service)
-    assert len(last[0]) == 30 - 2 * images.PER_PAGE and last[1].startswith("page 3 of 3") and last[2] is False and last[3] is True
-    assert images.show_images("new", {"page": 9}, service=service)[-1] == 2  # past the end: the service shows the last page
+    assert (
+        len(last[0]) == 30 - 2 * images.PER_PAGE
+        and last[1].startswith("page 3 of 3")
+        and last[2] is False
+        and last[3] is True
+    )
+    assert (
+        images.show_images("new", {"page": 9}, service=service)[-1] == 2
+    )  # past the end: the service shows the last page
     filtered = images.show_images("new", {"label": "running", "misclassified_first": True}, service=service)
     asked = service.calls[-1][2]
-    assert asked == {"label": "running", "predicted": None, "misclassified_first": True, "page": 0, "per_page": images.PER_PAGE}
+    assert asked == {
+        "label": "running",
+        "predicted": None,
+        "misclassified_first": True,
+        "page": 0,
+        "per_page": images.PER_PAGE,
+    }
     assert all("running →" in texts(tile) for tile in filtered[0])
     empty = images.show_images("new", {"label": "running", "predicted": "nothing"}, service=service)
     assert "No image matches" in texts(empty[0])
@@ -141,7 +156,9 @@ def test_clicking_a_thumbnail_selects_it_and_opens_explain():
 
 
 def test_a_bad_upload_shows_its_error_and_keeps_the_selection(service):
-    message, hidden, image, target, path = images.upload_image("data:text/plain;base64,aGk=", "notes.txt", "new", service=service)
+    message, hidden, image, target, path = images.upload_image(
+        "data:text/plain;base64,aGk=", "notes.txt", "new", service=service
+    )
     assert "notes.txt: not a readable PNG, JPEG or WebP image" == message and hidden is False
     assert (image, target, path) == (no_update,) * 3
     message, hidden, image, target, path = images.upload_image(png_data_uri(), "red.png", "new", service=service)
@@ -203,7 +220,9 @@ def test_explanation_asks_the_service_for_the_chosen_map(service):
 
 
 def test_slow_explanations_sit_behind_a_loading_indicator(service):
-    loading = find(explain.layout(), lambda c: type(c).__name__ == "Loading" and getattr(c, "id", None) == ids.EXPLAIN_LOADING)
+    loading = find(
+        explain.layout(), lambda c: type(c).__name__ == "Loading" and getattr(c, "id", None) == ids.EXPLAIN_LOADING
+    )
     assert loading and find(loading[0].children, lambda c: getattr(c, "id", None) == ids.EXPLAIN_OVERLAY)
     methods, *_ = explain.explain_controls("new", None, None, service=service)
     assert [m["label"] for m in methods] == ["gradcam", "gradcam++", "occlusion (slow)"]
@@ -227,7 +246,9 @@ def test_layer_picker_follows_the_tree(service):
     assert labels["layer1.0.conv1"].startswith(inside.INDENT * 4 + "layer1.0.conv1")
     assert layer == "conv1" and flow == ["conv1", "layer1"]
     assert [o["value"] for o in flow_options] == [o["value"] for o in options]
-    _, layer, _, flow = inside.inside_controls("new", {"layer": "layer1.0.conv1", "flow": ["fc", "gone"]}, service=service)
+    _, layer, _, flow = inside.inside_controls(
+        "new", {"layer": "layer1.0.conv1", "flow": ["fc", "gone"]}, service=service
+    )
     assert layer == "layer1.0.conv1" and flow == ["fc"]
     assert inside.remember_probe("relu", ["conv1"]) == {"layer": "relu", "flow": ["conv1"]}
 
@@ -282,7 +303,11 @@ def test_confusion_click_shows_the_cell_gallery_and_opens_explain(service):
     tiles = [tile.id for tile in gallery]
     clicks = [0] * len(tiles)
     clicks[1] = 1
-    assert evaluation.open_from_gallery(clicks, tiles, triggered_id=ids.gallery_thumb(chosen)) == (chosen, None, "/explain")
+    assert evaluation.open_from_gallery(clicks, tiles, triggered_id=ids.gallery_thumb(chosen)) == (
+        chosen,
+        None,
+        "/explain",
+    )
     title, gallery = evaluation.show_cell({"points": [{"x": "calling", "y": "clapping"}]}, "new", service=service)
     assert "0 images" in title and "No validation image" in texts(gallery)
     assert evaluation.show_cell(None, "new", service=service) == (evaluation.PICK_A_CELL, [])
@@ -316,24 +341,37 @@ def test_the_app_serves_its_layout_and_callbacks(service):
     assert ids.RUN_STORE in json.dumps(layout)
     dependencies = client.get("/_dash-dependencies").get_json()
     outputs = " ".join(d["output"] for d in dependencies)
-    for component_id in (ids.RUN_STORE, ids.IMAGE_STORE, ids.TARGET_STORE, ids.EXPLAIN_OVERLAY, ids.EVAL_GALLERY, ids.UPLOAD_ERROR):
+    for component_id in (
+        ids.RUN_STORE,
+        ids.IMAGE_STORE,
+        ids.TARGET_STORE,
+        ids.EXPLAIN_OVERLAY,
+        ids.EVAL_GALLERY,
+        ids.UPLOAD_ERROR,
+    ):
         assert component_id in outputs
     # a callback through HTTP, with the service bound in by the app
     body = {
         "output": f"..{ids.RUN_DROPDOWN}.options...{ids.RUN_DROPDOWN}.value...{ids.RUN_STORE}.data..",
-        "outputs": [{"id": ids.RUN_DROPDOWN, "property": "options"}, {"id": ids.RUN_DROPDOWN, "property": "value"},
-                    {"id": ids.RUN_STORE, "property": "data"}],
+        "outputs": [
+            {"id": ids.RUN_DROPDOWN, "property": "options"},
+            {"id": ids.RUN_DROPDOWN, "property": "value"},
+            {"id": ids.RUN_STORE, "property": "data"},
+        ],
         "inputs": [{"id": ids.RUN_DROPDOWN, "property": "value", "value": None}],
         "state": [{"id": ids.RUN_STORE, "property": "data", "value": "old"}],
         "changedPropIds": [],
-    }  # fmt: skip
+    }
     answer = client.post("/_dash-update-component", json=body)
     assert answer.status_code == 200, answer.data
     assert answer.get_json()["response"][ids.RUN_STORE]["data"] == "old"
     # request bodies are bounded: an upload far past the service's limit never reaches memory whole
     assert 5 * 2**20 < app.server.config["MAX_CONTENT_LENGTH"] < 32 * 2**20
-    huge = client.post("/_dash-update-component", data=b"x" * (app.server.config["MAX_CONTENT_LENGTH"] + 1),
-                       content_type="application/json")  # fmt: skip
+    huge = client.post(
+        "/_dash-update-component",
+        data=b"x" * (app.server.config["MAX_CONTENT_LENGTH"] + 1),
+        content_type="application/json",
+    )
     assert huge.status_code == 413
 
 
@@ -344,4 +382,14 @@ def test_callbacks_stay_plain_functions():
     for module in [*modules(), shell]:
         for spec in module.callback.specs:
             assert getattr(module, spec.function.__name__) is spec.function
-    assert [m.PATH for m in modules()] == ["/", "/images", "/prediction", "/explain", "/video", "/inside", "/evaluation", "/audit", "/compare"]
+    assert [m.PATH for m in modules()] == [
+        "/",
+        "/images",
+        "/prediction",
+        "/explain",
+        "/video",
+        "/inside",
+        "/evaluation",
+        "/audit",
+        "/compare",
+    ]

@@ -11,10 +11,10 @@ import pytest
 from dash import no_update
 from PIL import Image
 
+from hartrace.explorer import ExplorerService
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.pages import images, video
 from hartrace.explorer.app.shell import describe_selection
-from hartrace.explorer import ExplorerService
 from hartrace.render import cam_overlay
 from tests.conftest_app import FakeService
 from tests.test_app_callbacks import texts
@@ -76,13 +76,17 @@ def test_a_clip_sets_the_slider_curve_bars_and_caption(service, video_id):
     assert maximum == 7 and value == 0 and not disabled and not play_disabled  # 8 frames; out-of-range 99 back to 0
     assert marks == {t: str(n) for t, n in enumerate(analysis.frame_indices)}  # the video's own frame numbers
     importance = service.video_importance(RUN, video_id)
-    assert list(curve.data[0].y) == pytest.approx(importance.tolist()) and list(curve.data[0].customdata) == list(range(8))
+    assert list(curve.data[0].y) == pytest.approx(importance.tolist()) and list(curve.data[0].customdata) == list(
+        range(8)
+    )
     assert list(curve.data[1].x) == [0]  # the marker at the shown frame
     predicted = service.classes(RUN)[int(np.argmax(analysis.probabilities))]
     assert len(bars.data[0].customdata) == 5 and bars.data[0].customdata[0] == predicted
     assert f"Explaining '{predicted}'" in caption and "its prediction" in caption
     assert video.show_clip(RUN, video_id, None, 5, service=service)[2] == 5  # a frame in range is kept
-    assert video.show_clip(RUN, video_id, "calling", 5, service=service)[-1] == caption  # another run's class: the prediction
+    assert (
+        video.show_clip(RUN, video_id, "calling", 5, service=service)[-1] == caption
+    )  # another run's class: the prediction
 
 
 def test_the_slider_moves_the_overlay_frame_without_a_model_pass(service, video_id):
@@ -102,7 +106,9 @@ def test_the_slider_moves_the_overlay_frame_without_a_model_pass(service, video_
         shown[t] = overlay
     assert not np.array_equal(shown[0], shown[3]) and not np.array_equal(shown[3], shown[7])
     faint = frame_and_overlay(video.show_frame(3, 0.1, RUN, video_id, None, service=service)[0])[1]
-    assert np.abs(faint.astype(int) - analysis.frames[3]).mean() < np.abs(shown[3].astype(int) - analysis.frames[3]).mean()
+    assert (
+        np.abs(faint.astype(int) - analysis.frames[3]).mean() < np.abs(shown[3].astype(int) - analysis.frames[3]).mean()
+    )
     assert service.forward_passes == passes
 
 
@@ -132,8 +138,17 @@ def test_a_bar_click_explains_that_class_without_a_new_model_pass(service, video
 def test_a_click_on_the_importance_curve_sets_the_slider(service, video_id):
     *_, curve, _bars, _caption = video.show_clip(RUN, video_id, None, 0, service=service)
     point = 6
-    click = {"points": [{"curveNumber": 0, "pointIndex": point, "x": point, "y": float(curve.data[0].y[point]),
-                         "customdata": int(curve.data[0].customdata[point])}]}  # fmt: skip
+    click = {
+        "points": [
+            {
+                "curveNumber": 0,
+                "pointIndex": point,
+                "x": point,
+                "y": float(curve.data[0].y[point]),
+                "customdata": int(curve.data[0].customdata[point]),
+            }
+        ]
+    }
     assert video.pick_frame(click) == point
     assert video.pick_frame(None) is no_update and video.pick_frame({"points": []}) is no_update
 

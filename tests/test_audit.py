@@ -1,4 +1,5 @@
-"""``hartrace audit`` end to end on a tiny trained model: the files, numbers recomputed from scratch, the report's words."""
+"""``hartrace audit`` end to end on a tiny trained model: the files, numbers recomputed from scratch,
+the report's words."""
 
 from __future__ import annotations
 
@@ -12,27 +13,37 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
-from hartrace.workflows.audit.report import TABLE_HEADER, markdown_report, method_problems
-from hartrace.workflows.audit.run import WORST_PER_METHOD, audit
-from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
+from hartrace.attribution import explain
+from hartrace.base.errors import UsageError
 from hartrace.cli import main
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.base.errors import UsageError
-from hartrace.attribution import explain
 from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
+from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.synth import generate
+from hartrace.workflows.audit.report import TABLE_HEADER, markdown_report, method_problems
+from hartrace.workflows.audit.run import WORST_PER_METHOD, audit
 from hartrace.workflows.train import train
 from tests.conftest import colour_folder, quick_config, run_cli
 
 LIMIT, STEPS, CASCADE = 10, 5, 4
 METHODS = ("gradcam", "saliency")
 CONTRACT_KEYS = {
-    "pointing_game", "pointing_random_baseline", "energy_inside", "energy_random_baseline", "deletion_auc",
-    "deletion_auc_random", "insertion_auc", "insertion_auc_random", "average_drop", "average_increase", "sanity",
-    "seconds_per_image", "per_class",
-}  # fmt: skip
+    "pointing_game",
+    "pointing_random_baseline",
+    "energy_inside",
+    "energy_random_baseline",
+    "deletion_auc",
+    "deletion_auc_random",
+    "insertion_auc",
+    "insertion_auc_random",
+    "average_drop",
+    "average_increase",
+    "sanity",
+    "seconds_per_image",
+    "per_class",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +52,9 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
     root = tmp_path_factory.mktemp("audit")
     data = generate(root / "synthetic", per_class=4, test_per_class=1, size=64, progress=False).root
     run = train(quick_config(data, root / "run", image_size=64, epochs=1), progress=False, log=lambda m: None).run_dir
-    result = audit(run, methods=METHODS, limit=LIMIT, steps=STEPS, cascade_images=CASCADE, batch_size=16, progress=False)
+    result = audit(
+        run, methods=METHODS, limit=LIMIT, steps=STEPS, cascade_images=CASCADE, batch_size=16, progress=False
+    )
     return run, result.out_dir, result.summary
 
 
@@ -58,7 +71,12 @@ def test_audit_writes_every_file_with_the_contract_keys(audited: tuple[Path, Pat
     saved = json.loads((out / "audit.json").read_text())
     assert saved == json.loads(json.dumps(summary))
     assert {"run", "split", "images", "layer", "tolerance", "methods"} <= set(saved)
-    assert saved["images"] == LIMIT and saved["split"] == "val" and saved["layer"] == "layer4" and saved["with_evidence"] == LIMIT
+    assert (
+        saved["images"] == LIMIT
+        and saved["split"] == "val"
+        and saved["layer"] == "layer4"
+        and saved["with_evidence"] == LIMIT
+    )
     assert list(saved["methods"]) == list(METHODS)
     for m in saved["methods"].values():
         assert CONTRACT_KEYS <= set(m)
@@ -148,12 +166,15 @@ def test_the_table_has_a_row_per_method_and_the_worst_are_the_worst(audited: tup
             assert line in text
         # worst: missed pointing game first, then the least energy inside
         rows = [r for r in _csv(out / "per_image.csv") if r["method"] == method]
-        expected = sorted(rows, key=lambda r: (r["pointing_hit"] == "True", float(r["energy_inside"])))[:WORST_PER_METHOD]
+        expected = sorted(rows, key=lambda r: (r["pointing_hit"] == "True", float(r["energy_inside"])))[
+            :WORST_PER_METHOD
+        ]
         assert [w["path"] for w in m["worst"]] == [r["path"] for r in expected]
 
 
 def test_a_method_that_ignores_the_model_fails_the_sanity_check_in_words(audited: tuple[Path, Path, dict]) -> None:
-    """A 'method' whose map is the image's own brightness (an edge detector in disguise) survives randomisation unchanged."""
+    """A 'method' whose map is the image's own brightness (an edge detector in disguise) survives
+    randomisation unchanged."""
     run, _out, summary = audited
     opened = open_model(run)
     samples = open_dataset(opened).splits["val"][:CASCADE]
@@ -164,11 +185,18 @@ def test_a_method_that_ignores_the_model_fails_the_sanity_check_in_words(audited
     assert not verdict["passed"] and verdict["final"] == pytest.approx(1.0)
     report = copy.deepcopy(summary)
     failing = report["methods"]["saliency"]
-    failing["sanity"] = {"passed": verdict["passed"], "final_spearman": verdict["final"], "threshold": verdict["threshold"],
-                         "cascade": [vars(s) for s in steps]}  # fmt: skip
+    failing["sanity"] = {
+        "passed": verdict["passed"],
+        "final_spearman": verdict["final"],
+        "threshold": verdict["threshold"],
+        "cascade": [vars(s) for s in steps],
+    }
     failing["problems"] = method_problems("saliency", failing)
     text = markdown_report(report)
-    assert "saliency: maps barely change when the weights are randomised (Spearman 1.00 after randomising every layer)" in text
+    assert (
+        "saliency: maps barely change when the weights are randomised (Spearman 1.00 after randomising every layer)"
+        in text
+    )
     assert "| saliency |" in text and "FAIL (1.00)" in text
     passing = report["methods"]["gradcam"]
     assert ("gradcam: maps barely change" in text) == (passing["sanity"]["passed"] is False)
@@ -193,7 +221,9 @@ def test_a_video_model_is_refused_in_one_line(audited: tuple[Path, Path, dict], 
         audit(checkpoint=tmp_path / "video.pt", progress=False)
 
 
-def test_cli_bad_inputs_exit_2_with_one_line(audited: tuple[Path, Path, dict], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_inputs_exit_2_with_one_line(
+    audited: tuple[Path, Path, dict], capsys: pytest.CaptureFixture[str]
+) -> None:
     run, _out, _summary = audited
     cases = {
         ("--methods", "gradcam,nosuch"): "unknown method 'nosuch'",
@@ -217,8 +247,26 @@ def test_cli_prints_the_table_and_where_the_report_is(
     audited: tuple[Path, Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run, _out, _summary = audited
-    code = main(["audit", "--run", str(run), "--methods", "gradcam", "--limit", "3", "--steps", "2", "--cascade-images", "0",
-                 "--tolerance", "15", "--out", str(tmp_path / "a"), "-q"])  # fmt: skip
+    code = main(
+        [
+            "audit",
+            "--run",
+            str(run),
+            "--methods",
+            "gradcam",
+            "--limit",
+            "3",
+            "--steps",
+            "2",
+            "--cascade-images",
+            "0",
+            "--tolerance",
+            "15",
+            "--out",
+            str(tmp_path / "a"),
+            "-q",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "| gradcam |" in printed and "not run" in printed and str(tmp_path / "a") in printed
     saved = json.loads((tmp_path / "a" / "audit.json").read_text())
@@ -226,14 +274,19 @@ def test_cli_prints_the_table_and_where_the_report_is(
 
 
 def test_without_evidence_the_worst_are_those_deletion_explains_least(tmp_path: Path) -> None:
-    """Plain class folders have no evidence: no localisation numbers (shown as '-'), the worst by highest deletion AUC."""
+    """Plain class folders have no evidence: no localisation numbers (shown as '-'),
+    the worst by highest deletion AUC."""
     data = colour_folder(tmp_path / "colours", per_class=6)
-    run = train(quick_config(data, tmp_path / "run", image_size=64, epochs=1), progress=False, log=lambda m: None).run_dir
+    run = train(
+        quick_config(data, tmp_path / "run", image_size=64, epochs=1), progress=False, log=lambda m: None
+    ).run_dir
     result = audit(run, methods=("gradcam",), steps=3, cascade_images=2, out=tmp_path / "audit", progress=False)
     m = result.summary["methods"]["gradcam"]
     assert result.summary["with_evidence"] == 0 and m["pointing_game"] is None and m["energy_inside"] is None
     assert m["deletion_auc"] is not None and m["problems"] == method_problems("gradcam", m)
-    row = next(line for line in (tmp_path / "audit" / "audit.md").read_text().splitlines() if line.startswith("| gradcam |"))
+    row = next(
+        line for line in (tmp_path / "audit" / "audit.md").read_text().splitlines() if line.startswith("| gradcam |")
+    )
     assert row.startswith("| gradcam | - | - | ")
     rows = _csv(tmp_path / "audit" / "per_image.csv")
     assert all(r["pointing_hit"] == "" and r["energy_inside"] == "" for r in rows)

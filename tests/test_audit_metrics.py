@@ -16,13 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from hartrace.workflows.audit import faithfulness as F
-from hartrace.workflows.audit import sanity as S
+from hartrace.attribution import explain
+from hartrace.base.errors import UsageError
 from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
 from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
-from hartrace.base.errors import UsageError
-from hartrace.attribution import explain
 from hartrace.models import get_model
+from hartrace.workflows.audit import faithfulness as F
+from hartrace.workflows.audit import sanity as S
 
 L = math.log(3.0)
 
@@ -139,7 +139,9 @@ def test_random_order_is_seeded_and_a_permutation() -> None:
 
     def run(order: str, seed: int = 0) -> np.ndarray:
         generator = torch.Generator().manual_seed(seed)
-        return perturbation_curve(model, images, maps, target, mode="deletion", steps=16, order=order, generator=generator, baseline="zero")[0]
+        return perturbation_curve(
+            model, images, maps, target, mode="deletion", steps=16, order=order, generator=generator, baseline="zero"
+        )[0]
 
     by_map, random = run("map"), run("random")
     np.testing.assert_array_equal(random, run("random"))  # same seed, same order
@@ -149,7 +151,9 @@ def test_random_order_is_seeded_and_a_permutation() -> None:
     np.testing.assert_allclose([random[0], random[-1]], [by_map[0], by_map[-1]], atol=1e-7)
     # Removing the truly most important pixels first falls fastest: the lowest deletion AUC.
     assert curve_auc(by_map) < curve_auc(random)
-    np.testing.assert_allclose(-np.diff(np.log(by_map / (1 - by_map))), np.sort(weight.flatten().numpy())[::-1], atol=1e-4)
+    np.testing.assert_allclose(
+        -np.diff(np.log(by_map / (1 - by_map))), np.sort(weight.flatten().numpy())[::-1], atol=1e-4
+    )
 
 
 def test_clips_mask_the_same_pixel_in_every_channel_and_frame() -> None:
@@ -157,7 +161,15 @@ def test_clips_mask_the_same_pixel_in_every_channel_and_frame() -> None:
     # The map ranks (t1, w0) > (t0, w1) > (t0, w0) > (t1, w1): s = 2L, 0, 0, -L, 0.
     weight = torch.tensor([[[[L, 0.0]], [[2 * L, -L]]]])
     maps = torch.tensor([[[[0.1, 0.2]], [[0.9, 0.0]]]])
-    curve = perturbation_curve(PixelLogit(weight), torch.ones(1, 1, 2, 1, 2), maps, torch.tensor([0]), mode="deletion", steps=4, baseline="zero")
+    curve = perturbation_curve(
+        PixelLogit(weight),
+        torch.ones(1, 1, 2, 1, 2),
+        maps,
+        torch.tensor([0]),
+        mode="deletion",
+        steps=4,
+        baseline="zero",
+    )
     np.testing.assert_allclose(curve[0], [9 / 10, 1 / 2, 1 / 2, 1 / 4, 1 / 2], atol=1e-6)
 
 
@@ -292,9 +304,14 @@ def test_cascade_leaves_the_callers_model_alone_and_goes_head_first(small) -> No
     assert [s.randomised for s in steps] == ["original", "head", "layer4", "layer3", "layer2", "layer1", "stem"]
     # Cumulative, top down: nothing, then fc, then fc + layer4, ..., then everything.
     assert changed_at_each_call == [
-        set(), {"fc"}, {"fc", "layer4"}, {"fc", "layer4", "layer3"}, {"fc", "layer4", "layer3", "layer2"},
-        {"fc", "layer4", "layer3", "layer2", "layer1"}, {"fc", "layer4", "layer3", "layer2", "layer1", "conv1", "bn1"},
-    ]  # fmt: skip
+        set(),
+        {"fc"},
+        {"fc", "layer4"},
+        {"fc", "layer4", "layer3"},
+        {"fc", "layer4", "layer3", "layer2"},
+        {"fc", "layer4", "layer3", "layer2", "layer1"},
+        {"fc", "layer4", "layer3", "layer2", "layer1", "conv1", "bn1"},
+    ]
     assert steps[0].spearman_mean == 1.0 and steps[0].per_image == [1.0] * 6 and steps[0].spearman_std == 0.0
     after = model.state_dict()
     assert after.keys() == before.keys() and all(torch.equal(before[k], after[k]) for k in before)
@@ -339,7 +356,12 @@ def test_spearman_per_step_by_hand() -> None:
         ]
     )
     model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2))
-    steps = cascading_randomisation(model, torch.zeros(2, 1, 2, 2), torch.zeros(2), lambda *_: torch.tensor(next(script), dtype=torch.float32).view(2, 2, 2))
+    steps = cascading_randomisation(
+        model,
+        torch.zeros(2, 1, 2, 2),
+        torch.zeros(2),
+        lambda *_: torch.tensor(next(script), dtype=torch.float32).view(2, 2, 2),
+    )
     assert [s.randomised for s in steps] == ["original", "2", "1", "0"]
     np.testing.assert_allclose([s.per_image for s in steps[1:]], [[0.8, 1.0], [-1.0, 0.8], [0.0, -1.0]], atol=1e-12)
     np.testing.assert_allclose([s.spearman_mean for s in steps], [1.0, 0.9, -0.1, -0.5], atol=1e-12)
@@ -407,7 +429,13 @@ def test_randomise_resets_batchnorm_and_is_seeded() -> None:
     ],
 )
 def test_bad_input_is_a_usage_error(change: dict) -> None:
-    args = {"images": torch.rand(2, 1, 4, 4), "maps": torch.rand(2, 4, 4), "targets": torch.tensor([0, 1]), "mode": "deletion", "steps": 4}
+    args = {
+        "images": torch.rand(2, 1, 4, 4),
+        "maps": torch.rand(2, 4, 4),
+        "targets": torch.tensor([0, 1]),
+        "mode": "deletion",
+        "steps": 4,
+    }
     args.update(change)
     model = PixelLogit(torch.ones(1, 4, 4))
     with pytest.raises(UsageError):

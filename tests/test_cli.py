@@ -53,7 +53,9 @@ def test_models_lists_the_zoo_and_which_weights_are_present(tmp_path: Path) -> N
     (hub / "hub" / "checkpoints").mkdir(parents=True)
     (hub / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth").write_bytes(b"x")
     env = {**os.environ, "TORCH_HOME": str(hub)}
-    result = subprocess.run([sys.executable, "-m", "hartrace", "models"], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "hartrace", "models"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert {"harnet", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "resnet_small", "vgg_bn_small"} <= set(rows)

@@ -47,7 +47,9 @@ def test_evaluate_writes_report_matrix_predictions_and_gallery(trained: tuple[Pa
     with open(result.out_dir / "predictions.csv", newline="") as f:
         predictions = list(csv.DictReader(f))
     assert len(predictions) == 6
-    assert all(sum(float(p[f"p_{c}"]) for c in ("blue", "green", "red")) == pytest.approx(1.0, abs=1e-4) for p in predictions)
+    assert all(
+        sum(float(p[f"p_{c}"]) for c in ("blue", "green", "red")) == pytest.approx(1.0, abs=1e-4) for p in predictions
+    )
     assert {p["path"] for p in predictions} == set(json.loads((run / "split.json").read_text())["val"])
     _looks_like_a_picture(result.out_dir / "confusion_matrix.png")
     _looks_like_a_picture(result.out_dir / "misclassified.png", min_side=100)  # may say "nothing to show"
@@ -95,8 +97,13 @@ def test_predict_without_checkpoint_uses_the_latest_run(trained: tuple[Path, Pat
 def test_compare_writes_one_row_per_cell(tmp_path: Path) -> None:
     data = colour_folder(tmp_path / "colours", per_class=6)
     base = quick_config(data, tmp_path / "unused", epochs=1)
-    result = compare(base, ["resnet_small", "vgg_bn_small"], [32], ["none"], out=tmp_path / "cmp", progress=False, log=lambda m: None)
-    assert [(r["model"], r["pixels"], r["freeze"]) for r in result.rows] == [("resnet_small", 32, "none"), ("vgg_bn_small", 32, "none")]
+    result = compare(
+        base, ["resnet_small", "vgg_bn_small"], [32], ["none"], out=tmp_path / "cmp", progress=False, log=lambda m: None
+    )
+    assert [(r["model"], r["pixels"], r["freeze"]) for r in result.rows] == [
+        ("resnet_small", 32, "none"),
+        ("vgg_bn_small", 32, "none"),
+    ]
     with open(tmp_path / "cmp" / "results.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
     table = (tmp_path / "cmp" / "results.md").read_text()

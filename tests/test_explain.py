@@ -12,8 +12,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 import hartrace
-from hartrace.base.errors import UsageError
 from hartrace.attribution import explain, grad_cam
+from hartrace.base.errors import UsageError
 from hartrace.models import get_model
 
 MODELS = {
@@ -79,7 +79,13 @@ def test_cam_family_equals_pytorch_grad_cam(built: dict[str, nn.Module], name: s
     reference = _pgc_reference(model)
     x = torch.randn(2, 3, 64, 64)
     targets = [ClassifierOutputTarget(int(t)) for t in model(x).argmax(1)]
-    methods = {"gradcam++": GradCAMPlusPlus, "xgradcam": XGradCAM, "layercam": LayerCAM, "eigencam": EigenCAM, "hirescam": HiResCAM}
+    methods = {
+        "gradcam++": GradCAMPlusPlus,
+        "xgradcam": XGradCAM,
+        "layercam": LayerCAM,
+        "eigencam": EigenCAM,
+        "hirescam": HiResCAM,
+    }
     for layer in MODELS[name][1]:
         for method, cls in methods.items():
             ours = explain(model, x, layer, method=method).maps[:, 0]
@@ -171,7 +177,9 @@ def test_saliency_by_hand() -> None:
 
 
 def test_video_cams_are_four_dimensional() -> None:
-    model = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    model = nn.Sequential(
+        nn.Conv3d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)
+    ).eval()
     cams = hartrace.grad_cam(model, torch.randn(2, 3, 4, 16, 16), "1")
     assert cams.shape == (2, 4, 16, 16) and cams.max() <= 1 and cams.min() >= 0
 

@@ -27,8 +27,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _serve(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    child = subprocess.Popen([sys.executable, "-m", "hartrace", "explore", *args], cwd=ROOT, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hartrace", "explore", *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     line = child.stdout.readline()
     return child, line
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hartrace.base.errors import UsageError
 from hartrace.attribution import grad_cam
+from hartrace.base.errors import UsageError
 from hartrace.explorer import ExplorerService, LRUCache
 from hartrace.synth import generate
 from hartrace.workflows.train import resolve_config, train
@@ -23,8 +23,17 @@ from hartrace.workflows.train import resolve_config, train
 def service(tmp_path_factory: pytest.TempPathFactory) -> ExplorerService:
     root = tmp_path_factory.mktemp("explorer")
     data = generate(root / "synthetic", per_class=6, test_per_class=1, progress=False).root
-    config = resolve_config(None, data=str(data), backbone="resnet_small", weights="none", image_size=64, epochs=1,
-                            batch_size=16, workers=0, out=str(root / "checkpoints" / "tiny"))  # fmt: skip
+    config = resolve_config(
+        None,
+        data=str(data),
+        backbone="resnet_small",
+        weights="none",
+        image_size=64,
+        epochs=1,
+        batch_size=16,
+        workers=0,
+        out=str(root / "checkpoints" / "tiny"),
+    )
     train(config, progress=False, log=lambda m: None)
     return ExplorerService(root / "checkpoints", cache_size=8)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hartrace.base.errors import UsageError
 from hartrace.attribution import grad_cam
+from hartrace.base.errors import UsageError
 from hartrace.explorer import ExplorerService
 
 RUN = "c3d"
@@ -106,4 +106,6 @@ def test_concurrent_sessions_share_one_pass_per_video(service: ExplorerService, 
         results = list(pool.map(session, range(24)))
     assert fresh.forward_passes - before == len(videos)  # 24 requests, 3 videos: 3 passes
     for i, shares in enumerate(results):
-        assert np.allclose(shares, service.video_importance(RUN, videos[i % len(videos)], classes[i % CLASSES]), atol=1e-6)
+        assert np.allclose(
+            shares, service.video_importance(RUN, videos[i % len(videos)], classes[i % CLASSES]), atol=1e-6
+        )

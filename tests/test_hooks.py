@@ -117,7 +117,10 @@ def test_a_thousand_cycles_leave_no_hooks_and_flat_memory() -> None:
 def test_independent_managers_on_one_model_do_not_interfere() -> None:
     model = torchvision.models.resnet18().eval()
     a, b = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
-    with HookManager(model, ["layer3"]) as first, HookManager(model, ["layer3", "layer4"], gradients=["layer4"]) as second:
+    with (
+        HookManager(model, ["layer3"]) as first,
+        HookManager(model, ["layer3", "layer4"], gradients=["layer4"]) as second,
+    ):
         capture_a = first.forward(a)
         capture_b = second.forward(b)
         second.backward(capture_b.logits.argmax(1))

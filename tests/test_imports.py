@@ -66,7 +66,10 @@ IMPORT_SCRIPT = textwrap.dedent(
         torch.zeros(1, 3), torch.tensor([[0.2, 0.5, 0.3]]), (1, 3, 8, 8), classes,
     )
     clip = rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
-    epochs = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5, "val_accuracy": 0.4} for e in (1, 2)]
+    epochs = [
+        {"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "train_accuracy": 0.5, "val_accuracy": 0.4}
+        for e in (1, 2)
+    ]
     figures = {
         "activation_grid": lambda: activation_grid_figure(rng.random((4, 5, 5))),
         "histogram": lambda: histogram_figure(LayerStats.of(torch.randn(2, 4, 5, 5))),
@@ -85,8 +88,8 @@ IMPORT_SCRIPT = textwrap.dedent(
     saved = save_figure(figures["activation_grid"](), pathlib.Path(tempfile.mkdtemp()) / "grid.png")
     signatures["save_figure"] = saved.read_bytes()[:8].hex()
     after_render = {"backend": matplotlib.get_backend(), "pyplot": "matplotlib.pyplot" in sys.modules}
-    print(json.dumps({"imported": imported, "culprits": culprits, "after_import": after_import, "after_render": after_render,
-                      "png": signatures}))
+    print(json.dumps({"imported": imported, "culprits": culprits, "after_import": after_import,
+                      "after_render": after_render, "png": signatures}))
     """
 ).replace("BACKEND", repr(BACKEND))
 
@@ -94,7 +97,9 @@ PNG = b"\x89PNG\r\n\x1a\n".hex()
 
 
 def _run() -> dict:
-    done = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -102,13 +107,22 @@ def _run() -> dict:
 def test_importing_every_module_and_rendering_every_figure_leaves_the_backend_alone() -> None:
     result = _run()
     imported = set(result["imported"])
-    assert {"hartrace.render.activations", "hartrace.render.video", "hartrace.data.summary", "hartrace.workflows.audit.report"} <= imported
+    assert {
+        "hartrace.render.activations",
+        "hartrace.render.video",
+        "hartrace.data.summary",
+        "hartrace.workflows.audit.report",
+    } <= imported
     assert {"hartrace.explorer.app.factory", "hartrace.explorer.app.pages.audit"} <= imported
     assert "hartrace.__main__" not in imported
     culprits = result["culprits"]
     for stage in ("after_import", "after_render"):
         backend = result[stage]["backend"]
-        assert backend == BACKEND, f"{stage}: the backend was switched to {backend!r} (first seen after {culprits.get('backend')})"
-        assert not result[stage]["pyplot"], f"{stage}: matplotlib.pyplot was imported (first seen after {culprits.get('pyplot')})"
+        assert backend == BACKEND, (
+            f"{stage}: the backend was switched to {backend!r} (first seen after {culprits.get('backend')})"
+        )
+        assert not result[stage]["pyplot"], (
+            f"{stage}: matplotlib.pyplot was imported (first seen after {culprits.get('pyplot')})"
+        )
     assert result["png"] == dict.fromkeys(result["png"], PNG)
     assert len(result["png"]) == 13

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.workflows.explain import explain_split
 from hartrace.synth import generate
+from hartrace.workflows.explain import explain_split
 from hartrace.workflows.train import train
 from tests.conftest import ROOT, colour_folder, quick_config, run_cli
 
@@ -33,13 +33,28 @@ def test_the_design_card_command_works_verbatim(workspace: Path) -> None:
     result = run_cli("visualize", "--image", "img.jpg", "--layers", "layer1.0.conv1,conv1", cwd=workspace)
     assert result.returncode == 0, result.stderr
     out = workspace / "checkpoints" / "colours" / "visualize" / "img"
-    for name in ("activations_conv1.png", "activations_layer1_0_conv1.png", "kernels_conv1.png", "kernels_layer1_0_conv1.png",
-                 "histograms.png", "probabilities.png", "cam.png", "flow.png", "report.html", "captures.json", "cam.npy"):  # fmt: skip
+    for name in (
+        "activations_conv1.png",
+        "activations_layer1_0_conv1.png",
+        "kernels_conv1.png",
+        "kernels_layer1_0_conv1.png",
+        "histograms.png",
+        "probabilities.png",
+        "cam.png",
+        "flow.png",
+        "report.html",
+        "captures.json",
+        "cam.npy",
+    ):
         assert (out / name).is_file(), name
     captures = json.loads((out / "captures.json").read_text())
     assert [layer["name"] for layer in captures["layers"]][:2] == ["conv1", "layer1.0.conv1"], "model order"
     assert captures["layers"][0]["shape"] == [1, 32, 16, 16] and captures["layers"][0]["kernel_shape"] == [32, 3, 3, 3]
-    assert abs(sum(captures["probabilities"].values()) - 1) < 1e-4 and captures["top_k"][0]["class"] in ("red", "green", "blue")
+    assert abs(sum(captures["probabilities"].values()) - 1) < 1e-4 and captures["top_k"][0]["class"] in (
+        "red",
+        "green",
+        "blue",
+    )
     cam = np.load(out / "cam.npy")
     assert cam.shape == (32, 32) and cam.min() >= 0 and cam.max() == pytest.approx(1.0)
     report = (out / "report.html").read_text()
@@ -96,8 +111,23 @@ def test_explain_a_split_scores_the_evidence(synthetic_run: Path, tmp_path: Path
 def test_explain_shards_across_processes_under_torchrun(synthetic_run: Path, tmp_path: Path) -> None:
     # --checkpoint, not --run: torchrun's own parser would take --run for its --run-path
     torchrun = Path(sys.executable).parent / "torchrun"
-    command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "hartrace", "explain", "--checkpoint", str(synthetic_run / "best.pt"),
-               "--method", "gradcam++", "--no-overlays", "--out", str(tmp_path / "ddp"), "--quiet"]  # fmt: skip
+    command = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "hartrace",
+        "explain",
+        "--checkpoint",
+        str(synthetic_run / "best.pt"),
+        "--method",
+        "gradcam++",
+        "--no-overlays",
+        "--out",
+        str(tmp_path / "ddp"),
+        "--quiet",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("pointing game") == 1, "only rank 0 reports"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hartrace.data import detect_format, load_dataset
 from hartrace.base.errors import DataError
+from hartrace.data import detect_format, load_dataset
 from tests.conftest import make_image, truncate
 
 # --- Kaggle HAR ----------------------------------------------------------------------------------
@@ -78,9 +78,7 @@ def test_kaggle_masks_become_evidence(kaggle_dir: Path) -> None:
 def _stanford(root: Path, actions: tuple[str, ...] = ("applauding", "riding_a_bike"), n: int = 4) -> Path:
     splits = root / "ImageSplits"
     splits.mkdir(parents=True)
-    (splits / "actions.txt").write_text(
-        "action\tnumber of images\r\n" + "".join(f"{a}\t{n * 2}\r\n" for a in actions)
-    )
+    (splits / "actions.txt").write_text("action\tnumber of images\r\n" + "".join(f"{a}\t{n * 2}\r\n" for a in actions))
     for a in actions:
         names = [f"{a}_{i:03d}.jpg" for i in range(1, 2 * n + 1)]
         (splits / f"{a}_train.txt").write_text("\n".join(names[:n]) + "\n")

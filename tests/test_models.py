@@ -107,8 +107,17 @@ def test_every_model_builds_and_classifies(name):
 
 def test_list_models_has_the_promised_zoo():
     expected = {
-        "harnet", "resnet50", "resnext50_32x4d", "resnext101_32x8d", "vgg16", "vgg19", "vgg16_bn",
-        "mobilenet_v2", "densenet121", "vgg_bn_small", "resnet_small",
+        "harnet",
+        "resnet50",
+        "resnext50_32x4d",
+        "resnext101_32x8d",
+        "vgg16",
+        "vgg19",
+        "vgg16_bn",
+        "mobilenet_v2",
+        "densenet121",
+        "vgg_bn_small",
+        "resnet_small",
     }
     assert expected <= set(list_models())
 
@@ -131,8 +140,17 @@ def test_scratch_nets_work_at_their_default_size():
 def test_harnet_layer_names():
     model = get_model("harnet", 5)
     names = dict(model.named_modules())
-    for path in ("conv1", "layer1.0.conv1", "layer4", "head.conv1", "head.bn1", "head.relu1", "head.conv2",
-                 "head.pool", "head.fc"):
+    for path in (
+        "conv1",
+        "layer1.0.conv1",
+        "layer4",
+        "head.conv1",
+        "head.bn1",
+        "head.relu1",
+        "head.conv2",
+        "head.pool",
+        "head.fc",
+    ):
         assert path in names
     assert "fc" not in names and "avgpool" not in names
     assert names["head.conv1"].in_channels == 2048 and names["head.conv1"].out_channels == 512
@@ -276,8 +294,10 @@ def test_load_plain_state_dict_and_checkpoint(tmp_path):
     source = get_model("resnet_small", 4)
     state = source.state_dict()
     torch.save(state, tmp_path / "plain.pt")
-    torch.save({"state_dict": state, "model": "resnet_small", "epoch": 3, "classes": ["a", "b", "c", "d"]},
-               tmp_path / "ckpt.pt")
+    torch.save(
+        {"state_dict": state, "model": "resnet_small", "epoch": 3, "classes": ["a", "b", "c", "d"]},
+        tmp_path / "ckpt.pt",
+    )
     torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "ddp.pt")
     for file in ("plain.pt", "ckpt.pt", "ddp.pt"):
         with warnings.catch_warnings():
@@ -317,8 +337,7 @@ def test_missing_weights_file_is_a_usage_error(tmp_path):
 
 
 def test_weights_of_another_model_are_a_usage_error(tmp_path):
-    torch.save({"state_dict": get_model("vgg_bn_small", 3).state_dict(), "model": "vgg_bn_small"},
-               tmp_path / "vgg.pt")
+    torch.save({"state_dict": get_model("vgg_bn_small", 3).state_dict(), "model": "vgg_bn_small"}, tmp_path / "vgg.pt")
     with pytest.raises(UsageError, match="does not fit model resnet_small") as err:
         get_model("resnet_small", 3, weights=tmp_path / "vgg.pt")
     assert "vgg_bn_small" in str(err.value)  # the checkpoint's own claim is repeated

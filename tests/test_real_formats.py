@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from hartrace.base.errors import DataError
 from hartrace.data import detect_format, load_dataset
 from hartrace.data.samples import DatasetIndex
-from hartrace.base.errors import DataError
 from tests.conftest import ROOT, run_cli
 from tests.test_video_layouts import make_video
 

@@ -15,15 +15,24 @@ from tests.conftest import ROOT
 
 @pytest.mark.parametrize(
     ("alias", "name"),
-    [("GradCAM", "gradcam"), ("gradcampp", "gradcam++"), ("Grad-CAM++", "gradcam++"), ("ig", "integrated_gradients"),
-     ("Integrated-Gradients", "integrated_gradients"), ("guided-gradcam", "guided_gradcam"), ("score", "scorecam")],
-)  # fmt: skip
+    [
+        ("GradCAM", "gradcam"),
+        ("gradcampp", "gradcam++"),
+        ("Grad-CAM++", "gradcam++"),
+        ("ig", "integrated_gradients"),
+        ("Integrated-Gradients", "integrated_gradients"),
+        ("guided-gradcam", "guided_gradcam"),
+        ("score", "scorecam"),
+    ],
+)
 def test_aliases_and_spellings_name_one_method(alias: str, name: str) -> None:
     assert method_spec(alias).name == name
 
 
 def test_an_unknown_method_fails_with_close_names_and_the_list() -> None:
-    with pytest.raises(UsageError, match=r"unknown method 'gradcm' \(did you mean gradcam.*choose one of: gradcam, gradcam\+\+"):
+    with pytest.raises(
+        UsageError, match=r"unknown method 'gradcm' \(did you mean gradcam.*choose one of: gradcam, gradcam\+\+"
+    ):
         method_spec("gradcm")
 
 

@@ -47,7 +47,9 @@ CLASSES = ["calling", "clapping", "cycling", "dancing", "drinking", "eating", "r
 @pytest.fixture(autouse=True)
 def _no_pyplot_figures():
     yield
-    assert plt.get_fignums() == [], "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
+    assert plt.get_fignums() == [], (
+        "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
+    )
 
 
 def _images(fig) -> list[AxesImage]:
@@ -70,9 +72,15 @@ def capture() -> Capture:
     """A hand-made capture: two convs, a 3-D conv (5-D output), a block without kernel and a pooled vector."""
     g = torch.Generator().manual_seed(1)
     layers = {
-        "conv1": _layer("conv1", "Conv2d", torch.randn(2, 8, 16, 16, generator=g), torch.randn(8, 3, 7, 7, generator=g)),
-        "layer1.0.conv1": _layer("layer1.0.conv1", "Conv2d", torch.randn(2, 16, 8, 8, generator=g), torch.randn(16, 8, 3, 3, generator=g)),
-        "video.conv": _layer("video.conv", "Conv3d", torch.randn(2, 4, 3, 8, 8, generator=g), torch.randn(4, 16, 3, 3, 3, generator=g)),
+        "conv1": _layer(
+            "conv1", "Conv2d", torch.randn(2, 8, 16, 16, generator=g), torch.randn(8, 3, 7, 7, generator=g)
+        ),
+        "layer1.0.conv1": _layer(
+            "layer1.0.conv1", "Conv2d", torch.randn(2, 16, 8, 8, generator=g), torch.randn(16, 8, 3, 3, generator=g)
+        ),
+        "video.conv": _layer(
+            "video.conv", "Conv3d", torch.randn(2, 4, 3, 8, 8, generator=g), torch.randn(4, 16, 3, 3, 3, generator=g)
+        ),
         "layer2": _layer("layer2", "Sequential", torch.relu(torch.randn(2, 32, 4, 4, generator=g))),
         "avgpool": _layer("avgpool", "AdaptiveAvgPool2d", torch.rand(2, 32, generator=g)),
     }
@@ -325,7 +333,10 @@ def test_plotly_confusion_curves_kernels_histogram_and_overlay() -> None:
     np.testing.assert_array_equal(np.asarray(confusion.data[0].z), matrix)
     assert list(confusion.data[0].x) == ["a", "b", "c"] and confusion.layout.xaxis.title.text == "predicted"
 
-    rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5, "val_accuracy": 0.4} for e in (1, 2, 3)]
+    rows = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 0.5, "val_accuracy": 0.4}
+        for e in (1, 2, 3)
+    ]
     curves = training_curves_plotly(rows)
     assert [t.name for t in curves.data] == ["train loss", "train accuracy", "val loss", "val accuracy"]
     assert list(curves.data[1].y) == [50.0, 50.0, 50.0]
@@ -339,4 +350,6 @@ def test_plotly_confusion_curves_kernels_histogram_and_overlay() -> None:
 
     image = np.full((10, 10, 3), 100, np.uint8)
     cam = np.linspace(0, 1, 100).reshape(10, 10)
-    np.testing.assert_array_equal(np.asarray(cam_overlay_plotly(image, cam, alpha=0.4).data[0].z), cam_overlay(image, cam, alpha=0.4))
+    np.testing.assert_array_equal(
+        np.asarray(cam_overlay_plotly(image, cam, alpha=0.4).data[0].z), cam_overlay(image, cam, alpha=0.4)
+    )

@@ -1,4 +1,5 @@
-"""Renderers of clips: per-frame overlays, frame strips, temporal-importance curves, activation and kernel grids, GIF and MP4."""
+"""Renderers of clips: per-frame overlays, frame strips, temporal-importance curves, activation and kernel grids,
+GIF and MP4."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import torch  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from hartrace.data.video import probe_video, read_video  # noqa: E402
-from hartrace.base.errors import UsageError  # noqa: E402
 from hartrace.attribution.temporal import temporal_importance  # noqa: E402
+from hartrace.base.errors import UsageError  # noqa: E402
 from hartrace.base.io import save_figure  # noqa: E402
+from hartrace.data.video import probe_video, read_video  # noqa: E402
 from hartrace.render import (  # noqa: E402
     activation_time_grid_figure,
     frame_strip_figure,
@@ -36,7 +37,9 @@ T, H, W = 12, 32, 48
 @pytest.fixture(autouse=True)
 def _no_pyplot_figures():
     yield
-    assert plt.get_fignums() == [], "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
+    assert plt.get_fignums() == [], (
+        "a renderer registered a figure with pyplot (it would leak, and show up in notebooks)"
+    )
 
 
 def _images(ax) -> list[AxesImage]:
@@ -89,7 +92,9 @@ def test_as_frames_takes_a_model_input_and_scales_the_whole_clip_at_once() -> No
 
 def test_frame_strip_shows_frames_over_overlays_over_the_importance_curve(clip, tmp_path: Path) -> None:
     frames, cams = clip
-    fig = frame_strip_figure(frames, cams, max_frames=4, title="Jump -> Jump", labels=[f"{t / 25:.2f}s" for t in range(T)])
+    fig = frame_strip_figure(
+        frames, cams, max_frames=4, title="Jump -> Jump", labels=[f"{t / 25:.2f}s" for t in range(T)]
+    )
     shown = [0, 4, 7, 11]
     assert len(fig.axes) == 4 + 4 + 1 + 1  # frames, overlays, curve, colour key
     top, bottom = fig.axes[0:8:2], fig.axes[1:8:2]
@@ -181,13 +186,19 @@ def test_kernel_grid_of_a_conv3d_shows_each_kernels_time_slices_side_by_side() -
         piece = tile[:, t * (side + gap) : t * (side + gap) + side]
         np.testing.assert_allclose(piece[::factor, ::factor], np.transpose(kernel[:, t], (1, 2, 0)), rtol=1e-6)
     gap_pixels = tile[:, side : side + gap]
-    assert np.allclose(gap_pixels, gap_pixels[0, 0]) and 0.5 < gap_pixels[0, 0, 0] < 0.95  # grey: no kernel is white there
+    assert (
+        np.allclose(gap_pixels, gap_pixels[0, 0]) and 0.5 < gap_pixels[0, 0, 0] < 0.95
+    )  # grey: no kernel is white there
 
     deep = torch.randn(4, 8, 2, 3, 3, generator=torch.Generator().manual_seed(1))
     tile = np.asarray([image for ax in kernel_grid_figure(deep).axes for image in ax.get_images()][0].get_array())
     side = tile.shape[0]
-    np.testing.assert_allclose(tile[::side // 3, : side : side // 3], deep[0, :, 0].mean(0).numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(tile[::side // 3, -side :: side // 3], deep[0, :, 1].mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        tile[:: side // 3, : side : side // 3], deep[0, :, 0].mean(0).numpy(), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        tile[:: side // 3, -side :: side // 3], deep[0, :, 1].mean(0).numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 # --- animations ----------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from hartrace.base.errors import DataError
 from hartrace.data import load_dataset
 from hartrace.data.splits import group_of, resolve_split, stratified_split
-from hartrace.base.errors import DataError
 from tests.conftest import make_image
 
 KEYS = [f"img{i:03d}.jpg" for i in range(100)]

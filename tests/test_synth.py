@@ -79,7 +79,8 @@ def test_writes_the_kaggle_layout_with_masks_and_answer_key(small_set) -> None:
     for split, n in (("train", 45), ("test", 30)):
         assert sorted(p.name for p in (root / split).iterdir()) == sorted(f"Image_{i}.jpg" for i in range(1, n + 1))
         assert sorted(p.name for p in (root / "masks" / split).iterdir()) == sorted(
-            f"Image_{i}.png" for i in range(1, n + 1))
+            f"Image_{i}.png" for i in range(1, n + 1)
+        )
     with Image.open(root / "train" / "Image_1.jpg") as im:
         assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (64, 64))
     assert not list(root.rglob("*.tmp")), "no temporary files are left behind"
@@ -132,7 +133,7 @@ def test_distractors_are_drawn_but_never_in_the_mask() -> None:
 
 def test_figures_vary_in_position_scale_and_facing() -> None:
     centres, areas, left = [], [], 0
-    for action, scene in _scenes(3, size=96):
+    for _action, scene in _scenes(3, size=96):
         mask = scene.render().mask
         ys, xs = np.nonzero(mask)
         centres.append((xs.mean(), ys.mean()))

@@ -129,12 +129,13 @@ def test_stand_up_is_a_sit_down_played_backwards() -> None:
 
 def _change(masks: np.ndarray) -> float:
     """How much the evidence changes between consecutive frames of the clip's second half, per evidence pixel."""
-    half = masks[len(masks) // 2:]
+    half = masks[len(masks) // 2 :]
     return float(np.logical_xor(half[1:], half[:-1]).sum(axis=(1, 2)).mean() / half.sum(axis=(1, 2)).mean())
 
 
-@pytest.mark.parametrize(("moving", "held"), [("WaveArm", "RaiseArm"), ("WaveBothArms", "RaiseBothArms"),
-                                              ("KickLeg", "RaiseLeg")])
+@pytest.mark.parametrize(
+    ("moving", "held"), [("WaveArm", "RaiseArm"), ("WaveBothArms", "RaiseBothArms"), ("KickLeg", "RaiseLeg")]
+)
 def test_a_wave_keeps_moving_where_a_raise_holds_still(moving: str, held: str) -> None:
     keep = [_change(render_video(moving, np.random.default_rng([8, s]), 64, 16)[1]) for s in range(5)]
     still = [_change(render_video(held, np.random.default_rng([8, s]), 64, 16)[1]) for s in range(5)]
@@ -143,8 +144,9 @@ def test_a_wave_keeps_moving_where_a_raise_holds_still(moving: str, held: str) -
 
 def test_writes_readable_mp4(tmp_path: Path) -> None:
     root = tmp_path / "mp4"
-    generate_video_set(root, per_class=1, test_per_class=0, size=32, frames=6, video_format="mp4", workers=1,
-                       progress=False)
+    generate_video_set(
+        root, per_class=1, test_per_class=0, size=32, frames=6, video_format="mp4", workers=1, progress=False
+    )
     lines = _lines(root / "ucfTrainTestlist" / "trainlist01.txt")
     assert len(lines) == 12 and all(line.split()[0].endswith(".mp4") for line in lines)
     assert _decode(root / "UCF-101" / lines[0].split()[0]).shape == (6, 32, 32, 3)
@@ -165,16 +167,28 @@ def test_refuses_foreign_folders_and_overwrites_its_own(tmp_path: Path) -> None:
 
     root = tmp_path / "set"
     generate_video_set(root, workers=1, **{**SMALL, "per_class": 2, "test_per_class": 1, "frames": 4, "size": 32})
-    report = generate_video_set(root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 0, "frames": 4,
-                                                    "size": 32})
+    report = generate_video_set(
+        root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 0, "frames": 4, "size": 32}
+    )
     assert (report.n_train, report.n_test) == (12, 0)
     assert len(list((root / "UCF-101").rglob("*.avi"))) == 12 and len(list((root / "masks").rglob("*.npz"))) == 12
     assert _lines(root / "ucfTrainTestlist" / "testlist01.txt") == []
 
 
-@pytest.mark.parametrize("kwargs", [dict(per_class=0), dict(test_per_class=-1), dict(size=16), dict(size=65),
-                                    dict(frames=3), dict(fps=0), dict(video_format="mkv"), dict(workers=0),
-                                    dict(seed=-1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(per_class=0),
+        dict(test_per_class=-1),
+        dict(size=16),
+        dict(size=65),
+        dict(frames=3),
+        dict(fps=0),
+        dict(video_format="mkv"),
+        dict(workers=0),
+        dict(seed=-1),
+    ],
+)
 def test_bad_arguments_are_one_line_usage_errors(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(UsageError) as info:
         generate_video_set(tmp_path / "out", **{**SMALL, **kwargs})
@@ -186,13 +200,32 @@ def test_bad_arguments_are_one_line_usage_errors(tmp_path: Path, kwargs: dict) -
 
 def test_cli_writes_a_video_set_and_rejects_bad_input_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    done = run_cli("synth", "--video", "--out", str(out), "--per-class", "1", "--test-per-class", "0", "--size", "32",
-                   "--frames", "4", "--workers", "1", "-q")
+    done = run_cli(
+        "synth",
+        "--video",
+        "--out",
+        str(out),
+        "--per-class",
+        "1",
+        "--test-per-class",
+        "0",
+        "--size",
+        "32",
+        "--frames",
+        "4",
+        "--workers",
+        "1",
+        "-q",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and "12 training and 0 test videos of 4 frames" in done.stdout
     assert len(list((out / "UCF-101").rglob("*.avi"))) == 12
-    for args, fragment in ((("--video", "--frames", "2"), "frames"), (("--frames", "8"), "--video"),
-                           (("--video", "--video-format", "mkv"), "invalid choice"), (("--video", "--fps", "-1"), "fps")):
+    for args, fragment in (
+        (("--video", "--frames", "2"), "frames"),
+        (("--frames", "8"), "--video"),
+        (("--video", "--video-format", "mkv"), "invalid choice"),
+        (("--video", "--fps", "-1"), "fps"),
+    ):
         result = run_cli("synth", "--out", str(tmp_path / "bad"), *args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], (args, result.stderr)

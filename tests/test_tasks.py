@@ -33,7 +33,10 @@ def test_a_video_is_read_as_its_centre_clip_and_shown_as_its_frames(tmp_path) ->
     assert frames.shape == (4, 16, 16, 3)
     # each frame shown is what the model saw: denormalised back to pixels
     torch.testing.assert_close(
-        torch.from_numpy(frames[1]).permute(2, 0, 1).float() / 255, read.batch[0, :, 1] * 0.25 + 0.5, atol=1 / 255, rtol=0
+        torch.from_numpy(frames[1]).permute(2, 0, 1).float() / 255,
+        read.batch[0, :, 1] * 0.25 + 0.5,
+        atol=1 / 255,
+        rtol=0,
     )
     assert VIDEO.overlay(frames, np.zeros((4, 16, 16))).shape == (4, 16, 16, 3)
 

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import hartrace
-from hartrace.base.errors import UsageError
 from hartrace.attribution import METHODS, explain, grad_cam, temporal_importance
 from hartrace.attribution.cam import normalise, upsample_and_normalise
-from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.attribution.temporal import evenly_spaced, frames_to_volume, per_frame_frames
+from hartrace.base.errors import UsageError
+from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.probe.hooks import HookManager
 
 GRADIENT_METHODS = [name for name, spec in METHODS.items() if spec.family == "cam" and spec.needs_gradients]
@@ -125,7 +125,9 @@ def _square_in_frame(frame: int = 2, frames: int = 6) -> torch.Tensor:
     return clip
 
 
-@pytest.mark.parametrize("method", [name for name, spec in METHODS.items() if spec.family == "cam" and name != "eigencam"])
+@pytest.mark.parametrize(
+    "method", [name for name, spec in METHODS.items() if spec.family == "cam" and name != "eigencam"]
+)
 def test_every_cam_method_finds_the_square_in_its_frame(method: str) -> None:
     clip = _square_in_frame(frame=2)
     cams = explain(_Detector().eval(), clip, "relu", method=method, target=0).maps
@@ -213,7 +215,9 @@ def _gradcam_by_autograd(model: _CnnLstm, clip: torch.Tensor, target: torch.Tens
             i = b * frames + t
             weights = gradient[i].mean((1, 2))
             raw = (weights[:, None, None] * activation[i].detach()).sum(0).clamp(min=0)
-            maps[b, t] = F.interpolate(raw[None, None], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
+            maps[b, t] = F.interpolate(raw[None, None], size=(height, width), mode="bilinear", align_corners=False)[
+                0, 0
+            ]
         low, high = maps[b].min(), maps[b].max()  # per video, across its frames
         maps[b] = (maps[b] - low) / (high - low)
     return maps
@@ -229,8 +233,12 @@ def test_per_frame_gradcam_of_a_cnn_lstm_matches_autograd_by_hand() -> None:
     torch.testing.assert_close(cams, _gradcam_by_autograd(model, clip, target), atol=1e-5, rtol=1e-4)
     both = grad_cam(model, clip, "conv", target=[0, 2])  # K = 2 targets per video
     assert both.shape == (2, 2, 5, 8, 8)
-    torch.testing.assert_close(both[1, 0], _gradcam_by_autograd(model, clip, torch.tensor([2, 0]))[1], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(both[0, 1], _gradcam_by_autograd(model, clip, torch.tensor([2, 0]))[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        both[1, 0], _gradcam_by_autograd(model, clip, torch.tensor([2, 0]))[1], atol=1e-5, rtol=1e-4
+    )
+    torch.testing.assert_close(
+        both[0, 1], _gradcam_by_autograd(model, clip, torch.tensor([2, 0]))[0], atol=1e-5, rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("method", GRADIENT_METHODS)
@@ -290,7 +298,9 @@ def test_occlusion_slides_a_window_through_time_too() -> None:
     assert maps.shape == (1, 1, 8, 8, 8)
     shares = temporal_importance(maps[0, 0])
     assert int(np.argmax(shares)) == 2 and shares[5:].sum() == 0.0  # two-frame windows: frames 1-3 only
-    frame = maps[0, 0, 2]  # 4-pixel windows, stride 2: rows and columns 6-7 are only ever hidden with nothing that counts
+    frame = maps[
+        0, 0, 2
+    ]  # 4-pixel windows, stride 2: rows and columns 6-7 are only ever hidden with nothing that counts
     assert float(frame[0, 0]) == 1.0 and float(frame[6:].max()) == 0.0 and float(frame[:, 6:].max()) == 0.0
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from hartrace.base.errors import DataError, UsageError
 from hartrace.data import Sample, load_dataset
 from hartrace.data.transforms import AugmentConfig, denormalise
 from hartrace.data.video import (
@@ -22,7 +23,6 @@ from hartrace.data.video import (
     video_eval_transform,
     video_train_transform,
 )
-from hartrace.base.errors import DataError, UsageError
 from tests.test_video_layouts import FRAMES, HEIGHT, WIDTH, frame_indices, make_ucf101, make_video
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from hartrace.base.errors import DataError, UsageError
 from hartrace.cli import main
 from hartrace.data import detect_format, load_dataset
-from hartrace.base.errors import DataError, UsageError
 from tests.conftest import make_image
 
 FRAMES, WIDTH, HEIGHT = 12, 32, 24
@@ -46,11 +46,13 @@ def make_ucf101(root: Path, lists_dir: str = "ucfTrainTestlist", videos_dir: str
     lists = root / lists_dir if lists_dir else root
     lists.mkdir(parents=True, exist_ok=True)
     (lists / "classInd.txt").write_bytes("".join(f"{i} {c}\r\n" for i, c in enumerate(UCF_CLASSES, 1)).encode())
-    for number, name in enumerate(UCF_CLASSES, 1):
+    for name in UCF_CLASSES:
         file_name = name.replace("Handstand", "HandStand")  # the archive's own spelling inside that folder
         for group in range(1, 6):
             for clip in (1, 2):
-                make_video((root / videos_dir if videos_dir else root) / name / f"v_{file_name}_g{group:02d}_c{clip:02d}.avi")
+                make_video(
+                    (root / videos_dir if videos_dir else root) / name / f"v_{file_name}_g{group:02d}_c{clip:02d}.avi"
+                )
     for fold in range(1, folds + 1):
         train, test = [], []
         for number, name in enumerate(UCF_CLASSES, 1):
@@ -132,7 +134,9 @@ def test_ucf101_labels_outside_class_ind_name_file_and_line(tmp_path: Path) -> N
     lists = root / "ucfTrainTestlist"
     original = (lists / "testlist01.txt").read_text()
     (lists / "testlist01.txt").write_text(original + "Surfing/v_Surfing_g01_c01.avi\n")
-    with pytest.raises(DataError, match=r"label 'Surfing' \(testlist01.txt line 7\) is not in the class list from classInd.txt"):
+    with pytest.raises(
+        DataError, match=r"label 'Surfing' \(testlist01.txt line 7\) is not in the class list from classInd.txt"
+    ):
         load_dataset(root, progress=False)
     (lists / "testlist01.txt").write_text(original)
     with open(lists / "trainlist01.txt", "a") as f:
@@ -261,7 +265,10 @@ def test_videofolder_flat_and_with_subroots(tmp_path: Path) -> None:
     assert detect_format(flat) == "videofolder"
     index = load_dataset(flat, progress=False)
     assert index.layout == "videofolder" and index.task == "video" and index.classes == ["jump", "squat"]
-    assert index.class_counts("val") == {"jump": 1, "squat": 1} and index.class_counts("train") == {"jump": 3, "squat": 3}
+    assert index.class_counts("val") == {"jump": 1, "squat": 1} and index.class_counts("train") == {
+        "jump": 3,
+        "squat": 3,
+    }
     assert index.split_file is not None and "fold" not in index.split_file.name
     with pytest.raises(UsageError, match="--fold applies to the UCF101 and HMDB51 layouts only"):
         load_dataset(flat, fold=2, progress=False)

@@ -15,8 +15,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 import hartrace
-from hartrace.cli import models_cmd
 from hartrace.base.errors import UsageError, WeightsNotFoundError
+from hartrace.cli import models_cmd
 from hartrace.models import ModelInfo, get_model, list_models, model_info, published_weights_file
 from hartrace.models.video import CNNLSTM
 from hartrace.probe.layers import measure_output_shapes
@@ -24,8 +24,17 @@ from tests.test_models import hub  # noqa: F401  (an empty torch hub dir, networ
 
 VIDEO_MODELS = {"r2plus1d_18", "r3d_18", "mc3_18", "cnn_lstm", "cnn_lstm_resnet18", "c3d_small"}
 IMAGE_MODELS = {
-    "harnet", "resnet50", "resnext50_32x4d", "resnext101_32x8d", "vgg16", "vgg19", "vgg16_bn",
-    "mobilenet_v2", "densenet121", "vgg_bn_small", "resnet_small",
+    "harnet",
+    "resnet50",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "vgg16",
+    "vgg19",
+    "vgg16_bn",
+    "mobilenet_v2",
+    "densenet121",
+    "vgg_bn_small",
+    "resnet_small",
 }
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 R2PLUS1D_FILE = "r2plus1d_18-91a641e6.pth"  # basenames of the torchvision weights URLs

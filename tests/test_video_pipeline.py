@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from hartrace.runs.checkpoint import load_checkpoint
 from hartrace.data import load_dataset
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.workflows.evaluate import evaluate
+from hartrace.runs.checkpoint import load_checkpoint
 from hartrace.runs.inference import model_outputs
 from hartrace.runs.spec import RunSpec
+from hartrace.workflows.evaluate import evaluate
 from hartrace.workflows.train import train
 from tests.conftest import quick_config, run_cli
 
@@ -69,7 +69,18 @@ def test_evaluation_averages_the_clips_of_each_video(video_run: Path, video_set:
 
 
 def test_an_image_model_refuses_a_video_dataset(video_set: Path, tmp_path: Path) -> None:
-    done = run_cli("train", "--data", str(video_set), "--backbone", "resnet_small", "--weights", "none", "--out", str(tmp_path / "r"), "-q")
+    done = run_cli(
+        "train",
+        "--data",
+        str(video_set),
+        "--backbone",
+        "resnet_small",
+        "--weights",
+        "none",
+        "--out",
+        str(tmp_path / "r"),
+        "-q",
+    )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "resnet_small is an image model" in done.stderr and "c3d_small" in done.stderr
@@ -79,7 +90,9 @@ def test_an_image_model_refuses_a_video_dataset(video_set: Path, tmp_path: Path)
 def test_bad_clip_options_are_usage_errors(video_set: Path) -> None:
     done = run_cli("train", "--data", str(video_set), "--backbone", "c3d_small", "--clip-length", "0")
     assert done.returncode == 2 and "positive whole number" in done.stderr
-    done = run_cli("train", "--data", str(video_set), "--backbone", "c3d_small", "--unseen-fraction", "1.5", "--zero-shot")
+    done = run_cli(
+        "train", "--data", str(video_set), "--backbone", "c3d_small", "--unseen-fraction", "1.5", "--zero-shot"
+    )
     assert done.returncode == 2 and "--unseen-fraction must be between 0 and 1" in done.stderr
 
 
@@ -89,9 +102,27 @@ def test_visualize_a_video_writes_the_temporal_pictures(video_run: Path, video_s
 
     video = sorted((video_set / "UCF-101" / "WaveArm").glob("*.avi"))[0]
     out = tmp_path / "vis"
-    done = run_cli("visualize", "--checkpoint", str(video_run / "best.pt"), "--video", str(video), "--layers", "layer1,layer3", "--out", str(out))
+    done = run_cli(
+        "visualize",
+        "--checkpoint",
+        str(video_run / "best.pt"),
+        "--video",
+        str(video),
+        "--layers",
+        "layer1,layer3",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
-    for name in ("frames.png", "temporal_importance.png", "cam.gif", "cam.mp4", "activations_layer1.png", "report.html", "captures.json"):
+    for name in (
+        "frames.png",
+        "temporal_importance.png",
+        "cam.gif",
+        "cam.mp4",
+        "activations_layer1.png",
+        "report.html",
+        "captures.json",
+    ):
         assert (out / name).is_file(), name
     cam = np.load(out / "cam.npy")
     assert cam.shape == (4, 32, 32) and cam.min() >= 0 and cam.max() == pytest.approx(1.0)
@@ -110,11 +141,21 @@ def test_visualize_a_video_writes_the_temporal_pictures(video_run: Path, video_s
 
 
 def test_predict_and_explain_videos(video_run: Path, video_set: Path, tmp_path: Path) -> None:
-    done = run_cli("predict", "--checkpoint", str(video_run / "best.pt"), str(video_set / "UCF-101" / "Jump"), "--out", str(tmp_path / "p"), "-q")
+    done = run_cli(
+        "predict",
+        "--checkpoint",
+        str(video_run / "best.pt"),
+        str(video_set / "UCF-101" / "Jump"),
+        "--out",
+        str(tmp_path / "p"),
+        "-q",
+    )
     assert done.returncode == 0, done.stderr
     assert len(list(csv.DictReader((tmp_path / "p" / "predictions.csv").open()))) == 4  # 3 training + 1 test video
 
-    done = run_cli("explain", "--checkpoint", str(video_run / "best.pt"), "--split", "test", "--out", str(tmp_path / "x"), "-q")
+    done = run_cli(
+        "explain", "--checkpoint", str(video_run / "best.pt"), "--split", "test", "--out", str(tmp_path / "x"), "-q"
+    )
     assert done.returncode == 0, done.stderr
     assert "12 test videos" in done.stdout
     rows = list(csv.DictReader((tmp_path / "x" / "explanations.csv").open()))
@@ -122,7 +163,9 @@ def test_predict_and_explain_videos(video_run: Path, video_set: Path, tmp_path: 
     assert all(r["pointing_hit"] in ("True", "False") and 0 < float(r["random_baseline"]) < 1 for r in rows)
     assert all(0 <= float(r["frame_pointing_game"]) <= 1 for r in rows)
     summary = json.loads((tmp_path / "x" / "summary.json").read_text())
-    assert summary["task"] == "video" and summary["pointing_game"] == pytest.approx(np.mean([r["pointing_hit"] == "True" for r in rows]))
+    assert summary["task"] == "video" and summary["pointing_game"] == pytest.approx(
+        np.mean([r["pointing_hit"] == "True" for r in rows])
+    )
 
 
 def test_zero_shot_protocol_holds_out_classes_and_reports_mean_and_std(video_set: Path, tmp_path: Path) -> None:

@@ -32,7 +32,11 @@ def test_per_frame_layers_fold_their_frames_back_per_clip() -> None:
     for t in range(4):
         assert torch.equal(view.values[:, t], frames[4 + t])  # clip 1's frame t is row 4 + t
     features = item_view(torch.arange(8 * 16.0).reshape(8, 16), CLIP_INPUT, index=0)  # a CNN's pooled output per frame
-    assert features.kind == "sequence" and features.per_frame and torch.equal(features.values, torch.arange(4 * 16.0).reshape(4, 16))
+    assert (
+        features.kind == "sequence"
+        and features.per_frame
+        and torch.equal(features.values, torch.arange(4 * 16.0).reshape(4, 16))
+    )
 
 
 def test_video_model_layers_keep_their_own_shapes() -> None:
@@ -65,11 +69,16 @@ def test_layer_view_figure_draws_every_kind() -> None:
         layer_view_figure("cloud", np.zeros(3))
 
 
-@pytest.mark.parametrize(("backbone", "shape"), [("c3d_small", "1x3x8x112x112"), ("cnn_lstm", "1x3x8x112x112"), ("resnet_small", "1x3x128x128")])
+@pytest.mark.parametrize(
+    ("backbone", "shape"),
+    [("c3d_small", "1x3x8x112x112"), ("cnn_lstm", "1x3x8x112x112"), ("resnet_small", "1x3x128x128")],
+)
 def test_layers_measures_image_and_video_models_with_their_own_input(backbone: str, shape: str, capsys) -> None:
     assert main(["layers", "--backbone", backbone, "--depth", "1"]) == 0
     printed = capsys.readouterr().out
     assert f"input {shape}" in printed
     if backbone == "cnn_lstm":
         rows = {line.split()[0]: line.split()[2] for line in printed.splitlines()[2:]}
-        assert rows["backbone"] == "8x256" and rows["lstm"] == "1x8x256" and rows["fc"] == "1x2"  # a zoo model is built with two classes
+        assert (
+            rows["backbone"] == "8x256" and rows["lstm"] == "1x8x256" and rows["fc"] == "1x2"
+        )  # a zoo model is built with two classes

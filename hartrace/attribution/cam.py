@@ -255,9 +255,14 @@ def cam_maps(
                     f"{'time and ' if len(size) == 3 else ''}spatial axes"
                 )
             ctx = LayerContext(
-                activation.float(), None if gradient is None else gradient.float(), model, images, targets[:, k], batch_size,
+                activation.float(),
+                None if gradient is None else gradient.float(),
+                model,
+                images,
+                targets[:, k],
+                batch_size,
                 per_frame=frames is not None,
-            )  # fmt: skip
+            )
             per_layer.append(upsample_and_normalise(method.raw_map(ctx), size))
         fused = per_layer[0] if len(per_layer) == 1 else normalise(torch.stack(per_layer).mean(0))
         maps.append(fused)

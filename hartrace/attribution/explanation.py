@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -130,7 +130,9 @@ def maps_from_capture(
         if not layers:
             raise UsageError(f"{spec.name} needs a layer: name one (see `hartrace layers`)")
         with _eval_mode(model):  # Score-CAM scores masked inputs: BatchNorm and dropout as at test time
-            return cam_maps(capture, layers, spec.name, model=model, images=images, batch_size=batch_size, columns=columns)
+            return cam_maps(
+                capture, layers, spec.name, model=model, images=images, batch_size=batch_size, columns=columns
+            )
     if model is None or images is None:
         raise UsageError(f"{spec.name} runs the model: pass model and images")
     targets = capture.extra.get("targets")

@@ -47,21 +47,55 @@ def _saliency(model: nn.Module, images: torch.Tensor, target: torch.Tensor, **_:
     return captum_attr().Saliency(model).attribute(images, target=target, abs=True)
 
 
-def _integrated_gradients(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, steps: int = 32, internal_batch_size: int = 32, **_: object) -> torch.Tensor:
-    return captum_attr().IntegratedGradients(model).attribute(
-        images, baselines=torch.zeros_like(images), target=target, n_steps=steps, internal_batch_size=internal_batch_size
+def _integrated_gradients(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    steps: int = 32,
+    internal_batch_size: int = 32,
+    **_: object,
+) -> torch.Tensor:
+    return (
+        captum_attr()
+        .IntegratedGradients(model)
+        .attribute(
+            images,
+            baselines=torch.zeros_like(images),
+            target=target,
+            n_steps=steps,
+            internal_batch_size=internal_batch_size,
+        )
     )
 
 
-def _smoothgrad(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, samples: int = 16, noise: float = 0.15, **_: object) -> torch.Tensor:
+def _smoothgrad(
+    model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, samples: int = 16, noise: float = 0.15, **_: object
+) -> torch.Tensor:
     stdev = noise * float(images.detach().max() - images.detach().min())
-    return captum_attr().NoiseTunnel(captum_attr().Saliency(model)).attribute(
-        images, nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=samples, stdevs=stdev, target=target, abs=True
+    return (
+        captum_attr()
+        .NoiseTunnel(captum_attr().Saliency(model))
+        .attribute(
+            images,
+            nt_type="smoothgrad",
+            nt_samples=samples,
+            nt_samples_batch_size=samples,
+            stdevs=stdev,
+            target=target,
+            abs=True,
+        )
     )
 
 
 def _occlusion(
-    model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, window: int | None = None, frames: int | None = None, **_: object
+    model: nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    window: int | None = None,
+    frames: int | None = None,
+    **_: object,
 ) -> torch.Tensor:
     """A grey-out window slides over the image; on a clip (``[B, C, T, H, W]``) it also spans ``frames`` frames."""
     side = window or max(4, images.shape[-1] // 8)
@@ -71,17 +105,30 @@ def _occlusion(
         length = frames or max(1, images.shape[2] // 4)
         shape, strides = (length, *shape), (max(1, length // 2), *strides)
     channels = images.shape[1]
-    return captum_attr().Occlusion(model).attribute(
-        images, target=target, sliding_window_shapes=(channels, *shape), strides=(channels, *strides),
-        baselines=0.0, perturbations_per_eval=16,
-    )  # fmt: skip
+    return (
+        captum_attr()
+        .Occlusion(model)
+        .attribute(
+            images,
+            target=target,
+            sliding_window_shapes=(channels, *shape),
+            strides=(channels, *strides),
+            baselines=0.0,
+            perturbations_per_eval=16,
+        )
+    )
 
 
-def _guided_gradcam(model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, layer: nn.Module | None = None, **_: object) -> torch.Tensor:
+def _guided_gradcam(
+    model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, layer: nn.Module | None = None, **_: object
+) -> torch.Tensor:
     if layer is None:
         raise UsageError("guided Grad-CAM needs a layer")
     if images.dim() == 5 and _runs_per_frame(model, images, layer):
-        raise UsageError("guided Grad-CAM on a clip needs a layer with a time axis (a 3-D conv); this one runs per frame: use gradcam")
+        raise UsageError(
+            "guided Grad-CAM on a clip needs a layer with a time axis (a 3-D conv); "
+            "this one runs per frame: use gradcam"
+        )
     return captum_attr().GuidedGradCam(model, layer).attribute(images, target=target)
 
 
@@ -130,9 +177,13 @@ def pixel_maps(
         inputs = images.detach().clone().requires_grad_()
         maps = []
         with no_inplace_relu(model), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # its notes on hooks it sets itself
+            warnings.filterwarnings(
+                "ignore", category=UserWarning, module="captum"
+            )  # its notes on hooks it sets itself
             for k in range(targets.shape[1]):
-                attribution = PIXEL_FUNCTIONS[spec.name](model, inputs, targets[:, k].to(images.device), layer=module, **options)
+                attribution = PIXEL_FUNCTIONS[spec.name](
+                    model, inputs, targets[:, k].to(images.device), layer=module, **options
+                )
                 maps.append(normalise(attribution.detach().abs().sum(1).float()))
         return torch.stack(maps, dim=1)
     finally:

@@ -43,20 +43,42 @@ class MethodSpec:
 
 _SPECS = (
     MethodSpec("gradcam", "cam", "channel weights = mean gradient (Selvaraju et al. 2017)", needs_gradients=True),
-    MethodSpec("gradcam++", "cam", "weights from higher-order gradient terms", ("gradcampp", "gradcamplusplus"), needs_gradients=True),
+    MethodSpec(
+        "gradcam++",
+        "cam",
+        "weights from higher-order gradient terms",
+        ("gradcampp", "gradcamplusplus"),
+        needs_gradients=True,
+    ),
     MethodSpec("xgradcam", "cam", "gradients weighted by the normalised activations", ("xgrad",), needs_gradients=True),
     MethodSpec("layercam", "cam", "element-wise positive gradient times activation", needs_gradients=True),
-    MethodSpec("hirescam", "cam", "element-wise gradient times activation, faithful to the logit", ("hires",), needs_gradients=True),
+    MethodSpec(
+        "hirescam",
+        "cam",
+        "element-wise gradient times activation, faithful to the logit",
+        ("hires",),
+        needs_gradients=True,
+    ),
     MethodSpec("eigencam", "cam", "first principal component of the activations (no gradients)", ("eigen",)),
     MethodSpec("scorecam", "cam", "each channel's mask scored by the model (batched)", ("score",), reruns_model=True),
     MethodSpec("saliency", "pixel", "absolute input gradient (captum)", reruns_model=True, uses_layer=False),
     MethodSpec(
-        "integrated_gradients", "pixel", "path integral of gradients from a black baseline (captum)", ("ig",),
-        reruns_model=True, uses_layer=False,
+        "integrated_gradients",
+        "pixel",
+        "path integral of gradients from a black baseline (captum)",
+        ("ig",),
+        reruns_model=True,
+        uses_layer=False,
     ),
-    MethodSpec("smoothgrad", "pixel", "saliency averaged over noisy copies (captum)", reruns_model=True, uses_layer=False),
-    MethodSpec("occlusion", "pixel", "score drop when a sliding patch is hidden (captum)", reruns_model=True, uses_layer=False),
-    MethodSpec("guided_gradcam", "pixel", "guided backpropagation times Grad-CAM at the layer (captum)", reruns_model=True),
+    MethodSpec(
+        "smoothgrad", "pixel", "saliency averaged over noisy copies (captum)", reruns_model=True, uses_layer=False
+    ),
+    MethodSpec(
+        "occlusion", "pixel", "score drop when a sliding patch is hidden (captum)", reruns_model=True, uses_layer=False
+    ),
+    MethodSpec(
+        "guided_gradcam", "pixel", "guided backpropagation times Grad-CAM at the layer (captum)", reruns_model=True
+    ),
 )
 
 #: Every method by its canonical name, in the order the help lists them.

@@ -28,7 +28,9 @@ def temporal_importance(cams: Any) -> np.ndarray:
     Shares sum to 1 per video; an all-zero map gives every frame the same share, since
     it says nothing about when. Negative values (an un-ReLU'd map) count as no mass.
     """
-    values = cams.detach().cpu().double().numpy() if isinstance(cams, torch.Tensor) else np.asarray(cams, dtype=np.float64)
+    values = (
+        cams.detach().cpu().double().numpy() if isinstance(cams, torch.Tensor) else np.asarray(cams, dtype=np.float64)
+    )
     if values.ndim not in (3, 4):
         raise UsageError(f"expected a video map [T, H, W] or [B, T, H, W], got shape {tuple(values.shape)}")
     mass = np.nan_to_num(values, nan=0.0).clip(min=0).sum(axis=(-2, -1))
@@ -49,5 +51,6 @@ def evenly_spaced(n_frames: int, count: int) -> list[int]:
 
 
 def per_frame_frames(activation_shape: Sequence[int], input_shape: Sequence[int]) -> int | None:
-    """Frames per video when a layer ran per frame and kept its maps (``[B*T, C, h, w]`` for a clip input), else None."""
+    """Frames per video when a layer ran per frame and kept its maps (``[B*T, C, h, w]`` for a clip input),
+    else None."""
     return frames_per_item(activation_shape, input_shape) if len(activation_shape) == 4 else None

@@ -18,9 +18,22 @@ def interactive() -> bool:
     return sys.stderr.isatty()
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "", enabled: bool = True, unit: str = "img") -> tqdm:
+def progress_bar(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    enabled: bool = True,
+    unit: str = "img",
+) -> tqdm:
     """A transient tqdm bar on stderr, disabled when ``enabled`` is False or stderr is not a terminal."""
     return tqdm(
-        iterable, total=total, desc=desc, unit=unit, leave=False, file=sys.stderr,
-        disable=not (enabled and interactive()), dynamic_ncols=True,
-    )  # fmt: skip
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        leave=False,
+        file=sys.stderr,
+        disable=not (enabled and interactive()),
+        dynamic_ncols=True,
+    )

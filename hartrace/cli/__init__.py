@@ -9,9 +9,31 @@ from collections.abc import Sequence
 from hartrace import __version__
 from hartrace.base.errors import HartraceError
 
-from . import audit_cmd, compare_cmd, data_cmd, demo_cmd, evaluate_cmd, explore_cmd, inspect_cmd, models_cmd, synth_cmd, train_cmd
+from . import (
+    audit_cmd,
+    compare_cmd,
+    data_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    explore_cmd,
+    inspect_cmd,
+    models_cmd,
+    synth_cmd,
+    train_cmd,
+)
 
-COMMANDS = (synth_cmd, data_cmd, models_cmd, train_cmd, evaluate_cmd, compare_cmd, inspect_cmd, audit_cmd, explore_cmd, demo_cmd)
+COMMANDS = (
+    synth_cmd,
+    data_cmd,
+    models_cmd,
+    train_cmd,
+    evaluate_cmd,
+    compare_cmd,
+    inspect_cmd,
+    audit_cmd,
+    explore_cmd,
+    demo_cmd,
+)
 
 
 class Parser(argparse.ArgumentParser):

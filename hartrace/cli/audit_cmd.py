@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.workflows.audit import DEFAULT_METHODS
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
-
+from hartrace.workflows.audit import DEFAULT_METHODS
 
 
 def non_negative_int(text: str) -> int:
@@ -21,21 +20,34 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "audit",
         help="compare explanation methods on a split: pointing game, deletion/insertion AUC, sanity check",
-        description="Scores each method's maps for the predicted class against the dataset's evidence (beside a random map), "
+        description="Scores each method's maps for the predicted class against the dataset's evidence "
+        "(beside a random map), "
         "by deletion and insertion curves (beside a random pixel order) and by cascading weight randomisation. "
         "Writes audit.json, audit.md, per_image.csv, per_class.csv, curves.png, cascade.png and worst.png "
         "to <run>/audit/<split>/ (or --out).",
     )
     add_model_source(parser)
-    parser.add_argument("--methods", type=comma_list, default=list(DEFAULT_METHODS),
-                        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); any of `hartrace explain --method`")  # fmt: skip
+    parser.add_argument(
+        "--methods",
+        type=comma_list,
+        default=list(DEFAULT_METHODS),
+        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); any of `hartrace explain --method`",
+    )
     parser.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
     parser.add_argument("--split", default="val", help="which split (default val)")
     parser.add_argument("--limit", type=positive_int, help="only the first N images of the split")
-    parser.add_argument("--tolerance", type=non_negative_int, default=0, help="pointing-game tolerance in pixels (default 0)")
-    parser.add_argument("--steps", type=positive_int, default=20, help="steps per deletion/insertion curve (default 20)")
-    parser.add_argument("--cascade-images", type=non_negative_int, default=16,
-                        help="images for the sanity check (default 16; 0 skips it)")  # fmt: skip
+    parser.add_argument(
+        "--tolerance", type=non_negative_int, default=0, help="pointing-game tolerance in pixels (default 0)"
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=20, help="steps per deletion/insertion curve (default 20)"
+    )
+    parser.add_argument(
+        "--cascade-images",
+        type=non_negative_int,
+        default=16,
+        help="images for the sanity check (default 16; 0 skips it)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random pixel order and the randomised weights")
     parser.add_argument("--out", type=Path)
@@ -48,14 +60,31 @@ def run(args: argparse.Namespace) -> int:
     from hartrace.workflows.audit.run import audit
 
     result = audit(
-        args.run, checkpoint=args.checkpoint, runs_dir=args.runs_dir, methods=args.methods, layer=args.layer, split=args.split,
-        limit=args.limit, out=args.out, steps=args.steps, tolerance=args.tolerance, cascade_images=args.cascade_images,
-        batch_size=args.batch_size, seed=args.seed, progress=not args.quiet,
-    )  # fmt: skip
+        args.run,
+        checkpoint=args.checkpoint,
+        runs_dir=args.runs_dir,
+        methods=args.methods,
+        layer=args.layer,
+        split=args.split,
+        limit=args.limit,
+        out=args.out,
+        steps=args.steps,
+        tolerance=args.tolerance,
+        cascade_images=args.cascade_images,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     s = result.summary
-    print(f"audit of {s['images']} {s['split']} images ({s['with_evidence']} with evidence) at {s['layer']} in {s['seconds']:.0f} s")
+    print(
+        f"audit of {s['images']} {s['split']} images ({s['with_evidence']} with evidence) "
+        f"at {s['layer']} in {s['seconds']:.0f} s"
+    )
     print(format_table(s))
     for line in all_problems(s):
         print(f"  {line}")
-    print(f"wrote audit.md, audit.json, per_image.csv, per_class.csv, curves.png, cascade.png and worst.png to {result.out_dir}/")
+    print(
+        "wrote audit.md, audit.json, per_image.csv, per_class.csv, curves.png, cascade.png and worst.png "
+        f"to {result.out_dir}/"
+    )
     return 0

@@ -13,14 +13,17 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    """``--format``, ``--val-fraction``, ``--seed``, ``--classes``, ``--split-file``, ``--fold``: how to read a dataset."""
+    """``--format``, ``--val-fraction``, ``--seed``, ``--classes``, ``--split-file``, ``--fold``:
+    how to read a dataset."""
     parser.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="dataset layout (default: detect)")
     parser.add_argument(
         "--val-fraction", type=float, default=0.2, help="held-out fraction where the layout has no validation split"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split (default 0)")
     parser.add_argument(
-        "--classes", type=Path, metavar="FILE",
+        "--classes",
+        type=Path,
+        metavar="FILE",
         help="class names, one a line: labels must be among them, in this order (default: the dataset's classes.txt)",
     )
     parser.add_argument("--split-file", type=Path, help="reuse this saved split instead of the dataset's own")
@@ -48,4 +51,6 @@ def add_model_source(parser: argparse.ArgumentParser) -> None:
     """``--run``, ``--checkpoint``, ``--runs-dir``: which trained model a command uses."""
     parser.add_argument("--run", help="run folder or name (default: the latest run in --runs-dir)")
     parser.add_argument("--checkpoint", type=Path, help="a checkpoint file instead of a run")
-    parser.add_argument("--runs-dir", type=Path, default=Path("checkpoints"), help="where runs are (default checkpoints)")
+    parser.add_argument(
+        "--runs-dir", type=Path, default=Path("checkpoints"), help="where runs are (default checkpoints)"
+    )

@@ -23,8 +23,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "hold model, pixels, freeze, accuracy, top-5, F1 and training images/s.",
     )
     p.add_argument("--backbones", type=comma_list, required=True, help="comma-separated, e.g. resnet50,mobilenet_v2")
-    p.add_argument("--sizes", type=_sizes, default=[None], help="comma-separated pixels, e.g. 224,500 (default: each model's)")
-    p.add_argument("--freezes", type=comma_list, default=[None], help="comma-separated: trunk,none,N (default: each model's)")
+    p.add_argument(
+        "--sizes", type=_sizes, default=[None], help="comma-separated pixels, e.g. 224,500 (default: each model's)"
+    )
+    p.add_argument(
+        "--freezes", type=comma_list, default=[None], help="comma-separated: trunk,none,N (default: each model's)"
+    )
     add_training_options(p)
     p.set_defaults(handler=run)
 

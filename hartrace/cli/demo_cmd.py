@@ -15,8 +15,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="generate the synthetic dataset, summarise it, train the quick CPU model, evaluate, explain and audit it",
         description="The main job on the embedded synthetic dataset, in a few minutes on a CPU.",
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_SYNTH_DIR, help=f"where the dataset goes (default {DEFAULT_SYNTH_DIR})")
-    parser.add_argument("--runs-dir", type=Path, default=Path("checkpoints"), help="where the run goes (default checkpoints)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_SYNTH_DIR, help=f"where the dataset goes (default {DEFAULT_SYNTH_DIR})"
+    )
+    parser.add_argument(
+        "--runs-dir", type=Path, default=Path("checkpoints"), help="where the run goes (default checkpoints)"
+    )
     parser.add_argument("--epochs", type=positive_int, help="train for this many epochs instead of the demo's 16")
     parser.add_argument("--seed", type=int, default=0)
     add_quiet(parser)

@@ -29,7 +29,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Predict with a checkpoint (default: the latest run's best). Prints a table and writes "
         "predictions.csv; for a single image also a probability-bar PNG.",
     )
-    pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image or video files, folders of them, or a Kaggle HAR folder")
+    pr.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="image or video files, folders of them, or a Kaggle HAR folder",
+    )
     pr.add_argument("--checkpoint", type=Path)
     pr.add_argument("--runs-dir", type=Path, default=Path("checkpoints"))
     pr.add_argument("--top-k", type=positive_int, default=5)
@@ -47,11 +53,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         raise UsageError("--data goes with --checkpoint; a run is scored on its own saved split")
     result = evaluate(
-        args.run, checkpoint=args.checkpoint, data=args.data, split=args.split, runs_dir=args.runs_dir,
-        out=args.out, batch_size=args.batch_size, progress=not args.quiet,
-    )  # fmt: skip
+        args.run,
+        checkpoint=args.checkpoint,
+        data=args.data,
+        split=args.split,
+        runs_dir=args.runs_dir,
+        out=args.out,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
     print(format_report(result.report))
-    print(f"wrote {result.out_dir}/: eval.json predictions.csv per_class.csv confusion_matrix.png/.csv misclassified.png")
+    print(
+        f"wrote {result.out_dir}/: eval.json predictions.csv per_class.csv confusion_matrix.png/.csv misclassified.png"
+    )
     return 0
 
 
@@ -59,9 +73,14 @@ def run_predict(args: argparse.Namespace) -> int:
     from hartrace.workflows.predict import format_predictions, predict
 
     result = predict(
-        args.inputs, checkpoint=args.checkpoint, runs_dir=args.runs_dir, top_k=args.top_k, out=args.out,
-        batch_size=args.batch_size, progress=not args.quiet,
-    )  # fmt: skip
+        args.inputs,
+        checkpoint=args.checkpoint,
+        runs_dir=args.runs_dir,
+        top_k=args.top_k,
+        out=args.out,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
     print(format_predictions(result))
     print(f"wrote {result.csv_path}" + (f" and {result.bars_path}" if result.bars_path else ""))
     return 0

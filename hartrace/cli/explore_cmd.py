@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"the explorer app is not installed ({exc}); reinstall hartrace with `make venv`") from None
     if args.host not in LOCAL_HOSTS:
-        print(f"warning: serving on {args.host}: anyone who can reach this address can browse your runs and data", file=sys.stderr)
+        print(
+            f"warning: serving on {args.host}: anyone who can reach this address can browse your runs and data",
+            file=sys.stderr,
+        )
     print(f"hartrace explorer: {explore_url(args.host, args.port)}  (Ctrl-C to stop)", flush=True)
     create_app(service).run(host=args.host, port=args.port, debug=False)
     return 0

@@ -16,13 +16,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     layers = commands.add_parser(
         "layers",
         help="the model's named layers as a tree: type, output shape, parameters",
-        description="Layer names are the model's own named_modules() paths; use them with visualize, explain and the Python API.",
+        description="Layer names are the model's own named_modules() paths; "
+        "use them with visualize, explain and the Python API.",
     )
     add_model_source(layers)
     layers.add_argument("--backbone", help="a zoo model (random weights) instead of a run or checkpoint")
     layers.add_argument("--filter", help="only layers whose name or type contains this text")
     layers.add_argument("--depth", type=positive_int, help="only layers at most this deep (1 = top level)")
-    layers.add_argument("--image-size", type=positive_int, help="input size for the output shapes (default: the model's)")
+    layers.add_argument(
+        "--image-size", type=positive_int, help="input size for the output shapes (default: the model's)"
+    )
     layers.set_defaults(handler=run_layers)
 
     vis = commands.add_parser(
@@ -31,8 +34,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="One pass over IMAGE; writes PNGs, cam.npy, captures.json and report.html to "
         "<run>/visualize/<image>/ (or --out).",
     )
-    vis.add_argument("--image", "--video", dest="image", type=Path, required=True, help="an image, or a video for a video model")
-    vis.add_argument("--layers", type=comma_list, help="comma-separated layer names (default: the model's layer groups)")
+    vis.add_argument(
+        "--image", "--video", dest="image", type=Path, required=True, help="an image, or a video for a video model"
+    )
+    vis.add_argument(
+        "--layers", type=comma_list, help="comma-separated layer names (default: the model's layer groups)"
+    )
     add_model_source(vis)
     vis.add_argument("--method", default="gradcam", help=METHOD_HELP)
     vis.add_argument("--cam-layer", help="layer for the CAM (default: the model's suggested layer)")
@@ -97,9 +104,18 @@ def run_visualize(args: argparse.Namespace) -> int:
     from hartrace.workflows.visualize import visualize
 
     result = visualize(
-        args.image, args.layers, run=args.run, checkpoint=args.checkpoint, runs_dir=args.runs_dir, method=args.method,
-        cam_layer=args.cam_layer, target=args.target, top_n=args.top_n, alpha=args.alpha, out=args.out,
-    )  # fmt: skip
+        args.image,
+        args.layers,
+        run=args.run,
+        checkpoint=args.checkpoint,
+        runs_dir=args.runs_dir,
+        method=args.method,
+        cam_layer=args.cam_layer,
+        target=args.target,
+        top_n=args.top_n,
+        alpha=args.alpha,
+        out=args.out,
+    )
     top = ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result.summary["top_k"][:3])
     print(f"{args.image}: {top}")
     print(f"{result.summary['method']} at {result.summary['cam_layer']} for {result.summary['target']}")
@@ -108,21 +124,33 @@ def run_visualize(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from hartrace.workflows.explain import explain_split
     from hartrace.runs.distributed import is_main_process
     from hartrace.runs.tasks import task_of
+    from hartrace.workflows.explain import explain_split
 
     result = explain_split(
-        args.run, checkpoint=args.checkpoint, split=args.split, method=args.method, layer=args.layer, target=args.target,
-        runs_dir=args.runs_dir, out=args.out, batch_size=args.batch_size, limit=args.limit, overlays=not args.no_overlays,
-        tolerance=args.tolerance, progress=not args.quiet,
-    )  # fmt: skip
+        args.run,
+        checkpoint=args.checkpoint,
+        split=args.split,
+        method=args.method,
+        layer=args.layer,
+        target=args.target,
+        runs_dir=args.runs_dir,
+        out=args.out,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        overlays=not args.no_overlays,
+        tolerance=args.tolerance,
+        progress=not args.quiet,
+    )
     if is_main_process():
         s = result.summary
         unit = task_of(s.get("task", "image")).nouns
         print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} {unit}: {s['images_per_second']} {unit}/s")
         if "pointing_game" in s:
-            print(f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "
-                  f"energy inside the evidence {s['energy_inside']:.1%}")  # fmt: skip
+            print(
+                f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "
+                f"energy inside the evidence {s['energy_inside']:.1%}"
+            )
         print(f"wrote {result.out_dir}/explanations.csv, summary.json" + ("" if args.no_overlays else " and overlays/"))
     return 0

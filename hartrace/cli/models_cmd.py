@@ -28,8 +28,16 @@ def run(args: argparse.Namespace) -> int:
             present = "-" if weights_file is None else ("yes" if weights_file.is_file() else "no")
             clip = "-" if info.clip_length is None else str(info.clip_length)
             rows.append(
-                (name, str(info.input_size), info.default_freeze, info.pretrained_weights or "-", present, task, clip,
-                 info.cam_layer)
+                (
+                    name,
+                    str(info.input_size),
+                    info.default_freeze,
+                    info.pretrained_weights or "-",
+                    present,
+                    task,
+                    clip,
+                    info.cam_layer,
+                )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.cli.common import add_quiet, positive_int
 from hartrace.base.errors import UsageError
+from hartrace.cli.common import add_quiet, positive_int
 
 DEFAULT_SYNTH_DIR = Path("data/synthetic")
 DEFAULT_VIDEO_DIR = Path("data/synthetic-video")
@@ -24,15 +24,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "with per-frame evidence masks, into the UCF101 layout. Deterministic from --seed.",
     )
     parser.add_argument("--video", action="store_true", help="write the video set instead of the image set")
-    parser.add_argument("--out", type=Path,
-                        help=f"output folder (default {DEFAULT_SYNTH_DIR}, with --video {DEFAULT_VIDEO_DIR})")
-    parser.add_argument("--per-class", type=positive_int, help="training images per class (default 60; with --video, videos: 30)")
+    parser.add_argument(
+        "--out", type=Path, help=f"output folder (default {DEFAULT_SYNTH_DIR}, with --video {DEFAULT_VIDEO_DIR})"
+    )
+    parser.add_argument(
+        "--per-class", type=positive_int, help="training images per class (default 60; with --video, videos: 30)"
+    )
     parser.add_argument("--test-per-class", type=int, default=10, help="test images or videos per class (default 10)")
-    parser.add_argument("--size", type=positive_int, help="image side in pixels (default 128; with --video, frame side: 96)")
+    parser.add_argument(
+        "--size", type=positive_int, help="image side in pixels (default 128; with --video, frame side: 96)"
+    )
     parser.add_argument("--frames", type=positive_int, help="frames per video (--video only; default 24)")
     parser.add_argument("--fps", type=float, help="frames per second stored in the videos (--video only; default 12)")
-    parser.add_argument("--video-format", choices=("avi", "mp4"),
-                        help="avi (MJPG) or mp4 (mp4v) (--video only; default avi)")
+    parser.add_argument(
+        "--video-format", choices=("avi", "mp4"), help="avi (MJPG) or mp4 (mp4v) (--video only; default avi)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
     add_quiet(parser)

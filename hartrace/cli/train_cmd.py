@@ -41,19 +41,28 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--val-fraction", type=float)
     data.add_argument("--split-file", help="reuse a saved split (e.g. another run's split.json)")
     data.add_argument(
-        "--classes", metavar="FILE",
+        "--classes",
+        metavar="FILE",
         help="class names, one a line: labels must be among them, in this order (default: the dataset's classes.txt)",
     )
     data.add_argument("--image-size", type=positive_int, help="input side in pixels (default: the model's)")
     data.add_argument("--clip-length", type=positive_int, help="video: frames per clip (default: the model's)")
     data.add_argument("--clip-stride", type=positive_int, help="video: use every N-th frame (default 1)")
-    data.add_argument("--test-clips", type=positive_int, help="video: clips averaged per video when evaluating (default 5)")
+    data.add_argument(
+        "--test-clips", type=positive_int, help="video: clips averaged per video when evaluating (default 5)"
+    )
     data.add_argument("--augment", type=_on_off, metavar="on|off", help="training augmentation (default on)")
     data.add_argument("--augment-strength", type=float, help="scale every augmentation knob (default 1.0)")
     data.add_argument("--workers", type=int, help="data loading processes (default: up to 4)")
     model = p.add_argument_group("model")
-    model.add_argument("--backbone", help="model name, see `hartrace models` (default harnet for images, r2plus1d_18 for video)")
-    model.add_argument("--weights", help="imagenet | kinetics | pretrained | none | PATH (default: the model's published weights where it has them)")
+    model.add_argument(
+        "--backbone", help="model name, see `hartrace models` (default harnet for images, r2plus1d_18 for video)"
+    )
+    model.add_argument(
+        "--weights",
+        help="imagenet | kinetics | pretrained | none | PATH "
+        "(default: the model's published weights where it has them)",
+    )
     model.add_argument("--freeze", help="trunk | none | N = train the last N trunk stages (default: the model's)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=positive_int)
@@ -64,18 +73,26 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--schedule", choices=SCHEDULES)
     opt.add_argument("--warmup-epochs", type=float)
     opt.add_argument("--label-smoothing", type=float)
-    opt.add_argument("--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without a better val loss")
+    opt.add_argument(
+        "--early-stop", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without a better val loss"
+    )
     opt.add_argument("--seed", type=int)
     zs = p.add_argument_group("zero-shot (video)")
-    zs.add_argument("--zero-shot", action="store_const", const=True, help="regress class-name embeddings (MSE) and "
-                    "name held-out classes by the nearest one")  # fmt: skip
+    zs.add_argument(
+        "--zero-shot",
+        action="store_const",
+        const=True,
+        help="regress class-name embeddings (MSE) and name held-out classes by the nearest one",
+    )
     zs.add_argument("--embeddings", help="class-name embeddings: minilm (default) or a word2vec .txt / .npy file")
     zs.add_argument("--unseen-fraction", type=float, help="share of the classes held out as unseen (default 0.5)")
     zs.add_argument("--zs-splits", type=positive_int, help="random seen/unseen class splits, one run each (default 1)")
     speed = p.add_argument_group("speed")
     speed.add_argument("--amp", choices=AMP_MODES, help="autocast: auto = bf16 on CPUs that have it, bf16/fp16 on CUDA")
     speed.add_argument("--channels-last", type=_on_off, metavar="on|off")
-    speed.add_argument("--cache-features", type=_on_off, metavar="on|off", help="frozen trunk + no augmentation: cache trunk features")
+    speed.add_argument(
+        "--cache-features", type=_on_off, metavar="on|off", help="frozen trunk + no augmentation: cache trunk features"
+    )
     speed.add_argument("--max-batches", type=positive_int, help="at most this many batches per epoch (quick looks)")
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run folder (default checkpoints/<backbone>-<time>)")
@@ -84,12 +101,44 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 OPTION_NAMES = (
-    "data", "format", "task", "fold", "val_fraction", "split_file", "classes", "image_size", "clip_length",
-    "clip_stride", "test_clips", "zero_shot", "embeddings", "unseen_fraction", "zs_splits", "augment",
-    "augment_strength", "workers", "backbone", "weights", "freeze", "epochs", "batch_size", "lr", "optimizer",
-    "weight_decay", "schedule", "warmup_epochs", "label_smoothing", "early_stop", "seed", "amp", "channels_last",
-    "cache_features", "max_batches", "out", "runs_dir",
-)  # fmt: skip
+    "data",
+    "format",
+    "task",
+    "fold",
+    "val_fraction",
+    "split_file",
+    "classes",
+    "image_size",
+    "clip_length",
+    "clip_stride",
+    "test_clips",
+    "zero_shot",
+    "embeddings",
+    "unseen_fraction",
+    "zs_splits",
+    "augment",
+    "augment_strength",
+    "workers",
+    "backbone",
+    "weights",
+    "freeze",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "label_smoothing",
+    "early_stop",
+    "seed",
+    "amp",
+    "channels_last",
+    "cache_features",
+    "max_batches",
+    "out",
+    "runs_dir",
+)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -101,17 +150,21 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.workflows.train import resume, train
     from hartrace.runs.distributed import is_main_process
+    from hartrace.workflows.train import resume, train
 
     log = print
     if args.resume:
-        given = [name for name in OPTION_NAMES if getattr(args, name) is not None and name not in ("epochs", "runs_dir")]
+        given = [
+            name for name in OPTION_NAMES if getattr(args, name) is not None and name not in ("epochs", "runs_dir")
+        ]
         if given or args.config:
             from hartrace.base.errors import UsageError
 
             raise UsageError("--resume continues a run with its saved config; only --epochs may change")
-        result = resume(args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log)
+        result = resume(
+            args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log
+        )
     else:
         config = config_from_args(args)
         if config.zero_shot:

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from hartrace.base.errors import DataError, UsageError
 from hartrace.data.dataset import UNLABELLED
 from hartrace.data.samples import Sample
 from hartrace.data.transforms import EVAL_CROP_RATIO, AugmentConfig
 from hartrace.data.video import VideoDecodeError, clip_indices, decode_frames, frame_count, load_video_mask
-from hartrace.base.errors import DataError, UsageError
 
 
 class VideoTransform:

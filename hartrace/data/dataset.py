@@ -9,9 +9,9 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision import tv_tensors
 
+from hartrace.base.errors import DataError
 from hartrace.data.decode import ImageDecodeError, load_rgb
 from hartrace.data.samples import Sample
-from hartrace.base.errors import DataError
 
 #: Label given to unlabelled samples (the Kaggle test set), so batches stay tensors.
 UNLABELLED = -1

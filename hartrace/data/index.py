@@ -9,15 +9,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hartrace.data.decode import ImageDecodeError, probe
-from hartrace.data.formats import FOLD_FORMATS, FORMATS, VIDEO_FORMATS
-from hartrace.data.layouts import ClassList, Listing
-from hartrace.data.readers import READERS, detect_format
-from hartrace.data.layouts import read_class_file, unique_names
-from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
-from hartrace.data.splits import default_split_path, group_of, resolve_split
 from hartrace.base.errors import DataError, UsageError
 from hartrace.base.progress import progress_bar
+from hartrace.data.decode import ImageDecodeError, probe
+from hartrace.data.formats import FOLD_FORMATS, FORMATS, VIDEO_FORMATS
+from hartrace.data.layouts import ClassList, Listing, read_class_file, unique_names
+from hartrace.data.readers import READERS, detect_format
+from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
+from hartrace.data.splits import default_split_path, group_of, resolve_split
 
 
 def _probe_one(path: Path) -> tuple[int, int] | str:
@@ -37,17 +36,26 @@ def _probe_video_one(path: Path) -> Any:
 
 
 def _scan(
-    samples: list[tuple[str, Sample]], probe_one: Callable[[Path], Any], workers: int | None, progress: bool,
-    what: str, chunksize: int,
+    samples: list[tuple[str, Sample]],
+    probe_one: Callable[[Path], Any],
+    workers: int | None,
+    progress: bool,
+    what: str,
+    chunksize: int,
 ) -> tuple[dict[Path, Any], list[SkippedFile]]:
     """``probe_one`` on every file in threads: its result for the good ones, the bad ones with their reason (a str)."""
     workers = workers or os.cpu_count() or 1
     paths = [sample.path for _, sample in samples]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(progress_bar(
-            pool.map(probe_one, paths, chunksize=chunksize), total=len(paths), desc=f"checking {what}s",
-            enabled=progress, unit=what[:3],
-        ))  # fmt: skip
+        results = list(
+            progress_bar(
+                pool.map(probe_one, paths, chunksize=chunksize),
+                total=len(paths),
+                desc=f"checking {what}s",
+                enabled=progress,
+                unit=what[:3],
+            )
+        )
     found: dict[Path, Any] = {}
     skipped: list[SkippedFile] = []
     for (split, sample), result in zip(samples, results, strict=True):
@@ -167,13 +175,22 @@ def load_dataset(
     given = class_list(root, classes)
     listing = READERS[format](root, given, fold=fold) if video else READERS[format](root, given)
     pools, used_split = _with_validation(
-        listing, root, val_fraction, seed, Path(split_file) if split_file is not None else None,
+        listing,
+        root,
+        val_fraction,
+        seed,
+        Path(split_file) if split_file is not None else None,
         fold if format in FOLD_FORMATS else None,
-    )  # fmt: skip
+    )
     index = DatasetIndex(
-        root, listing.layout, listing.classes, pools, split_file=used_split, notes=listing.notes,
+        root,
+        listing.layout,
+        listing.classes,
+        pools,
+        split_file=used_split,
+        notes=listing.notes,
         task="video" if video else "image",
-    )  # fmt: skip
+    )
     if check_images:
         everything = [(split, s) for split, samples in pools.items() for s in samples]
         if video:

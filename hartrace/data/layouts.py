@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hartrace.base.errors import DataError
 from hartrace.data.decode import IMAGE_EXTENSIONS
 from hartrace.data.samples import Box, Sample
-from hartrace.base.errors import DataError
-
 
 
 @dataclass
@@ -259,10 +258,10 @@ def read_class_folders(
     what: str = "images",
 ) -> Listing:
     """A folder per class of the files ``is_member`` accepts (images for ImageFolder, videos for videofolder)."""
-    has_subroots = (root / "train").is_dir() and any(
-        files_in(d, is_member) for d in class_dirs(root / "train")
+    has_subroots = (root / "train").is_dir() and any(files_in(d, is_member) for d in class_dirs(root / "train"))
+    subroots = (
+        {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
     )
-    subroots = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()} if has_subroots else {"train": root}
     if classes is None:
         own = tuple(d.name for d in class_dirs(subroots["train"]) if files_in(d, is_member))
         if not own:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
 
+from hartrace.base.errors import DataError, UsageError
 from hartrace.data.samples import Sample
 from hartrace.data.transforms import AugmentConfig, eval_transform, train_transform
-from hartrace.base.errors import DataError, UsageError
 
 TASKS = ("image", "video")
 FrameCounts = Mapping[Path, int] | None
@@ -99,13 +99,23 @@ def training_dataset(
     from hartrace.data.video import VideoDataset, video_train_transform
 
     return VideoDataset(
-        samples, video_train_transform(spec.size, spec.mean, spec.std, augment),
-        clip_length=spec.clip_length, stride=spec.clip_stride, clips=1, mode="random", frame_counts=frame_counts,
-    )  # fmt: skip
+        samples,
+        video_train_transform(spec.size, spec.mean, spec.std, augment),
+        clip_length=spec.clip_length,
+        stride=spec.clip_stride,
+        clips=1,
+        mode="random",
+        frame_counts=frame_counts,
+    )
 
 
 def evaluation_dataset(
-    samples: Sequence[Sample], spec: InputSpec, *, clips: int = 1, with_evidence: bool = False, frame_counts: FrameCounts = None
+    samples: Sequence[Sample],
+    spec: InputSpec,
+    *,
+    clips: int = 1,
+    with_evidence: bool = False,
+    frame_counts: FrameCounts = None,
 ) -> Dataset:
     """Deterministic items: the centre crop, and ``clips`` clips per video (``[N, C, T, H, W]`` when N > 1)."""
     if spec.task == "image":
@@ -115,11 +125,15 @@ def evaluation_dataset(
     from hartrace.data.video import VideoDataset, video_eval_transform
 
     return VideoDataset(
-        samples, video_eval_transform(spec.size, spec.mean, spec.std), clip_length=spec.clip_length,
-        stride=spec.clip_stride, clips=clips, mode="center" if clips == 1 else "uniform", with_evidence=with_evidence,
+        samples,
+        video_eval_transform(spec.size, spec.mean, spec.std),
+        clip_length=spec.clip_length,
+        stride=spec.clip_stride,
+        clips=clips,
+        mode="center" if clips == 1 else "uniform",
+        with_evidence=with_evidence,
         frame_counts=frame_counts,
-    )  # fmt: skip
-
+    )
 
 
 def dataset_task(root: str | Path, format: str = "auto") -> str:

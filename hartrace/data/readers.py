@@ -7,7 +7,16 @@ from pathlib import Path
 
 from hartrace.base.errors import DataError
 from hartrace.data.formats import VIDEO_FORMATS
-from hartrace.data.layouts import ClassList, Listing, class_dirs, files_in, find_file, read_imagefolder, read_kaggle, read_stanford40
+from hartrace.data.layouts import (
+    ClassList,
+    Listing,
+    class_dirs,
+    files_in,
+    find_file,
+    read_imagefolder,
+    read_kaggle,
+    read_stanford40,
+)
 
 
 def _video_reader(layout: str) -> Callable[..., Listing]:

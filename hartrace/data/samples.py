@@ -61,9 +61,7 @@ class DatasetIndex:
 
     def class_counts(self, split: str) -> dict[str, int]:
         """Images per class in ``split`` (unlabelled images are counted under ``"?"``)."""
-        counts = Counter(
-            self.classes[s.label] if s.label is not None else "?" for s in self.splits.get(split, [])
-        )
+        counts = Counter(self.classes[s.label] if s.label is not None else "?" for s in self.splits.get(split, []))
         ordered = {name: counts.get(name, 0) for name in self.classes}
         if counts.get("?"):
             ordered["?"] = counts["?"]

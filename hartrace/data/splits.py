@@ -127,7 +127,11 @@ def default_split_path(root: Path, val_fraction: float, seed: int) -> Path:
 
 
 def resolve_split(
-    keys: Sequence[str], labels: Sequence[int], val_fraction: float, seed: int, split_file: Path,
+    keys: Sequence[str],
+    labels: Sequence[int],
+    val_fraction: float,
+    seed: int,
+    split_file: Path,
     group: GroupOf = _own_group,
 ) -> tuple[set[str], set[str]]:
     """Read the split from ``split_file``, or make it and save it there."""

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from hartrace.base.io import save_figure, write_csv, write_json
 from hartrace.data.dataset import evidence_mask
 from hartrace.data.decode import ImageDecodeError, load_rgb
 from hartrace.data.samples import DatasetIndex, Sample
-from hartrace.base.io import save_figure, write_csv, write_json
 
 
 def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:
@@ -26,7 +26,12 @@ def size_statistics(sizes: list[tuple[int, int]]) -> dict[str, Any]:
     widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
 
     def stats(values: list[int]) -> dict[str, float]:
-        return {"min": min(values), "median": median(values), "mean": round(sum(values) / len(values), 1), "max": max(values)}
+        return {
+            "min": min(values),
+            "median": median(values),
+            "mean": round(sum(values) / len(values), 1),
+            "max": max(values),
+        }
 
     return {"count": len(sizes), "width": stats(widths), "height": stats(heights)}
 
@@ -35,8 +40,13 @@ def frame_statistics(counts: list[int]) -> dict[str, Any]:
     """Min/median/mean/max frames per video, so a user can choose ``--clip-length`` and ``--clip-stride``."""
     if not counts:
         return {"count": 0}
-    return {"count": len(counts), "min": min(counts), "median": median(counts),
-            "mean": round(sum(counts) / len(counts), 1), "max": max(counts)}  # fmt: skip
+    return {
+        "count": len(counts),
+        "min": min(counts),
+        "median": median(counts),
+        "mean": round(sum(counts) / len(counts), 1),
+        "max": max(counts),
+    }
 
 
 def describe(index: DatasetIndex) -> dict[str, Any]:
@@ -72,7 +82,9 @@ def describe(index: DatasetIndex) -> dict[str, Any]:
 
 def write_skipped_report(index: DatasetIndex, path: Path) -> Path:
     """The skipped files as CSV (path, split, reason): the list a user fixes their data from."""
-    return write_csv(path, ["path", "split", "reason"], ((index.relative(s.path), s.split, s.reason) for s in index.skipped))
+    return write_csv(
+        path, ["path", "split", "reason"], ((index.relative(s.path), s.split, s.reason) for s in index.skipped)
+    )
 
 
 def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
@@ -220,6 +232,6 @@ def format_summary(summary: dict[str, Any], max_skipped: int = 20) -> str:
         lines.append(f"  ... and {len(skipped) - max_skipped} more (see skipped.csv)")
     for note in summary["notes"]:
         lines.append(f"note      {note}")
-    for key, value in summary.get("outputs", {}).items():
+    for _key, value in summary.get("outputs", {}).items():
         lines.append(f"wrote     {value}")
     return "\n".join(lines)

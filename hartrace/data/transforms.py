@@ -47,7 +47,11 @@ def _to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> list[v
 def eval_transform(size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
     """Resize the short side, centre-crop to ``size``, normalise."""
     return v2.Compose(
-        [v2.Resize(round(size / EVAL_CROP_RATIO), antialias=True), v2.CenterCrop(size), *_to_normalised_tensor(mean, std)]
+        [
+            v2.Resize(round(size / EVAL_CROP_RATIO), antialias=True),
+            v2.CenterCrop(size),
+            *_to_normalised_tensor(mean, std),
+        ]
     )
 
 

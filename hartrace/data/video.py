@@ -24,8 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hartrace.base.lazy import lazy_getattr
 from hartrace.base.errors import DataError, UsageError
+from hartrace.base.lazy import lazy_getattr
 
 #: Extensions listed when walking a folder for videos; FFmpeg still judges the content.
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")

@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from hartrace.base.errors import DataError, UsageError
 from hartrace.data.layouts import ClassList, Listing, class_index, read_class_folders, read_text, resolve_name
 from hartrace.data.samples import Sample
 from hartrace.data.video import is_video_file
-from hartrace.base.errors import DataError, UsageError
 
 #: The official splits of UCF101 and HMDB51.
 FOLDS = (1, 2, 3)

@@ -46,9 +46,16 @@ class ExplorerAPI(Protocol):
 
     # -- browsing -------------------------------------------------------------------------
     def images(
-        self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
-        misclassified_first: bool = False, page: int = 0, per_page: int = 24,
-    ) -> ItemPage: ...  # fmt: skip
+        self,
+        run: str,
+        *,
+        split: str = "val",
+        label: str | None = None,
+        predicted: str | None = None,
+        misclassified_first: bool = False,
+        page: int = 0,
+        per_page: int = 24,
+    ) -> ItemPage: ...
 
     def cell_images(self, run: str, true_class: str, predicted_class: str) -> list[ItemRow]: ...
 
@@ -66,9 +73,14 @@ class ExplorerAPI(Protocol):
     def cam_layers(self, run: str) -> list[str]: ...
 
     def cam(
-        self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None,
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
         target: str | int | None = None,
-    ) -> np.ndarray: ...  # fmt: skip
+    ) -> np.ndarray: ...
 
     # -- inside the network ---------------------------------------------------------------
     def layer_tree(self, run: str) -> list[LayerRow]: ...

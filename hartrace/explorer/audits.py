@@ -29,10 +29,18 @@ AUDIT_JSON = "audit.json"
 PICTURES = {"curves": "curves.png", "cascade": "cascade.png", "worst": "worst.png"}
 MAX_JSON_BYTES = 32 * 2**20
 METRICS = (
-    "pointing_game", "pointing_random_baseline", "energy_inside", "energy_random_baseline",
-    "deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random",
-    "average_drop", "average_increase", "seconds_per_image",
-)  # fmt: skip
+    "pointing_game",
+    "pointing_random_baseline",
+    "energy_inside",
+    "energy_random_baseline",
+    "deletion_auc",
+    "deletion_auc_random",
+    "insertion_auc",
+    "insertion_auc_random",
+    "average_drop",
+    "average_increase",
+    "seconds_per_image",
+)
 CURVES = ("x", "deletion", "insertion", "deletion_random", "insertion_random")  # the mean curves, where saved
 DETAILS = ("with_evidence", "steps", "cascade_images", "seconds")  # how the audit was run, where saved
 
@@ -58,9 +66,10 @@ class AuditViews:
         if not root.is_dir():
             return []
         found = [
-            folder.name for folder in root.iterdir()
+            folder.name
+            for folder in root.iterdir()
             if (folder / AUDIT_JSON).is_file() and _inside((folder / AUDIT_JSON), run_dir)
-        ]  # fmt: skip
+        ]
         return sorted(found, key=lambda name: (name != "val", name))
 
     def _audit_file(self, run: str, split: str | None, name: str) -> Path:
@@ -84,10 +93,13 @@ class AuditViews:
         try:
             return check_audit(report)
         except ValueError as exc:
-            raise UsageError(f"{where} is not a hartrace audit: {exc}; run `hartrace audit --run {run}` again") from None
+            raise UsageError(
+                f"{where} is not a hartrace audit: {exc}; run `hartrace audit --run {run}` again"
+            ) from None
 
     def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
-        """One of the audit's pictures (``curves``, ``cascade``, ``worst``) as a data URI, or None if it was not drawn."""
+        """One of the audit's pictures (``curves``, ``cascade``, ``worst``) as a data URI,
+        or None if it was not drawn."""
         from hartrace.render.report import data_uri
 
         if kind not in PICTURES:
@@ -143,11 +155,17 @@ def _sanity(value: Any, what: str) -> dict[str, Any]:
         )
     final = _number(sanity.get("final_spearman"), f"{what}.final_spearman")
     threshold = _number(sanity.get("threshold", 0.3), f"{what}.threshold")
-    return {"passed": passed, "final_spearman": final, "threshold": 0.3 if threshold is None else threshold, "cascade": cascade}
+    return {
+        "passed": passed,
+        "final_spearman": final,
+        "threshold": 0.3 if threshold is None else threshold,
+        "cascade": cascade,
+    }
 
 
 def _curves(value: Any, what: str) -> dict[str, list[float | None]] | None:
-    """The mean curves ``{"x", "deletion", "insertion", "deletion_random", "insertion_random"}``, or None if not saved."""
+    """The mean curves ``{"x", "deletion", "insertion", "deletion_random", "insertion_random"}``,
+    or None if not saved."""
     if value is None:
         return None
     curves = {key: _numbers(points, f"{what}.{key}") for key, points in _object(value, what).items() if key in CURVES}
@@ -160,10 +178,13 @@ def _curves(value: Any, what: str) -> dict[str, list[float | None]] | None:
 def _per_class(value: Any, what: str) -> dict[str, dict[str, float | None]]:
     classes = _object(value or {}, what)
     return {
-        str(name): {key: _number(v, f"{what}.{name}.{key}") for key, v in _object(row, f"{what}.{name}").items()
-                    if not isinstance(v, (str, list, dict))}
+        str(name): {
+            key: _number(v, f"{what}.{name}.{key}")
+            for key, v in _object(row, f"{what}.{name}").items()
+            if not isinstance(v, (str, list, dict))
+        }
         for name, row in classes.items()
-    }  # fmt: skip
+    }
 
 
 def check_audit(report: Any) -> dict[str, Any]:
@@ -192,7 +213,11 @@ def check_audit(report: Any) -> dict[str, Any]:
     if images is not None and (isinstance(images, bool) or not isinstance(images, int)):
         raise ValueError("images should be a count")
     return {
-        "run": str(report.get("run", "")), "split": str(report.get("split", "")), "images": images,
-        "layer": report.get("layer"), "tolerance": report.get("tolerance"), "methods": checked,
+        "run": str(report.get("run", "")),
+        "split": str(report.get("split", "")),
+        "images": images,
+        "layer": report.get("layer"),
+        "tolerance": report.get("tolerance"),
+        "methods": checked,
         **{key: _number(report.get(key), key) for key in DETAILS},
-    }  # fmt: skip
+    }

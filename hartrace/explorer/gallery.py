@@ -40,16 +40,24 @@ class Gallery:
         self._lock = threading.Lock()
 
     def images(
-        self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
-        misclassified_first: bool = False, page: int = 0, per_page: int = 24,
-    ) -> ItemPage:  # fmt: skip
+        self,
+        run: str,
+        *,
+        split: str = "val",
+        label: str | None = None,
+        predicted: str | None = None,
+        misclassified_first: bool = False,
+        page: int = 0,
+        per_page: int = 24,
+    ) -> ItemPage:
         """A page of the validation images with their predictions, filtered and ordered."""
         if split != "val":
             raise UsageError("the explorer browses the run's validation split")
         rows = [
-            r for r in self.store.predictions(run)
+            r
+            for r in self.store.predictions(run)
             if (label is None or r["true"] == label) and (predicted is None or r["predicted"] == predicted)
-        ]  # fmt: skip
+        ]
         if misclassified_first:
             rows = sorted(rows, key=lambda r: (r["correct"], -r["probability"]))
         pages = max(1, -(-len(rows) // per_page))

@@ -108,9 +108,14 @@ class ImageViews:
         return {"fast": list(FAST_METHODS), "slow": list(SLOW_METHODS)}
 
     def cam(
-        self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None,
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
         target: str | int | None = None,
-    ) -> np.ndarray:  # fmt: skip
+    ) -> np.ndarray:
         """The map ``[H, W]`` in [0, 1]: fast methods from the cached capture, slow ones run once and cached."""
         analysis = self.analysis(run, image_id)
         layer = layer or self.cam_layers(run)[0]
@@ -142,11 +147,14 @@ class ImageViews:
                 rows = layer_table(state.opened.model, state.opened.spec.input.input_shape())
             state.tree = [
                 {
-                    "name": r.name, "kind": r.kind, "depth": r.depth, "shape": list(r.output_shape or ()),
+                    "name": r.name,
+                    "kind": r.kind,
+                    "depth": r.depth,
+                    "shape": list(r.output_shape or ()),
                     "parameters": r.parameters,
                 }
                 for r in rows
-            ]  # fmt: skip
+            ]
         return state.tree
 
     def _layer(self, run: str, image_id: str, layer: str) -> LayerCapture:
@@ -182,8 +190,9 @@ class ImageViews:
             self._layer(run, image_id, layer)
         captured = Capture(
             layers={name: self._layer(run, image_id, name) for name in layers},
-            logits=analysis.capture.logits, probabilities=analysis.capture.probabilities,
+            logits=analysis.capture.logits,
+            probabilities=analysis.capture.probabilities,
             input_shape=analysis.capture.input_shape,
-        )  # fmt: skip
+        )
         figure = layer_flow_figure(analysis.image, captured, layers, classes=self.store.classes(run))
         return "data:image/png;base64," + base64.b64encode(figure_png_bytes(figure)).decode()

@@ -41,9 +41,14 @@ class ExplorerService:
     """
 
     def __init__(
-        self, runs_dir: str | Path = "checkpoints", *, run: str | None = None, data: str | Path | None = None,
-        cache_size: int = 16, max_upload_bytes: int = 5 * 2**20,
-    ) -> None:  # fmt: skip
+        self,
+        runs_dir: str | Path = "checkpoints",
+        *,
+        run: str | None = None,
+        data: str | Path | None = None,
+        cache_size: int = 16,
+        max_upload_bytes: int = 5 * 2**20,
+    ) -> None:
         self.store = RunStore(runs_dir, run=run, data=data)
         self.gallery = Gallery(self.store, max_upload_bytes=max_upload_bytes)
         self.image_views = ImageViews(self.store, self.gallery, cache_size=cache_size)
@@ -86,13 +91,25 @@ class ExplorerService:
 
     # -- browsing --------------------------------------------------------------------------
     def images(
-        self, run: str, *, split: str = "val", label: str | None = None, predicted: str | None = None,
-        misclassified_first: bool = False, page: int = 0, per_page: int = 24,
-    ) -> ItemPage:  # fmt: skip
+        self,
+        run: str,
+        *,
+        split: str = "val",
+        label: str | None = None,
+        predicted: str | None = None,
+        misclassified_first: bool = False,
+        page: int = 0,
+        per_page: int = 24,
+    ) -> ItemPage:
         return self.gallery.images(
-            run, split=split, label=label, predicted=predicted, misclassified_first=misclassified_first,
-            page=page, per_page=per_page,
-        )  # fmt: skip
+            run,
+            split=split,
+            label=label,
+            predicted=predicted,
+            misclassified_first=misclassified_first,
+            page=page,
+            per_page=per_page,
+        )
 
     def cell_images(self, run: str, true_class: str, predicted_class: str) -> list[ItemRow]:
         return self.gallery.cell_images(run, true_class, predicted_class)
@@ -123,9 +140,14 @@ class ExplorerService:
         return self.image_views.cam_layers(run)
 
     def cam(
-        self, run: str, image_id: str, *, method: str = "gradcam", layer: str | None = None,
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
         target: str | int | None = None,
-    ) -> np.ndarray:  # fmt: skip
+    ) -> np.ndarray:
         return self.image_views.cam(run, image_id, method=method, layer=layer, target=target)
 
     # -- inside the network ----------------------------------------------------------------

@@ -34,9 +34,13 @@ class RunStore:
     """
 
     def __init__(
-        self, runs_dir: str | Path = "checkpoints", *, run: str | None = None, data: str | Path | None = None,
+        self,
+        runs_dir: str | Path = "checkpoints",
+        *,
+        run: str | None = None,
+        data: str | Path | None = None,
         open_runs: int = 4,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.runs_dir = Path(runs_dir)
         self.preferred_run = run
         self.data = data

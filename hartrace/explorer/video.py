@@ -46,7 +46,8 @@ class VideoAnalysis:
         return self.capture.probabilities[0].tolist()
 
     def cam(self, k: int, method: str = DEFAULT_METHOD) -> np.ndarray:
-        """Class ``k``'s map ``[T, H, W]`` in [0, 1] (normalised over the whole clip), computed once from the capture."""
+        """Class ``k``'s map ``[T, H, W]`` in [0, 1] (normalised over the whole clip),
+        computed once from the capture."""
         from hartrace.attribution.explanation import maps_from_capture
 
         spec = method_spec(method)

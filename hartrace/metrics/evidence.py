@@ -41,7 +41,9 @@ def _check(masks: torch.Tensor, per_frame: bool, cams: torch.Tensor | None = Non
         raise UsageError(f"per-frame scores need video masks [B, T, H, W], got shape {tuple(masks.shape)}")
 
 
-def pointing_hits(cams: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool = False) -> torch.Tensor:
+def pointing_hits(
+    cams: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool = False
+) -> torch.Tensor:
     """Per image or video: is the map's maximum inside the evidence (within ``tolerance`` pixels)? ``[B]`` bool.
 
     ``cams`` ``[B, H, W]`` or ``[B, T, H, W]``, ``masks`` the same shape, bool. Ties between
@@ -55,7 +57,8 @@ def pointing_hits(cams: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, *
 
 
 def energy_inside(cams: torch.Tensor, masks: torch.Tensor, *, per_frame: bool = False) -> torch.Tensor:
-    """Per image or video: the share of the map's total mass inside the evidence, ``[B]`` in [0, 1] (``[B, T]`` per frame)."""
+    """Per image or video: the share of the map's total mass inside the evidence, ``[B]`` in [0, 1]
+    (``[B, T]`` per frame)."""
     _check(masks, per_frame, cams)
     cams = _items(cams.clamp(min=0), per_frame)
     inside = (cams * _items(masks, per_frame).float()).sum(-1)
@@ -64,6 +67,7 @@ def energy_inside(cams: torch.Tensor, masks: torch.Tensor, *, per_frame: bool = 
 
 
 def random_baseline(masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool = False) -> torch.Tensor:
-    """Per image or video (or frame): the pointing-game hit rate (and expected inside-energy) of a uniformly random map."""
+    """Per image or video (or frame): the pointing-game hit rate (and expected inside-energy)
+    of a uniformly random map."""
     _check(masks, per_frame)
     return _items(_dilate(masks.bool(), tolerance), per_frame).float().mean(-1)

@@ -102,11 +102,16 @@ def _check_inputs(images: torch.Tensor, maps: object, targets: object) -> tuple[
         raise UsageError("maps contain NaN or infinite values")
     targets = torch.as_tensor(targets).to(images.device)
     if targets.dtype.is_floating_point or targets.dtype == torch.bool or tuple(targets.shape) != (images.shape[0],):
-        raise UsageError(f"targets must be {images.shape[0]} class indices (a long tensor [B]), got {tuple(targets.shape)} {targets.dtype}")
+        raise UsageError(
+            f"targets must be {images.shape[0]} class indices (a long tensor [B]), "
+            f"got {tuple(targets.shape)} {targets.dtype}"
+        )
     return maps, targets.long()
 
 
-def _target_probabilities(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _target_probabilities(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int
+) -> torch.Tensor:
     """Softmax probability of each input's target class, ``[N]`` float64, in chunks of ``batch_size``."""
     out = []
     for start in range(0, inputs.shape[0], batch_size):
@@ -141,7 +146,8 @@ def baseline_images(images: torch.Tensor, baseline: str) -> torch.Tensor:
 
 
 def pixel_ranks(maps: torch.Tensor, order: str = "map", generator: torch.Generator | None = None) -> torch.Tensor:
-    """Each pixel's rank ``[B, N]`` (0 = perturbed first): by the map, descending and stable, or a seeded random order."""
+    """Each pixel's rank ``[B, N]`` (0 = perturbed first): by the map, descending and stable,
+    or a seeded random order."""
     _choice(order, ORDERS, "order")
     flat = maps.flatten(1)
     if order == "map":
@@ -228,7 +234,9 @@ def average_drop_increase(
     batch_size = _positive_int(batch_size, "batch_size")
     maps, targets = _check_inputs(images, maps, targets)
     if float(maps.min()) < 0 or float(maps.max()) > 1:
-        raise UsageError(f"maps must lie in [0, 1] to mask an image, got [{float(maps.min()):.3g}, {float(maps.max()):.3g}]")
+        raise UsageError(
+            f"maps must lie in [0, 1] to mask an image, got [{float(maps.min()):.3g}, {float(maps.max()):.3g}]"
+        )
     masked = images * maps.unsqueeze(1)
     with torch.no_grad(), eval_mode(model):
         probs = _target_probabilities(model, torch.cat([images, masked]), targets.repeat(2), batch_size)

@@ -43,7 +43,8 @@ DEFAULT_THRESHOLD = 0.3
 
 @dataclass
 class CascadeStep:
-    """One step of the cascade: what was randomised last, and how much each image's map still agrees with its original."""
+    """One step of the cascade: what was randomised last, and how much each image's map still agrees
+    with its original."""
 
     randomised: str  # the last layer or group randomised, or "original"
     spearman_mean: float
@@ -89,14 +90,19 @@ def cascade_groups(model: nn.Module, layers: Sequence[str] | None = None) -> lis
         else:
             close = difflib.get_close_matches(str(name), [*by_name, *modules], n=3)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise UsageError(f"no layer or group named {name!r} in {type(model).__name__}{hint} (`hartrace layers` lists them)")
+            raise UsageError(
+                f"no layer or group named {name!r} in {type(model).__name__}{hint} (`hartrace layers` lists them)"
+            )
     return out
 
 
 def randomise(model: nn.Module, paths: Sequence[str], seed: int) -> None:
-    """Re-initialise every parameter (and BatchNorm's running statistics) under ``paths``, reproducibly from ``seed``."""
+    """Re-initialise every parameter (and BatchNorm's running statistics) under ``paths``,
+    reproducibly from ``seed``."""
     seen: set[int] = set()
-    modules = [m for path in paths for m in model.get_submodule(path).modules() if not (id(m) in seen or seen.add(id(m)))]
+    modules = [
+        m for path in paths for m in model.get_submodule(path).modules() if not (id(m) in seen or seen.add(id(m)))
+    ]
     devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(seed)
@@ -111,7 +117,9 @@ def randomise(model: nn.Module, paths: Sequence[str], seed: int) -> None:
 
 
 def _as_maps(maps: object, batch: int) -> np.ndarray:
-    array = maps.detach().float().cpu().numpy() if isinstance(maps, torch.Tensor) else np.asarray(maps, dtype=np.float32)
+    array = (
+        maps.detach().float().cpu().numpy() if isinstance(maps, torch.Tensor) else np.asarray(maps, dtype=np.float32)
+    )
     if array.ndim < 2 or array.shape[0] != batch:
         raise UsageError(f"explain_fn must return one map per image [B, H, W] with B={batch}, got shape {array.shape}")
     return array.reshape(batch, -1)
@@ -141,7 +149,8 @@ def cascading_randomisation(
     *,
     seed: int = 0,
 ) -> list[CascadeStep]:
-    """Randomise ``layers`` (default: :func:`cascade_groups`) cumulatively top down; Spearman of each re-explained map with the original.
+    """Randomise ``layers`` (default: :func:`cascade_groups`) cumulatively top down; Spearman of each
+    re-explained map with the original.
 
     ``explain_fn(model, images, targets)`` returns maps ``[B, H, W]``; it always gets a deep
     copy, so the caller's model is never changed. The targets stay fixed (the original
@@ -162,7 +171,10 @@ def cascading_randomisation(
         work.eval()
         current = _as_maps(explain_fn(work, images, targets), images.shape[0])
         if current.shape != original.shape:
-            raise UsageError(f"explain_fn returned maps of {current.shape[1]} values after randomising {name}, {original.shape[1]} before")
+            raise UsageError(
+                f"explain_fn returned maps of {current.shape[1]} values after randomising {name}, "
+                f"{original.shape[1]} before"
+            )
         steps.append(_step(name, _spearman(original, current)))
     return steps
 

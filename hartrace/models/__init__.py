@@ -17,7 +17,8 @@ from hartrace.models import video as _video  # noqa: F401
 from hartrace.models._factory import get_model
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, list_models, model_info, register_model
-from hartrace.models._weights import LoadReport, imagenet_weights_file as _imagenet_weights_file
+from hartrace.models._weights import LoadReport
+from hartrace.models._weights import imagenet_weights_file as _imagenet_weights_file
 from hartrace.models._weights import published_weights_file as _published_weights_file
 
 __all__ = [

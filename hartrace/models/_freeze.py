@@ -46,9 +46,7 @@ def parse_freeze(freeze: str | int | None, info: ModelInfo) -> Freeze:
                 f"stages to train must be between 0 and {n_stages}"
             )
         return freeze
-    raise UsageError(
-        f"freeze must be 'trunk', 'none' or a number of trunk stages to train, not {freeze!r}"
-    )
+    raise UsageError(f"freeze must be 'trunk', 'none' or a number of trunk stages to train, not {freeze!r}")
 
 
 def frozen_paths(freeze: Freeze, info: ModelInfo) -> list[str]:

@@ -109,11 +109,21 @@ class ModelInfo:
     ) -> ModelInfo:
         """A clip classifier (input ``[B, C, T, H, W]``), staged like :meth:`staged`."""
         staged = cls.staged(
-            name, cam_layer=cam_layer, groups=groups, head=head, input_size=input_size, mean=mean, std=std,
+            name,
+            cam_layer=cam_layer,
+            groups=groups,
+            head=head,
+            input_size=input_size,
+            mean=mean,
+            std=std,
             imagenet_weights=imagenet_weights,
-        )  # fmt: skip
+        )
         return dataclasses.replace(
-            staged, task="video", clip_length=clip_length, kinetics_weights=kinetics_weights, weights_under=weights_under
+            staged,
+            task="video",
+            clip_length=clip_length,
+            kinetics_weights=kinetics_weights,
+            weights_under=weights_under,
         )
 
     @property

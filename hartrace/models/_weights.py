@@ -205,7 +205,7 @@ def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 def _normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for prefix in _WRAPPER_PREFIXES:
         if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     return {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
 
 
@@ -281,8 +281,7 @@ def apply_state_dict(
         )
         hint = f"; the checkpoint says it is for {claimed!r}" if claimed else ""
         raise UsageError(
-            f"{source} does not fit model {info.name}: {' and '.join(problems)}{hint}; "
-            "was it saved from another model?"
+            f"{source} does not fit model {info.name}: {' and '.join(problems)}{hint}; was it saved from another model?"
         )
     model.load_state_dict(to_load, strict=False)
     report.loaded = list(to_load)

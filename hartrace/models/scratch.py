@@ -117,9 +117,7 @@ class ResNetSmall(FreezableMixin, nn.Module):
         for i, (n_blocks, width, stride) in enumerate(zip(layers, widths, strides, strict=True), 1):
             downsample = None
             if stride != 1 or c_in != width:
-                downsample = nn.Sequential(
-                    nn.Conv2d(c_in, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width)
-                )
+                downsample = nn.Sequential(nn.Conv2d(c_in, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width))
             blocks = [BasicBlock(c_in, width, stride, downsample)]
             blocks += [BasicBlock(width, width) for _ in range(n_blocks - 1)]
             setattr(self, f"layer{i}", nn.Sequential(*blocks))

@@ -16,7 +16,8 @@ from torch import nn
 from torchvision.models.densenet import DenseNet
 from torchvision.models.mobilenetv2 import MobileNetV2
 from torchvision.models.resnet import ResNet
-from torchvision.models.vgg import VGG, cfgs as _VGG_CFGS
+from torchvision.models.vgg import VGG
+from torchvision.models.vgg import cfgs as _VGG_CFGS
 
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, register_model
@@ -82,7 +83,14 @@ def _info(
     """ModelInfo whose stages are the groups, in order; normalisation from the weights."""
     size, mean, std = imagenet_preset(weights)
     return ModelInfo.staged(
-        name, cam_layer=cam_layer, groups=groups, head=head, input_size=size, mean=mean, std=std, imagenet_weights=weights
+        name,
+        cam_layer=cam_layer,
+        groups=groups,
+        head=head,
+        input_size=size,
+        mean=mean,
+        std=std,
+        imagenet_weights=weights,
     )
 
 
@@ -174,9 +182,7 @@ for _name, _cfg, _bn, _wname in [
 # -- the final 1x1 conv with row 7) ----------------------------------------------------
 _MOBILENET_GROUPS = {
     f"stage{i + 1}": tuple(f"features.{j}" for j in idx)
-    for i, idx in enumerate(
-        [(0, 1), (2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16), (17, 18)]
-    )
+    for i, idx in enumerate([(0, 1), (2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16), (17, 18)])
 }
 _register(
     _info(

@@ -40,9 +40,7 @@ _SIZE, _MEAN, _STD = imagenet_preset(_KINETICS_WEIGHTS)
 def check_clip(x: torch.Tensor) -> None:
     """A clear error for an image batch (or anything else) given to a video model."""
     if x.dim() != 5:
-        raise UsageError(
-            f"video models take clips shaped [B, C, T, H, W]; got a tensor of shape {list(x.shape)}"
-        )
+        raise UsageError(f"video models take clips shaped [B, C, T, H, W]; got a tensor of shape {list(x.shape)}")
 
 
 def _layer_groups(stem: tuple[str, ...], prefix: str = "") -> dict[str, tuple[str, ...]]:

@@ -35,7 +35,9 @@ def list_layers(model: nn.Module, *, leaves_only: bool = False) -> list[LayerInf
             continue
         if leaves_only and any(True for _ in module.children()):
             continue
-        rows.append(LayerInfo(name, type(module).__name__, name.count(".") + 1, sum(p.numel() for p in module.parameters())))
+        rows.append(
+            LayerInfo(name, type(module).__name__, name.count(".") + 1, sum(p.numel() for p in module.parameters()))
+        )
     return rows
 
 

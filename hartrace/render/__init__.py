@@ -5,8 +5,10 @@ so importing ``hartrace.render`` stays cheap.
 """
 
 from hartrace.base.lazy import lazy_getattr
-from hartrace.render.charts import confusion_matrix_figure, probability_bars_figure, training_curves_figure
-from hartrace.render.gallery import image_gallery_figure
+from hartrace.render.charts import confusion_matrix_figure as confusion_matrix_figure
+from hartrace.render.charts import probability_bars_figure as probability_bars_figure
+from hartrace.render.charts import training_curves_figure as training_curves_figure
+from hartrace.render.gallery import image_gallery_figure as image_gallery_figure
 
 _LAZY = {
     "activation_grid_figure": "hartrace.render.activations",

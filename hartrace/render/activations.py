@@ -56,7 +56,11 @@ def _feature_bars(values: np.ndarray, top_n: int, channels: Sequence[int] | None
     ax.set_xticks(range(len(picked)), [f"f {i}" for i in picked], rotation=60, ha="right", fontsize=7)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("activation")
-    shown = f"top {len(picked)} of {values.shape[0]} features" if channels is None else f"{len(picked)} of {values.shape[0]} features"
+    shown = (
+        f"top {len(picked)} of {values.shape[0]} features"
+        if channels is None
+        else f"{len(picked)} of {values.shape[0]} features"
+    )
     ax.set_title(f"{title}: {shown}" if title else shown, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -104,13 +108,19 @@ def activation_grid_figure(
     if shared_scale and image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.04, pad=0.02)
     suffix = f" (t={time_index})" if time_index is not None else (" (mean over time)" if values.ndim == 4 else "")
-    shown = f"top {len(picked)} of {maps.shape[0]} channels" if channels is None else f"{len(picked)} of {maps.shape[0]} channels"
+    shown = (
+        f"top {len(picked)} of {maps.shape[0]} channels"
+        if channels is None
+        else f"{len(picked)} of {maps.shape[0]} channels"
+    )
     heading = (f"{title}: {shown}" if title else shown) + suffix
     fig.suptitle(heading, fontsize=10)
     if not shared_scale:
         fig.tight_layout()
     else:
-        fig.subplots_adjust(left=0.02, right=0.86, top=1 - 0.55 / fig.get_figheight(), bottom=0.02, wspace=0.08, hspace=0.25)
+        fig.subplots_adjust(
+            left=0.02, right=0.86, top=1 - 0.55 / fig.get_figheight(), bottom=0.02, wspace=0.08, hspace=0.25
+        )
     return fig
 
 
@@ -157,9 +167,20 @@ def _histogram_panel(ax: Axes, stats: Any, name: str, log: bool | None) -> None:
     text = _stats_text(stats)
     alarming = "!" in text
     ax.text(
-        0.98, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=6.5, family="monospace",
+        0.98,
+        0.97,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=6.5,
+        family="monospace",
         multialignment="left",
-        bbox={"facecolor": "mistyrose" if alarming else "white", "alpha": 0.9, "edgecolor": "red" if alarming else "lightgrey"},
+        bbox={
+            "facecolor": "mistyrose" if alarming else "white",
+            "alpha": 0.9,
+            "edgecolor": "red" if alarming else "lightgrey",
+        },
     )
     ax.set_title(name, fontsize=9, color="darkred" if alarming else "black")
     ax.set_xlabel("activation value", fontsize=8)
@@ -181,7 +202,7 @@ def histogram_figure(stats: Any | Mapping[str, Any], *, title: str = "", log: bo
     rows = math.ceil(len(panels) / columns)
     fig = Figure(figsize=(4.2 * columns, 3.0 * rows + (0.4 if title else 0)))
     axes = fig.subplots(rows, columns, squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax, (name, layer_stats) in zip(axes.flat, panels.items(), strict=False):
         _histogram_panel(ax, layer_stats, name, log)

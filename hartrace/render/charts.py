@@ -55,7 +55,11 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], title: s
 
 
 def probability_bars_figure(
-    probabilities: Sequence[float], classes: Sequence[str], top_k: int | None = None, true_label: str | None = None, title: str = ""
+    probabilities: Sequence[float],
+    classes: Sequence[str],
+    top_k: int | None = None,
+    true_label: str | None = None,
+    title: str = "",
 ) -> Figure:
     """Horizontal bars of class probabilities, highest first; the true class (if known) in green."""
     probabilities = np.asarray(probabilities, dtype=float)

@@ -50,7 +50,14 @@ def _maps_column(fig: Figure, cells: list[Any], activation: np.ndarray, caption:
             channel = picked[row]
             ax.imshow(maps[channel], cmap="viridis", vmin=low, vmax=high, interpolation="nearest", aspect="auto")
             ax.text(
-                0.03, 0.96, f"ch {channel}", transform=ax.transAxes, ha="left", va="top", fontsize=6.5, color="white",
+                0.03,
+                0.96,
+                f"ch {channel}",
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=6.5,
+                color="white",
                 bbox={"facecolor": "black", "alpha": 0.55, "pad": 1.2, "edgecolor": "none"},
             )
         else:
@@ -69,7 +76,9 @@ def _vector_column(fig: Figure, cell: Any, values: np.ndarray, caption: str) -> 
     low, high = min(0.0, float(values[picked].min())), max(0.0, float(values[picked].max()))
     span = (high - low) or 1.0
     for row, feature in enumerate(picked):  # labels above the bars, clear of the arrows
-        ax.text(low + 0.01 * span, row - 0.28, f"f {feature}: {values[feature]:.3g}", fontsize=6.5, va="bottom", ha="left")
+        ax.text(
+            low + 0.01 * span, row - 0.28, f"f {feature}: {values[feature]:.3g}", fontsize=6.5, va="bottom", ha="left"
+        )
     ax.set_ylim(len(picked) - 0.5, -0.9)
     ax.set_xlim(low, high + 0.02 * span)
     ax.set_yticks([])
@@ -112,7 +121,9 @@ def _kernel_cell(fig: Figure, cell: Any, kernel: Any) -> Any:
         ax.imshow(mosaic, cmap=_diverging_cmap(), vmin=-limit, vmax=limit, interpolation="nearest")
     shape = "×".join(str(int(s)) for s in kernel.shape[2:])
     shown = min(16, int(kernel.shape[0]))
-    ax.set_xlabel(f"{shown}/{int(kernel.shape[0])} kernels {shape}\n({'RGB' if mode == 'rgb' else 'mean over in'})", fontsize=6)
+    ax.set_xlabel(
+        f"{shown}/{int(kernel.shape[0])} kernels {shape}\n({'RGB' if mode == 'rgb' else 'mean over in'})", fontsize=6
+    )
     return ax
 
 
@@ -153,7 +164,9 @@ def layer_flow_figure(
         layers = [layers]
     unknown = [name for name in layers if name not in capture.layers]
     if unknown:
-        raise UsageError(f"layer(s) {', '.join(map(repr, unknown))} not in the capture; it holds {', '.join(capture.layers)}")
+        raise UsageError(
+            f"layer(s) {', '.join(map(repr, unknown))} not in the capture; it holds {', '.join(capture.layers)}"
+        )
     if channels_per_layer < 1:
         raise UsageError("channels_per_layer must be at least 1")
     rows, columns = channels_per_layer, len(layers) + 2
@@ -161,7 +174,9 @@ def layer_flow_figure(
     axes_width = CELL * sum(ratios)
     gaps = GAP * (columns - 1)
     margin_left, margin_right = 0.15, 0.25
-    caption_lines = max([2] + [layer_caption(n, capture.layers[n].kind, capture.layers[n].shape).count("\n") + 1 for n in layers])
+    caption_lines = max(
+        [2] + [layer_caption(n, capture.layers[n].kind, capture.layers[n].shape).count("\n") + 1 for n in layers]
+    )
     top_inches = 0.2 + 0.15 * caption_lines + (0.4 if title else 0.0)
     bottom_inches = 0.4
     height_ratios = [1.0] * rows + [0.9]
@@ -171,10 +186,17 @@ def layer_flow_figure(
     fig_height = axes_height + hgap * rows + top_inches + bottom_inches
     fig = Figure(figsize=(fig_width, fig_height))
     grid = GridSpec(
-        rows + 1, columns, figure=fig, width_ratios=ratios, height_ratios=height_ratios,
-        left=margin_left / fig_width, right=1 - margin_right / fig_width,
-        bottom=bottom_inches / fig_height, top=1 - top_inches / fig_height,
-        wspace=GAP / (axes_width / columns), hspace=hgap / (axes_height / (rows + 1)),
+        rows + 1,
+        columns,
+        figure=fig,
+        width_ratios=ratios,
+        height_ratios=height_ratios,
+        left=margin_left / fig_width,
+        right=1 - margin_right / fig_width,
+        bottom=bottom_inches / fig_height,
+        top=1 - top_inches / fig_height,
+        wspace=GAP / (axes_width / columns),
+        hspace=hgap / (axes_height / (rows + 1)),
     )
 
     rgb = as_rgb_uint8(image)
@@ -213,8 +235,14 @@ def layer_flow_figure(
         if column + 1 == columns - 1:
             end -= 0.05 / fig_width
         arrow = ConnectionPatch(
-            (start, y), (end, y), coordsA="figure fraction", coordsB="figure fraction",
-            arrowstyle="-|>", mutation_scale=16, lw=1.8, color="dimgrey",
+            (start, y),
+            (end, y),
+            coordsA="figure fraction",
+            coordsB="figure fraction",
+            arrowstyle="-|>",
+            mutation_scale=16,
+            lw=1.8,
+            color="dimgrey",
         )
         fig.add_artist(arrow)
     if title:

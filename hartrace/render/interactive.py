@@ -41,7 +41,10 @@ def activation_grid_plotly(activation: Any, top_n: int = 16, time_index: int | N
         picked = top_channels(values, top_n)
         fig = go.Figure(
             go.Bar(
-                x=[f"f {i}" for i in picked], y=values[picked], customdata=picked, name="features",
+                x=[f"f {i}" for i in picked],
+                y=values[picked],
+                customdata=picked,
+                name="features",
                 hovertemplate="feature %{customdata}<br>%{y:.4g}<extra></extra>",
             )
         )
@@ -51,16 +54,25 @@ def activation_grid_plotly(activation: Any, top_n: int = 16, time_index: int | N
     picked = top_channels(maps, top_n)
     rows, columns = _grid(len(picked))
     fig = make_subplots(
-        rows=rows, cols=columns, subplot_titles=[f"ch {c}" for c in picked], horizontal_spacing=0.02, vertical_spacing=0.06
+        rows=rows,
+        cols=columns,
+        subplot_titles=[f"ch {c}" for c in picked],
+        horizontal_spacing=0.02,
+        vertical_spacing=0.06,
     )
     for i, channel in enumerate(picked):
         data = maps[channel]
         fig.add_trace(
             go.Heatmap(
-                z=data, name=f"ch {channel}", customdata=np.full(data.shape, channel), colorscale="Viridis", showscale=False,
+                z=data,
+                name=f"ch {channel}",
+                customdata=np.full(data.shape, channel),
+                colorscale="Viridis",
+                showscale=False,
                 hovertemplate="ch %{customdata}<br>x %{x}, y %{y}<br>%{z:.4g}<extra></extra>",
             ),
-            row=i // columns + 1, col=i % columns + 1,
+            row=i // columns + 1,
+            col=i % columns + 1,
         )
     _image_axes(fig)
     fig.update_layout(
@@ -76,8 +88,13 @@ def probability_bars_plotly(probabilities: Any, classes: Sequence[str], top_k: i
     names = [classes[i] for i in order]
     fig = go.Figure(
         go.Bar(
-            x=values[order], y=names, orientation="h", customdata=names, name="probability",
-            text=[f"{p:.1%}" for p in values[order]], textposition="outside",
+            x=values[order],
+            y=names,
+            orientation="h",
+            customdata=names,
+            name="probability",
+            text=[f"{p:.1%}" for p in values[order]],
+            textposition="outside",
             hovertemplate="%{customdata}: %{x:.2%}<extra></extra>",
         )
     )
@@ -111,15 +128,21 @@ def histogram_plotly(stats: Any | Mapping[str, Any]) -> go.Figure:
         raise UsageError("no layer statistics to plot")
     rows = len(panels)
     spacing = min(0.25, 50 / (220 * rows)) if rows > 1 else 0.0  # about 50 px for each subplot title
-    fig = make_subplots(rows=rows, cols=1, subplot_titles=[_stats_label(n, s) for n, s in panels.items()], vertical_spacing=spacing)
+    fig = make_subplots(
+        rows=rows, cols=1, subplot_titles=[_stats_label(n, s) for n, s in panels.items()], vertical_spacing=spacing
+    )
     for row, (name, layer_stats) in enumerate(panels.items(), start=1):
         edges = np.asarray(layer_stats.edges, dtype=float)
         fig.add_trace(
             go.Bar(
-                x=(edges[:-1] + edges[1:]) / 2, y=layer_stats.counts, width=np.diff(edges), name=name or "activations",
+                x=(edges[:-1] + edges[1:]) / 2,
+                y=layer_stats.counts,
+                width=np.diff(edges),
+                name=name or "activations",
                 hovertemplate="%{x:.3g}: %{y}<extra></extra>",
             ),
-            row=row, col=1,
+            row=row,
+            col=1,
         )
     fig.update_layout(showlegend=False, bargap=0, height=max(260, 220 * rows), margin=_MARGIN)
     return fig
@@ -130,7 +153,11 @@ def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
     tiles, mode = kernel_tiles(weight, "auto", max_kernels)
     rows, columns = _grid(len(tiles))
     fig = make_subplots(
-        rows=rows, cols=columns, subplot_titles=[f"k {i}" for i in range(len(tiles))], horizontal_spacing=0.015, vertical_spacing=0.05
+        rows=rows,
+        cols=columns,
+        subplot_titles=[f"k {i}" for i in range(len(tiles))],
+        horizontal_spacing=0.015,
+        vertical_spacing=0.05,
     )
     limit = _symmetric_limit(tiles)
     for i, tile in enumerate(tiles):
@@ -138,8 +165,14 @@ def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
             trace = go.Image(z=np.rint(tile * 255).astype(np.uint8), name=f"k {i}")
         else:
             trace = go.Heatmap(
-                z=tile, name=f"k {i}", customdata=np.full(tile.shape, i), colorscale="RdBu_r", zmin=-limit, zmax=limit,
-                showscale=i == 0, hovertemplate="k %{customdata}<br>%{z:.3g}<extra></extra>",
+                z=tile,
+                name=f"k {i}",
+                customdata=np.full(tile.shape, i),
+                colorscale="RdBu_r",
+                zmin=-limit,
+                zmax=limit,
+                showscale=i == 0,
+                hovertemplate="k %{customdata}<br>%{z:.3g}<extra></extra>",
             )
         fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
     _image_axes(fig)
@@ -153,7 +186,11 @@ def confusion_matrix_plotly(matrix: Any, classes: Sequence[str]) -> go.Figure:
     values = to_numpy(matrix)
     fig = go.Figure(
         go.Heatmap(
-            z=values, x=list(classes), y=list(classes), colorscale="Blues", name="confusion",
+            z=values,
+            x=list(classes),
+            y=list(classes),
+            colorscale="Blues",
+            name="confusion",
             texttemplate="%{z:.2f}" if len(classes) <= 20 else None,
             hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.3g}<extra></extra>",
         )
@@ -174,8 +211,12 @@ def training_curves_plotly(rows: Sequence[Mapping[str, float]]) -> go.Figure:
         line = {"dash": dash, "color": colour}
         losses = [r[f"{split}_loss"] for r in rows]
         accuracies = [100 * r[f"{split}_accuracy"] for r in rows]
-        fig.add_trace(go.Scatter(x=epochs, y=losses, name=f"{split} loss", mode="lines+markers", line=line), row=1, col=1)
-        fig.add_trace(go.Scatter(x=epochs, y=accuracies, name=f"{split} accuracy", mode="lines+markers", line=line), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(x=epochs, y=losses, name=f"{split} loss", mode="lines+markers", line=line), row=1, col=1
+        )
+        fig.add_trace(
+            go.Scatter(x=epochs, y=accuracies, name=f"{split} accuracy", mode="lines+markers", line=line), row=1, col=2
+        )
     if rows:
         best = min(rows, key=lambda r: r["val_loss"])
         fig.add_vline(x=int(best["epoch"]), line_dash="dot", line_color="grey", row="all", col="all")

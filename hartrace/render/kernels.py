@@ -28,7 +28,9 @@ def _weight_5d(weight: Any) -> np.ndarray:
     if values.ndim == 4:
         values = values[:, :, None]
     if values.ndim != 5:
-        raise UsageError(f"expected a conv weight [out, in, kh, kw] or [out, in, kt, kh, kw], got shape {tuple(values.shape)}")
+        raise UsageError(
+            f"expected a conv weight [out, in, kh, kw] or [out, in, kt, kh, kw], got shape {tuple(values.shape)}"
+        )
     return values
 
 
@@ -89,7 +91,9 @@ def _symmetric_limit(arrays: list[np.ndarray]) -> float:
     return float(max(finite)) if finite and max(finite) > 0 else 1.0
 
 
-def kernel_mosaic(weight: Any, mode: str = "auto", max_kernels: int = 16, columns: int | None = None) -> tuple[np.ndarray, str, float]:
+def kernel_mosaic(
+    weight: Any, mode: str = "auto", max_kernels: int = 16, columns: int | None = None
+) -> tuple[np.ndarray, str, float]:
     """Several kernels packed into one image (for thumbnails): (image, mode, symmetric limit of the mean mode)."""
     tiles, mode = kernel_tiles(weight, mode, max_kernels)
     columns = columns or max(1, math.ceil(math.sqrt(len(tiles) * tiles[0].shape[0] / tiles[0].shape[1])))
@@ -97,7 +101,9 @@ def kernel_mosaic(weight: Any, mode: str = "auto", max_kernels: int = 16, column
     height, width = tiles[0].shape[:2]
     gap = max(1, height // 8)
     fill = 1.0 if mode == "rgb" else np.nan
-    canvas = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, *tiles[0].shape[2:]), fill)
+    canvas = np.full(
+        (rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, *tiles[0].shape[2:]), fill
+    )
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         canvas[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = tile
@@ -105,7 +111,9 @@ def kernel_mosaic(weight: Any, mode: str = "auto", max_kernels: int = 16, column
 
 
 def _diverging_cmap() -> Any:
-    return matplotlib.colormaps[DIVERGING].with_extremes(bad=(GAP_GREY,) * 3)  # gaps must not read as zero weights (white)
+    return matplotlib.colormaps[DIVERGING].with_extremes(
+        bad=(GAP_GREY,) * 3
+    )  # gaps must not read as zero weights (white)
 
 
 def _per_input_figure(values: np.ndarray, title: str, rows: int = 6, columns: int = 8) -> Figure:

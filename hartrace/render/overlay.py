@@ -71,7 +71,11 @@ def cam_figure(
     cam_list = list(cams) if isinstance(cams, (list, tuple)) else [cams]
     if not cam_list:
         raise UsageError("no cams to overlay")
-    titles = list(titles) if titles is not None else [f"overlay {i + 1}" if len(cam_list) > 1 else "overlay" for i in range(len(cam_list))]
+    titles = (
+        list(titles)
+        if titles is not None
+        else [f"overlay {i + 1}" if len(cam_list) > 1 else "overlay" for i in range(len(cam_list))]
+    )
     if len(titles) != len(cam_list):
         raise UsageError(f"{len(titles)} titles for {len(cam_list)} cams")
     rgb = as_rgb_uint8(image)
@@ -93,8 +97,12 @@ def cam_figure(
     for ax in axes:
         ax.axis("off")
     height = fig.get_figheight()
-    fig.subplots_adjust(left=left, right=right, bottom=bottom_inches / height, top=1 - top_inches / height, wspace=wspace)
-    colour_key = fig.colorbar(ScalarMappable(norm=Normalize(0, 1), cmap="jet"), ax=list(axes), fraction=0.025, pad=0.015)
+    fig.subplots_adjust(
+        left=left, right=right, bottom=bottom_inches / height, top=1 - top_inches / height, wspace=wspace
+    )
+    colour_key = fig.colorbar(
+        ScalarMappable(norm=Normalize(0, 1), cmap="jet"), ax=list(axes), fraction=0.025, pad=0.015
+    )
     colour_key.set_label("relevance", fontsize=8)
     colour_key.ax.tick_params(labelsize=7)
     if suptitle:

@@ -64,7 +64,10 @@ def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -
 
     head = "".join(f"<th>{cell(h)}</th>" for h in header)
     body = "\n".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table>\n<caption>{html.escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return (
+        f"<table>\n<caption>{html.escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n{body}\n</tbody>\n</table>"
+    )
 
 
 def html_report(
@@ -92,7 +95,9 @@ def html_report(
     ]
     for heading, image in images:
         safe = html.escape(heading)
-        parts.append(f'<section>\n<h2>{safe}</h2>\n<figure><img src="{data_uri(image)}" alt="{safe}"></figure>\n</section>')
+        parts.append(
+            f'<section>\n<h2>{safe}</h2>\n<figure><img src="{data_uri(image)}" alt="{safe}"></figure>\n</section>'
+        )
     if tables:
         parts.append("<section>")
         parts.extend(_table(caption, header, rows) for caption, header, rows in tables)

@@ -75,9 +75,13 @@ def _importance_axes(ax: Axes, importance: np.ndarray, marked: Sequence[int], fp
     peak = int(np.argmax(importance))
     late = peak > len(importance) / 2  # label on the inner side so it stays inside the axes
     ax.annotate(
-        f"peak t={peak}", (times[peak], importance[peak]), xytext=(-5 if late else 5, 3), textcoords="offset points",
-        ha="right" if late else "left", fontsize=7,
-    )  # fmt: skip
+        f"peak t={peak}",
+        (times[peak], importance[peak]),
+        xytext=(-5 if late else 5, 3),
+        textcoords="offset points",
+        ha="right" if late else "left",
+        fontsize=7,
+    )
     ax.set_xlim(times[0] - 0.5 / (fps or 1), times[-1] + 0.5 / (fps or 1))
     ax.set_ylim(0, max(float(importance.max()) * 1.25, 1.5 / len(importance)))
     ax.set_xlabel("time (s)" if fps else "frame", fontsize=8)
@@ -127,7 +131,9 @@ def frame_strip_figure(
     tile = 1.7
     rows = 1 + (maps is not None)
     heights = [tile] * rows + ([1.6] if shares is not None else [])
-    fig = Figure(figsize=(max(4.5, tile * aspect * len(shown) + 0.9), sum(heights) + 0.45 * rows + (0.45 if title else 0.1)))
+    fig = Figure(
+        figsize=(max(4.5, tile * aspect * len(shown) + 0.9), sum(heights) + 0.45 * rows + (0.45 if title else 0.1))
+    )
     grid = fig.add_gridspec(len(heights), len(shown), height_ratios=heights, hspace=0.2, wspace=0.04)
     overlays = []
     for column, t in enumerate(shown):
@@ -141,16 +147,22 @@ def frame_strip_figure(
             below.axis("off")
             overlays.append(below)
             if column == 0:
-                below.text(-0.06, 0.5, "map", transform=below.transAxes, rotation=90, ha="right", va="center", fontsize=8)
+                below.text(
+                    -0.06, 0.5, "map", transform=below.transAxes, rotation=90, ha="right", va="center", fontsize=8
+                )
     if shares is not None:
         _importance_axes(fig.add_subplot(grid[-1, :]), shares, shown, None)
     if title:
         fig.suptitle(title, fontsize=10)
     top = 1 - (0.55 if title else 0.35) / fig.get_figheight()
-    fig.subplots_adjust(left=0.04, right=0.93, bottom=0.5 / fig.get_figheight() if shares is not None else 0.02, top=top)
+    fig.subplots_adjust(
+        left=0.04, right=0.93, bottom=0.5 / fig.get_figheight() if shares is not None else 0.02, top=top
+    )
     if overlays:  # one colour key for the whole row: the maps share one scale, normalised per video
         box = overlays[-1].get_position()
-        key = fig.colorbar(ScalarMappable(norm=Normalize(0, 1), cmap="jet"), cax=fig.add_axes((0.945, box.y0, 0.012, box.height)))
+        key = fig.colorbar(
+            ScalarMappable(norm=Normalize(0, 1), cmap="jet"), cax=fig.add_axes((0.945, box.y0, 0.012, box.height))
+        )
         key.ax.tick_params(labelsize=6)
     return fig
 
@@ -183,7 +195,14 @@ def activation_time_grid_figure(activation: Any, *, top_n: int = 8, title: str =
     aspect = values.shape[3] / values.shape[2]
     fig = Figure(figsize=(tile * aspect * slices + 1.6, (tile + 0.12) * len(channels) + 0.8))
     axes = fig.subplots(len(channels), slices, squeeze=False)
-    fig.subplots_adjust(left=0.6 / fig.get_figwidth(), right=1 - 0.9 / fig.get_figwidth(), bottom=0.02, top=1 - 0.6 / fig.get_figheight(), wspace=0.05, hspace=0.1)
+    fig.subplots_adjust(
+        left=0.6 / fig.get_figwidth(),
+        right=1 - 0.9 / fig.get_figwidth(),
+        bottom=0.02,
+        top=1 - 0.6 / fig.get_figheight(),
+        wspace=0.05,
+        hspace=0.1,
+    )
     for row, channel in zip(axes, channels, strict=True):
         low, high = float(values[channel].min()), float(values[channel].max())
         image = None
@@ -193,7 +212,9 @@ def activation_time_grid_figure(activation: Any, *, top_n: int = 8, title: str =
             ax.set_yticks([])
         row[0].set_ylabel(f"ch {channel}", fontsize=8)
         box = row[-1].get_position()
-        key = fig.colorbar(image, cax=fig.add_axes((box.x1 + 0.15 / fig.get_figwidth(), box.y0, 0.1 / fig.get_figwidth(), box.height)))
+        key = fig.colorbar(
+            image, cax=fig.add_axes((box.x1 + 0.15 / fig.get_figwidth(), box.y0, 0.1 / fig.get_figwidth(), box.height))
+        )
         key.ax.tick_params(labelsize=6)
     for t, ax in enumerate(axes[0]):
         ax.set_title(f"t {t}", fontsize=8)

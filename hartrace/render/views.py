@@ -28,7 +28,9 @@ def sequence_colour_scale(values: np.ndarray) -> dict[str, Any]:
     return {"cmap": "viridis", "vmin": low, "vmax": high}
 
 
-def sequence_heatmap_figure(values: Any, *, max_features: int = MAX_SEQUENCE_FEATURES, title: str = "", axis: str = "frame") -> Figure:
+def sequence_heatmap_figure(
+    values: Any, *, max_features: int = MAX_SEQUENCE_FEATURES, title: str = "", axis: str = "frame"
+) -> Figure:
     """A ``[T, F]`` output (an LSTM's states, per-frame pooled features) as a features x time heatmap.
 
     Features are ordered loudest first (energy over time), so what the layer carries

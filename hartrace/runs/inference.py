@@ -17,12 +17,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
+from hartrace.base.progress import progress_bar
 from hartrace.data.pipeline import evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
 from hartrace.runs.spec import RunSpec
 from hartrace.runs.tasks import task_of
-from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
-from hartrace.base.progress import progress_bar
 
 
 @torch.no_grad()

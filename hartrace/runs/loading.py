@@ -8,10 +8,10 @@ from typing import Any
 
 from torch import nn
 
-from hartrace.runs.checkpoint import load_checkpoint
-from hartrace.data import DatasetIndex, load_dataset
 from hartrace.base.device import default_device
 from hartrace.base.errors import UsageError
+from hartrace.data import DatasetIndex, load_dataset
+from hartrace.runs.checkpoint import load_checkpoint
 from hartrace.runs.discovery import BEST, SPLIT, find_run
 from hartrace.runs.spec import RunSpec
 
@@ -40,7 +40,8 @@ class Opened:
 
     @property
     def evaluated_split(self) -> str:
-        """The split `hartrace evaluate` scores by default: the validation split, or a zero-shot run's unseen classes."""
+        """The split `hartrace evaluate` scores by default: the validation split,
+        or a zero-shot run's unseen classes."""
         return "unseen" if self.zero_shot else "val"
 
     def require_class_scores(self, command: str) -> None:
@@ -52,7 +53,9 @@ class Opened:
             )
 
 
-def open_model(run: str | Path | None = None, checkpoint: str | Path | None = None, runs_dir: str | Path = "checkpoints") -> Opened:
+def open_model(
+    run: str | Path | None = None, checkpoint: str | Path | None = None, runs_dir: str | Path = "checkpoints"
+) -> Opened:
     """The model of ``checkpoint``, or of ``run``'s best checkpoint (default: the latest run)."""
     if checkpoint is not None:
         checkpoint = Path(checkpoint)

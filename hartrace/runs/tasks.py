@@ -55,7 +55,9 @@ class Task:
         """Decode (probe) every file once: the ones that cannot be used, with the reason."""
         from hartrace.data.index import scan_images, scan_videos
 
-        return scan_videos(samples, progress=progress)[2] if self.is_video else scan_images(samples, progress=progress)[1]
+        return (
+            scan_videos(samples, progress=progress)[2] if self.is_video else scan_images(samples, progress=progress)[1]
+        )
 
     def read(self, path: str | Path, spec: InputSpec) -> Input:
         """The normalised input the model is shown at test time (a video: its centre clip), as a batch of one."""

@@ -14,6 +14,12 @@ from hartrace.synth.video import VIDEO_ACTIONS, VideoSynthReport, generate_video
 from hartrace.synth.writer import SynthReport, generate
 
 __all__ = [
-    "ACTIONS", "VIDEO_ACTIONS", "SynthReport", "VideoSynthReport", "generate", "generate_video_set", "render_scene",
+    "ACTIONS",
+    "VIDEO_ACTIONS",
+    "SynthReport",
+    "VideoSynthReport",
+    "generate",
+    "generate_video_set",
+    "render_scene",
     "render_video",
 ]

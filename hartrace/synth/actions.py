@@ -20,8 +20,21 @@ from hartrace.synth.figure import HEAD_R, LEG_W, Body
 from hartrace.synth.palette import Palette
 
 ACTIONS: tuple[str, ...] = (
-    "calling", "clapping", "cycling", "dancing", "drinking", "eating", "fighting", "hugging", "laughing",
-    "listening_to_music", "running", "sitting", "sleeping", "texting", "using_laptop",
+    "calling",
+    "clapping",
+    "cycling",
+    "dancing",
+    "drinking",
+    "eating",
+    "fighting",
+    "hugging",
+    "laughing",
+    "listening_to_music",
+    "running",
+    "sitting",
+    "sleeping",
+    "texting",
+    "using_laptop",
 )
 
 FOOT_PAD = LEG_W * 0.62 / 2 + 0.004  # ankle to sole
@@ -110,8 +123,9 @@ def calling(ctx: Ctx) -> Group:
     center = ear * 0.6 + mouth * 0.4 + up * 0.012 + b.head_fwd * 0.004
     b.arm("near", target=center - up * 0.05, hint=(1.0, 0.7), jitter=False)  # holds the lower end
     free_arm(ctx, b, "far")
-    ph = prop("phone", props.phone(center, up, ctx.pal.choice(PHONES), ctx.pal.choice(SCREENS), length=0.13,
-                                   width=0.062))
+    ph = prop(
+        "phone", props.phone(center, up, ctx.pal.choice(PHONES), ctx.pal.choice(SCREENS), length=0.13, width=0.062)
+    )
     return Group(in_hand(b, ph, ("head", "arm_near")), ground_of(b))
 
 
@@ -135,8 +149,14 @@ def drinking(ctx: Ctx) -> Group:
     h = 0.1 if glass else 0.088
     center = m + b.head_fwd * 0.012 - up * (h / 2 + 0.004)
     color = ctx.pal.choice(GLASS) if glass else ctx.pal.color(s=(0.3, 0.9), v=(0.5, 1.0))
-    shapes, grip = props.cup(center, up, color, handle=-1, glass=glass,
-                             liquid=ctx.pal.choice([(110, 60, 30), (230, 140, 30), (200, 40, 60), (240, 240, 230)]))
+    shapes, grip = props.cup(
+        center,
+        up,
+        color,
+        handle=-1,
+        glass=glass,
+        liquid=ctx.pal.choice([(110, 60, 30), (230, 140, 30), (200, 40, 60), (240, 240, 230)]),
+    )
     b.arm("near", target=grip if not glass else center + vec(0.0, 0.02), hint=(0.3, 1.0), jitter=False)
     free_arm(ctx, b, "far")
     return Group(in_hand(b, prop("cup", shapes), ("head", "arm_near")), ground_of(b))
@@ -216,8 +236,9 @@ def listening_to_music(ctx: Ctx) -> Group:
     b.mouth = ctx.pick("smile", "closed")
     lk = b.look
     color = ctx.pal.color(s=(0.6, 1.0), v=(0.45, 1.0), extra=[lk.hair, lk.skin, lk.shirt])
-    shapes, cups = props.headphones(b.head, HEAD_R, b.head_up, color,
-                                    ctx.pal.choice([(40, 40, 40), (200, 200, 200), (120, 40, 40)]))
+    shapes, cups = props.headphones(
+        b.head, HEAD_R, b.head_up, color, ctx.pal.choice([(40, 40, 40), (200, 200, 200), (120, 40, 40)])
+    )
     evidence = ["head"]
     touch = ctx.pick("one", "both", "none")
     if touch != "none":

@@ -23,16 +23,21 @@ def seated(ctx: Ctx, b: Body, *, furniture: str = "chair") -> tuple[Part, float]
     ground = ground_of(b)
     color = ctx.pal.choice(WOODS)
     if furniture == "sofa":
-        shapes = (rounded_box(vec(-0.1, -0.12), 0.12, 0.42, shade(color, 0.85), r=0.04)
-                  + rounded_box(vec(0.02, SEAT_Y + 0.04), 0.32, 0.1, color, r=0.03)
-                  + [Stroke(np.array([(-0.12, ground - 0.02), (0.16, ground - 0.02)]), 0.035, shade(color, 0.6))])
+        shapes = (
+            rounded_box(vec(-0.1, -0.12), 0.12, 0.42, shade(color, 0.85), r=0.04)
+            + rounded_box(vec(0.02, SEAT_Y + 0.04), 0.32, 0.1, color, r=0.03)
+            + [Stroke(np.array([(-0.12, ground - 0.02), (0.16, ground - 0.02)]), 0.035, shade(color, 0.6))]
+        )
         # legs of the seat block down to the floor
-        shapes += rounded_box(vec(0.02, (SEAT_Y + 0.09 + ground) / 2), 0.3, max(ground - SEAT_Y - 0.09, 0.02),
-                              shade(color, 0.7), r=0.01)
+        shapes += rounded_box(
+            vec(0.02, (SEAT_Y + 0.09 + ground) / 2), 0.3, max(ground - SEAT_Y - 0.09, 0.02), shade(color, 0.7), r=0.01
+        )
     elif furniture == "stool":
-        shapes = [Stroke(np.array([(-0.02, SEAT_Y), (0.0, ground - 0.012)]), 0.03, shade(color, 0.75)),
-                  Stroke(np.array([(-0.08, ground - 0.012), (0.08, ground - 0.012)]), 0.026, shade(color, 0.75)),
-                  Stroke(np.array([(-0.11, SEAT_Y), (0.1, SEAT_Y)]), 0.04, color)]
+        shapes = [
+            Stroke(np.array([(-0.02, SEAT_Y), (0.0, ground - 0.012)]), 0.03, shade(color, 0.75)),
+            Stroke(np.array([(-0.08, ground - 0.012), (0.08, ground - 0.012)]), 0.026, shade(color, 0.75)),
+            Stroke(np.array([(-0.11, SEAT_Y), (0.1, SEAT_Y)]), 0.04, color),
+        ]
     else:
         shapes = props.chair(-0.1, 0.12, SEAT_Y, ground, -ctx.u(0.28, 0.36), color)
     return Part(furniture, "prop", False, shapes), ground
@@ -66,8 +71,16 @@ def eating(ctx: Ctx) -> Group:
     tip = b.mouth_point() + b.head_fwd * 0.004
     hand = b.arm("near", target=tip + direction(ctx.u(40, 70)) * 0.08, hint=(0.2, 1.0), jitter=False)
     b.arm("far", target=(pc[0] - ctx.u(0.05, 0.09), top - 0.02), hint=(0.0, 1.0))
-    tool = prop("utensil", props.utensil(hand, tip, ctx.pal.choice([(190, 190, 200), (150, 150, 160), (230, 200, 90)]),
-                                         ctx.pal.choice(FOODS), spoon=ctx.chance(0.4)))
+    tool = prop(
+        "utensil",
+        props.utensil(
+            hand,
+            tip,
+            ctx.pal.choice([(190, 190, 200), (150, 150, 160), (230, 200, 90)]),
+            ctx.pal.choice(FOODS),
+            spoon=ctx.chance(0.4),
+        ),
+    )
     parts = b.ordered(b.parts(evidence=("head", "arm_near")))
     parts.insert(5, tool)
     return Group([seat, table, plate] + parts, ground)
@@ -85,8 +98,10 @@ def using_laptop(ctx: Ctx) -> Group:
         top, x0, under = -ctx.u(0.1, 0.13), ctx.u(0.18, 0.22), [seat]
     front = x0 + ctx.u(0.01, 0.04)
     shell = ctx.pal.choice([(190, 192, 198), (40, 40, 45), (120, 125, 135), (230, 230, 235)])
-    lap = prop("laptop", props.laptop(front, front + 0.16, top - 0.012, ctx.u(0.14, 0.16), ctx.u(98, 118), shell,
-                                      shade(shell, 0.6)))
+    lap = prop(
+        "laptop",
+        props.laptop(front, front + 0.16, top - 0.012, ctx.u(0.14, 0.16), ctx.u(98, 118), shell, shade(shell, 0.6)),
+    )
     b.arm("near", target=(front + ctx.u(0.04, 0.08), top - 0.03), hint=(0.0, 1.0))
     b.arm("far", target=(front + ctx.u(0.07, 0.11), top - 0.035), hint=(0.0, 1.0))
     parts = b.ordered(b.parts(evidence=("head", "arm_near", "arm_far")))
@@ -122,8 +137,9 @@ def sleeping(ctx: Ctx) -> Group:
     parts = [prop("bed", bed), prop("pillow", props.pillow(vec(-0.44, 0.028), ctx.pal.choice(PLATES)))]
     parts += b.ordered(b.parts(evidence=("head", "torso", "arm_near", "arm_far", "leg_near", "leg_far")))
     if ctx.chance(0.5):
-        parts.append(prop("blanket", props.blanket(ctx.u(-0.22, 0.02), x1 - 0.02, 0.0, top, bottom,
-                                                      ctx.pal.color(v=(0.4, 0.9)))))
+        parts.append(
+            prop("blanket", props.blanket(ctx.u(-0.22, 0.02), x1 - 0.02, 0.0, top, bottom, ctx.pal.color(v=(0.4, 0.9))))
+        )
     return Group(parts, ground)
 
 
@@ -135,15 +151,34 @@ def cycling(ctx: Ctx) -> Group:
     rear, front = vec(-0.15 + j(), 0.33), vec(0.47 + j(), 0.33)
     seat, head_top, head_bot = vec(0.0, 0.09), vec(0.37, 0.08 + j()), vec(0.40, 0.17)
     bar, grip = vec(0.35, 0.0 + j()), vec(0.30, 0.006)
-    far_c, main, near_c, near_p, far_p = props.bicycle(rear, front, bb, seat, head_top, head_bot, bar, grip,
-                                                       ctx.u(0, 360), ctx.pal.color(s=(0.5, 1.0), v=(0.3, 0.95)),
-                                                       metal=ctx.pal.choice(props.METALS))
+    far_c, main, near_c, near_p, far_p = props.bicycle(
+        rear,
+        front,
+        bb,
+        seat,
+        head_top,
+        head_bot,
+        bar,
+        grip,
+        ctx.u(0, 360),
+        ctx.pal.color(s=(0.5, 1.0), v=(0.3, 0.95)),
+        metal=ctx.pal.choice(props.METALS),
+    )
     for which, p in (("near", near_p), ("far", far_p)):
         b.leg(which, target=p + vec(-0.02, -0.03), hint=(1.0, -0.4))
         b.arm(which, target=grip + vec(0.0, 0.004), hint=(0.0, 1.0))
     fp = b.parts(evidence=("arm_near", "arm_far", "leg_near", "leg_far"))
-    parts = [prop("bike_far", far_c), fp["leg_far"], fp["arm_far"], prop("bicycle", main), fp["torso"], fp["head"],
-             prop("bike_near", near_c), fp["leg_near"], fp["arm_near"]]
+    parts = [
+        prop("bike_far", far_c),
+        fp["leg_far"],
+        fp["arm_far"],
+        prop("bicycle", main),
+        fp["torso"],
+        fp["head"],
+        prop("bike_near", near_c),
+        fp["leg_near"],
+        fp["arm_near"],
+    ]
     return Group(parts, 0.33 + 0.19 + 0.018)
 
 
@@ -164,8 +199,12 @@ def _pair(ctx: Ctx, gap: float, **kw) -> tuple[Body, Body]:
 
 
 def hugging(ctx: Ctx) -> Group:
-    a, b = _pair(ctx, 0.075 + ctx.u(-0.005, 0.012), a=dict(lean=ctx.u(3, 10), tilt=ctx.u(6, 20)),
-                 b=dict(lean=ctx.u(3, 10), tilt=ctx.u(6, 20)))
+    a, b = _pair(
+        ctx,
+        0.075 + ctx.u(-0.005, 0.012),
+        a=dict(lean=ctx.u(3, 10), tilt=ctx.u(6, 20)),
+        b=dict(lean=ctx.u(3, 10), tilt=ctx.u(6, 20)),
+    )
     for body in (a, b):
         body.stand(ctx.u(2, 10))
         land(body, 0.5)
@@ -177,15 +216,31 @@ def hugging(ctx: Ctx) -> Group:
         me.arm("far", target=me.place.inverse_point(other.g(back)), hint=(0.0, 1.0))
     ev = ("arm_near", "arm_far", "torso")
     pa, pb = a.parts("a_", ev), b.parts("b_", ev)
-    order = [pa["arm_far"], pb["arm_far"], pa["leg_far"], pb["leg_far"], pa["torso"], pa["leg_near"], pb["torso"],
-             pb["leg_near"], pa["head"], pb["head"], pa["arm_near"], pb["arm_near"]]
+    order = [
+        pa["arm_far"],
+        pb["arm_far"],
+        pa["leg_far"],
+        pb["leg_far"],
+        pa["torso"],
+        pa["leg_near"],
+        pb["torso"],
+        pb["leg_near"],
+        pa["head"],
+        pb["head"],
+        pa["arm_near"],
+        pb["arm_near"],
+    ]
     return Group(order, 0.5)
 
 
 def fighting(ctx: Ctx) -> Group:
     kick = ctx.chance(0.7)
-    a, b = _pair(ctx, ctx.u(0.32, 0.4), a=dict(lean=ctx.u(4, 12), tilt=ctx.u(-6, 6)),
-                 b=dict(lean=-ctx.u(8, 20) if kick else ctx.u(4, 12), tilt=ctx.u(-6, 6)))
+    a, b = _pair(
+        ctx,
+        ctx.u(0.32, 0.4),
+        a=dict(lean=ctx.u(4, 12), tilt=ctx.u(-6, 6)),
+        b=dict(lean=-ctx.u(8, 20) if kick else ctx.u(4, 12), tilt=ctx.u(-6, 6)),
+    )
     a.leg("near", angles=(ctx.u(15, 28), ctx.u(0, 12)))
     a.leg("far", angles=(-ctx.u(15, 28), -ctx.u(5, 15)))
     b_ev = ["arm_near", "arm_far"]

@@ -149,7 +149,7 @@ def shade(color: Color, k: float) -> Color:
 
 
 def mix(a: Color, b: Color, t: float) -> Color:
-    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=False))  # type: ignore[return-value]
 
 
 def _fixed(pts: np.ndarray, ss: int) -> np.ndarray:
@@ -233,8 +233,9 @@ def outlined(shapes: list[Shape], k: float = 0.55) -> list[Shape]:
 # --- shape helpers --------------------------------------------------------------------------
 
 
-def ellipse_pts(center: Vec, rx: float, ry: float, up: Vec | None = None, n: int = 28,
-                a0: float = 0.0, a1: float = 360.0) -> np.ndarray:
+def ellipse_pts(
+    center: Vec, rx: float, ry: float, up: Vec | None = None, n: int = 28, a0: float = 0.0, a1: float = 360.0
+) -> np.ndarray:
     """Points on an ellipse (or an arc of it); ``up`` orients its ``ry`` axis (default: image up)."""
     up = vec(0.0, -1.0) if up is None else up / np.linalg.norm(up)
     side = vec(-up[1], up[0])
@@ -249,8 +250,9 @@ def box_pts(center: Vec, w: float, h: float, up: Vec | None = None) -> np.ndarra
     return np.array([center + sx * w / 2 * side + sy * h / 2 * up for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
 
 
-def rounded_box(center: Vec, w: float, h: float, color: Color, up: Vec | None = None,
-                r: float | None = None) -> list[Shape]:
+def rounded_box(
+    center: Vec, w: float, h: float, color: Color, up: Vec | None = None, r: float | None = None
+) -> list[Shape]:
     """A rectangle with round corners: an inner polygon outlined by a stroke of width ``2r``."""
     r = min(w, h) * 0.25 if r is None else r
     inner = box_pts(center, max(w - 2 * r, 1e-3), max(h - 2 * r, 1e-3), up)

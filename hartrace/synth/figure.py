@@ -21,7 +21,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from hartrace.synth.draw import (
-    Color, Disc, Part, Poly, Shape, Similarity, Stroke, Vec, direction, ellipse_pts, outlined, perp, shade, vec,
+    Color,
+    Disc,
+    Part,
+    Poly,
+    Shape,
+    Similarity,
+    Stroke,
+    Vec,
+    direction,
+    ellipse_pts,
+    outlined,
+    perp,
+    shade,
+    vec,
 )
 
 Pair = tuple[float, float]
@@ -36,9 +49,22 @@ HAND_R, FIST_R = 0.03, 0.037
 FOOT = 0.075
 
 SKIN_TONES: tuple[Color, ...] = (
-    (255, 219, 180), (241, 194, 150), (224, 172, 125), (198, 134, 86), (160, 102, 60), (118, 74, 42), (88, 56, 34),
+    (255, 219, 180),
+    (241, 194, 150),
+    (224, 172, 125),
+    (198, 134, 86),
+    (160, 102, 60),
+    (118, 74, 42),
+    (88, 56, 34),
 )
-HAIR_COLORS: tuple[Color, ...] = ((30, 24, 20), (70, 45, 25), (120, 80, 40), (200, 160, 90), (150, 150, 150), (160, 60, 30))
+HAIR_COLORS: tuple[Color, ...] = (
+    (30, 24, 20),
+    (70, 45, 25),
+    (120, 80, 40),
+    (200, 160, 90),
+    (150, 150, 150),
+    (160, 60, 30),
+)
 
 
 @dataclass(frozen=True)
@@ -88,9 +114,18 @@ class Body:
     group frame (position, scale, facing) when shapes are exported.
     """
 
-    def __init__(self, look: Look, rng: np.random.Generator, *, view: str = "side", lean: float = 0.0,
-                 tilt: float = 0.0, pelvis: tuple[float, float] = (0.0, 0.0), jitter: float = 4.0,
-                 place: Similarity | None = None) -> None:
+    def __init__(
+        self,
+        look: Look,
+        rng: np.random.Generator,
+        *,
+        view: str = "side",
+        lean: float = 0.0,
+        tilt: float = 0.0,
+        pelvis: tuple[float, float] = (0.0, 0.0),
+        jitter: float = 4.0,
+        place: Similarity | None = None,
+    ) -> None:
         self.look, self.rng, self.view, self.jit = look, rng, view, jitter
         self.place = place or Similarity()
         self.lean = lean + self._j()
@@ -140,22 +175,38 @@ class Body:
 
     # --- limbs ------------------------------------------------------------------------------
 
-    def arm(self, which: str, *, angles: Pair | None = None, target: Vec | Pair | None = None,
-            hint: Pair = (0.0, 1.0), fist: bool = False, jitter: bool = True) -> Vec:
+    def arm(
+        self,
+        which: str,
+        *,
+        angles: Pair | None = None,
+        target: Vec | Pair | None = None,
+        hint: Pair = (0.0, 1.0),
+        fist: bool = False,
+        jitter: bool = True,
+    ) -> Vec:
         """Pose an arm by (upper, fore) absolute angles or a hand target; returns the hand (local)."""
         self.arms[which] = self._limb(self.shoulders[which], UPPER_ARM, FOREARM, angles, target, hint, jitter)
         if fist:
             self.fists.add(which)
         return self.arms[which].end
 
-    def leg(self, which: str, *, angles: Pair | None = None, target: Vec | Pair | None = None,
-            hint: Pair = (1.0, 0.0), jitter: bool = True) -> Vec:
+    def leg(
+        self,
+        which: str,
+        *,
+        angles: Pair | None = None,
+        target: Vec | Pair | None = None,
+        hint: Pair = (1.0, 0.0),
+        jitter: bool = True,
+    ) -> Vec:
         """Pose a leg by (thigh, shin) absolute angles or an ankle target; returns the ankle (local)."""
         self.legs[which] = self._limb(self.hips[which], THIGH, SHIN, angles, target, hint, jitter)
         return self.legs[which].end
 
-    def _limb(self, root: Vec, l1: float, l2: float, angles: Pair | None, target: Vec | Pair | None, hint: Pair,
-              jitter: bool) -> _Limb:
+    def _limb(
+        self, root: Vec, l1: float, l2: float, angles: Pair | None, target: Vec | Pair | None, hint: Pair, jitter: bool
+    ) -> _Limb:
         if target is not None:
             t = self._jt(target) if jitter else np.asarray(target, dtype=np.float64)
             joint, end = _ik(root, t, l1, l2, vec(*hint))
@@ -188,11 +239,13 @@ class Body:
         lb, lk = self.arms[which], self.look
         fore = lk.shirt if lk.long_sleeves else lk.skin
         r = FIST_R if which in self.fists else HAND_R
-        return outlined([
-            Stroke(np.array([lb.root, lb.joint]), ARM_W, shade(lk.shirt, k)),
-            Stroke(np.array([lb.joint, lb.end]), ARM_W * 0.9, shade(fore, k)),
-            Disc(lb.end + (lb.end - lb.joint) / FOREARM * r * 0.5, r, shade(lk.skin, k)),
-        ])
+        return outlined(
+            [
+                Stroke(np.array([lb.root, lb.joint]), ARM_W, shade(lk.shirt, k)),
+                Stroke(np.array([lb.joint, lb.end]), ARM_W * 0.9, shade(fore, k)),
+                Disc(lb.end + (lb.end - lb.joint) / FOREARM * r * 0.5, r, shade(lk.skin, k)),
+            ]
+        )
 
     def _leg_shapes(self, which: str, k: float) -> list[Shape]:
         lb, lk = self.legs[which], self.look
@@ -203,11 +256,13 @@ class Body:
         else:
             d = (lb.end - lb.joint) / SHIN
             toe = lb.end + FOOT * perp(d)
-        return outlined([
-            Stroke(np.array([lb.root, lb.joint]), LEG_W, shade(lk.pants, k)),
-            Stroke(np.array([lb.joint, lb.end]), LEG_W * 0.88, shade(shin, k)),
-            Stroke(np.array([lb.end, toe]), LEG_W * 0.62, shade(lk.shoes, k)),
-        ])
+        return outlined(
+            [
+                Stroke(np.array([lb.root, lb.joint]), LEG_W, shade(lk.pants, k)),
+                Stroke(np.array([lb.joint, lb.end]), LEG_W * 0.88, shade(shin, k)),
+                Stroke(np.array([lb.end, toe]), LEG_W * 0.62, shade(lk.shoes, k)),
+            ]
+        )
 
     def _torso_shapes(self) -> list[Shape]:
         lk = self.look
@@ -215,14 +270,23 @@ class Body:
             s = self.fwd
             top, bot = self.neck - 0.02 * self.up, self.pelvis + 0.02 * self.up
             pts = np.array([top - 0.095 * s, top + 0.095 * s, bot + 0.07 * s, bot - 0.07 * s])
-            hips = np.array([bot - 0.075 * s, bot + 0.075 * s, self.pelvis - 0.04 * self.up + 0.07 * s,
-                             self.pelvis - 0.04 * self.up - 0.07 * s])
+            hips = np.array(
+                [
+                    bot - 0.075 * s,
+                    bot + 0.075 * s,
+                    self.pelvis - 0.04 * self.up + 0.07 * s,
+                    self.pelvis - 0.04 * self.up - 0.07 * s,
+                ]
+            )
             return outlined([Stroke(hips, 0.03, lk.pants, closed=True), Poly(hips, lk.pants)]) + outlined(
-                [Stroke(pts, 0.04, lk.shirt, closed=True), Poly(pts, lk.shirt)])
-        return outlined([
-            Disc(self.pelvis, 0.068, lk.pants),
-            Stroke(np.array([self.pelvis + 0.05 * self.up, self.neck - 0.035 * self.up]), 0.14, lk.shirt),
-        ])
+                [Stroke(pts, 0.04, lk.shirt, closed=True), Poly(pts, lk.shirt)]
+            )
+        return outlined(
+            [
+                Disc(self.pelvis, 0.068, lk.pants),
+                Stroke(np.array([self.pelvis + 0.05 * self.up, self.neck - 0.035 * self.up]), 0.14, lk.shirt),
+            ]
+        )
 
     def _hair_pts(self) -> np.ndarray:
         r, c, u, f = HEAD_R, self.head, self.head_up, self.head_fwd
@@ -252,8 +316,11 @@ class Body:
         if lk.hair_style != 2:
             out += outlined([Poly(self._hair_pts(), lk.hair)], 0.7)
         eye_r = r * 0.13
-        eyes = [c + f * r * 0.45 + u * r * 0.15] if self.view == "side" else [
-            c + f * r * s * 0.38 + u * r * 0.12 for s in (-1, 1)]
+        eyes = (
+            [c + f * r * 0.45 + u * r * 0.15]
+            if self.view == "side"
+            else [c + f * r * s * 0.38 + u * r * 0.12 for s in (-1, 1)]
+        )
         for e in eyes:
             if self.eyes == "open":
                 out.append(Disc(e, eye_r, dark))
@@ -265,8 +332,9 @@ class Body:
             out.append(Poly(ellipse_pts(m - u * r * 0.12, r * 0.2, r * 0.12, up=u, n=12), (220, 90, 100)))
         elif self.mouth == "smile":
             t = np.radians(np.linspace(200, 340, 7))
-            out.append(Stroke(m + r * 0.28 * (np.outer(np.cos(t), f) + np.outer(np.sin(t), u)) + u * r * 0.15,
-                              r * 0.1, dark))
+            out.append(
+                Stroke(m + r * 0.28 * (np.outer(np.cos(t), f) + np.outer(np.sin(t), u)) + u * r * 0.15, r * 0.1, dark)
+            )
         else:
             out.append(Stroke(np.array([m - f * r * 0.2, m + f * r * 0.2]), r * 0.09, dark))
         return out
@@ -288,8 +356,10 @@ class Body:
             "head": self._head_shapes(),
             "arm_near": self._arm_shapes("near", 1.0),
         }
-        return {name: Part(prefix + name, "figure", name in evidence, [self.place.shape(s) for s in shapes])
-                for name, shapes in raw.items()}
+        return {
+            name: Part(prefix + name, "figure", name in evidence, [self.place.shape(s) for s in shapes])
+            for name, shapes in raw.items()
+        }
 
     def ordered(self, parts: dict[str, Part], *, arms_behind: bool = False) -> list[Part]:
         """Default drawing order: far limbs, torso, near leg, head, near arm (front view: legs, torso, head, arms)."""

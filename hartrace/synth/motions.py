@@ -28,8 +28,18 @@ from hartrace.synth.draw import Part, direction, vec
 from hartrace.synth.figure import SHIN, THIGH, Body, Look
 
 VIDEO_ACTIONS: tuple[str, ...] = (
-    "WaveArm", "RaiseArm", "WaveBothArms", "RaiseBothArms", "Jump", "Squat", "SitDown", "StandUp", "KickLeg",
-    "RaiseLeg", "ClapHands", "Punch",
+    "WaveArm",
+    "RaiseArm",
+    "WaveBothArms",
+    "RaiseBothArms",
+    "Jump",
+    "Squat",
+    "SitDown",
+    "StandUp",
+    "KickLeg",
+    "RaiseLeg",
+    "ClapHands",
+    "Punch",
 )
 
 Pose = Callable[[float], Group]
@@ -66,7 +76,7 @@ def _keyed(p: float, keys: Sequence[tuple[float, object]]):
     """Eased interpolation through ``(time, value)`` keys (floats or arrays), held outside them."""
     if p <= keys[0][0]:
         return keys[0][1]
-    for (t0, v0), (t1, v1) in zip(keys, keys[1:]):
+    for (t0, v0), (t1, v1) in zip(keys, keys[1:], strict=False):
         if p < t1:
             return v0 + (v1 - v0) * _ease((p - t0) / (t1 - t0))  # type: ignore[operator]
     return keys[-1][1]
@@ -130,8 +140,12 @@ def _side_arms(b: Body, style: str, out: Pair, skip: tuple[str, ...] = ()) -> No
         if which in skip:
             continue
         if style == "guard":
-            b.arm(which, target=b.head_point(1.6, -1.1) if which == "near" else b.head_point(1.3, -0.7),
-                  hint=(0.0, 1.0), fist=True)
+            b.arm(
+                which,
+                target=b.head_point(1.6, -1.1) if which == "near" else b.head_point(1.3, -0.7),
+                hint=(0.0, 1.0),
+                fist=True,
+            )
         elif style == "out":
             b.arm(which, angles=(out[0] - (12.0 if which == "far" else 0.0), out[1]))
 
@@ -357,10 +371,11 @@ def sit_down(ctx: Ctx, frames: int) -> Motion:
     seat = {"near": (ctx.u(82, 96), ctx.u(-6, 12)), "far": (ctx.u(78, 92), ctx.u(-10, 8))}
     feet = {w: THIGH * direction(a1) + SHIN * direction(a2) for w, (a1, a2) in seat.items()}  # hips at the pelvis
     ground = max(f[1] for f in feet.values()) + FOOT_PAD
-    chair = Part("chair", "prop", True, props.chair(-0.1, 0.12, SEAT_Y, ground, -ctx.u(0.28, 0.36),
-                                                   ctx.pal.choice(WOODS)))
+    chair = Part(
+        "chair", "prop", True, props.chair(-0.1, 0.12, SEAT_Y, ground, -ctx.u(0.28, 0.36), ctx.pal.choice(WOODS))
+    )
     x_stand = float(np.mean([f[0] for f in feet.values()])) - ctx.u(0.0, 0.05)
-    y_stand = max(f[1] - math.sqrt(LEG_REACH ** 2 - (f[0] - x_stand) ** 2) for f in feet.values())
+    y_stand = max(f[1] - math.sqrt(LEG_REACH**2 - (f[0] - x_stand) ** 2) for f in feet.values())
     start, length = ctx.u(0.05, 0.35), ctx.u(0.35, 0.6)
     bow = ctx.u(18, 32)
 
@@ -385,8 +400,14 @@ RECIPES: dict[str, Callable[[Ctx, int], Motion]] = {
     "RaiseArm": lambda ctx, n: _arm_lift(ctx, n, wave=False, both=False),
     "WaveBothArms": lambda ctx, n: _arm_lift(ctx, n, wave=True, both=True),
     "RaiseBothArms": lambda ctx, n: _arm_lift(ctx, n, wave=False, both=True),
-    "Jump": jump, "Squat": squat, "SitDown": sit_down, "StandUp": stand_up, "KickLeg": kick_leg,
-    "RaiseLeg": raise_leg, "ClapHands": clap_hands, "Punch": punch,
+    "Jump": jump,
+    "Squat": squat,
+    "SitDown": sit_down,
+    "StandUp": stand_up,
+    "KickLeg": kick_leg,
+    "RaiseLeg": raise_leg,
+    "ClapHands": clap_hands,
+    "Punch": punch,
 }
 
 

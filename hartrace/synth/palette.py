@@ -47,8 +47,9 @@ class Palette:
                 best, best_d = c, d
         return best
 
-    def color(self, s: tuple[float, float] = (0.45, 0.95), v: tuple[float, float] = (0.35, 0.95),
-              extra: Sequence[Color] = ()) -> Color:
+    def color(
+        self, s: tuple[float, float] = (0.45, 0.95), v: tuple[float, float] = (0.35, 0.95), extra: Sequence[Color] = ()
+    ) -> Color:
         """A random colour of the given saturation/value ranges, also away from ``extra`` colours."""
         rng = self.rng
         return self._best([hsv(rng.random(), rng.uniform(*s), rng.uniform(*v)) for _ in range(16)], extra)
@@ -63,8 +64,9 @@ class Palette:
         rng = self.rng
         skin = self.choice(SKIN_TONES)
         shirt = self.color()
-        pants = self.choice([(40, 50, 90), (30, 30, 35), (90, 70, 50), (120, 120, 130), (60, 90, 60)]
-                            + [self.color(v=(0.25, 0.7))])
+        pants = self.choice(
+            [(40, 50, 90), (30, 30, 35), (90, 70, 50), (120, 120, 130), (60, 90, 60)] + [self.color(v=(0.25, 0.7))]
+        )
         return Look(
             skin=skin,
             hair=self.choice(HAIR_COLORS),

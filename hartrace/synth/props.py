@@ -11,7 +11,19 @@ import math
 import numpy as np
 
 from hartrace.synth.draw import (
-    Color, Disc, Poly, Shape, Stroke, Vec, box_pts, direction, ellipse_pts, outlined, rounded_box, shade, vec,
+    Color,
+    Disc,
+    Poly,
+    Shape,
+    Stroke,
+    Vec,
+    box_pts,
+    direction,
+    ellipse_pts,
+    outlined,
+    rounded_box,
+    shade,
+    vec,
 )
 
 DARK: Color = (28, 28, 32)
@@ -27,7 +39,8 @@ def phone(center: Vec, up: Vec, body: Color, screen: Color, length: float = 0.11
     """A smartphone: dark rounded slab with a lit screen."""
     up = up / np.linalg.norm(up)
     return rounded_box(center, width, length, body, up, r=0.012) + [
-        Poly(box_pts(center + up * 0.004, width * 0.68, length * 0.72, up), screen)]
+        Poly(box_pts(center + up * 0.004, width * 0.68, length * 0.72, up), screen)
+    ]
 
 
 def phone_lying(base: Vec, body: Color, screen: Color) -> list[Shape]:
@@ -38,14 +51,21 @@ def phone_lying(base: Vec, body: Color, screen: Color) -> list[Shape]:
     return [Poly(pts, body), Stroke(pts, 0.01, body, closed=True), Poly(inner, screen)]
 
 
-def cup(center: Vec, up: Vec, color: Color, handle: int = 1, glass: bool = False,
-        liquid: Color = (110, 60, 30)) -> tuple[list[Shape], Vec]:
+def cup(
+    center: Vec, up: Vec, color: Color, handle: int = 1, glass: bool = False, liquid: Color = (110, 60, 30)
+) -> tuple[list[Shape], Vec]:
     """A mug (or a glass when ``glass``), axis along ``up``; returns shapes and where a hand holds it."""
     up = up / np.linalg.norm(up)
     side = _side(up)
     h, wt, wb = (0.1, 0.062, 0.05) if glass else (0.088, 0.07, 0.06)
-    body = np.array([center - side * wb / 2 - up * h / 2, center + side * wb / 2 - up * h / 2,
-                     center + side * wt / 2 + up * h / 2, center - side * wt / 2 + up * h / 2])
+    body = np.array(
+        [
+            center - side * wb / 2 - up * h / 2,
+            center + side * wb / 2 - up * h / 2,
+            center + side * wt / 2 + up * h / 2,
+            center - side * wt / 2 + up * h / 2,
+        ]
+    )
     shapes: list[Shape] = []
     grip = center + handle * side * (wt / 2 + 0.01)
     if not glass:
@@ -56,8 +76,9 @@ def cup(center: Vec, up: Vec, color: Color, handle: int = 1, glass: bool = False
     shapes.append(Poly(body, color))
     shapes.append(Stroke(body, 0.008, color if not glass else shade(color, 0.8), closed=True))
     if glass:  # the drink shows through
-        fill = np.array([body[0], body[1], center + side * wt * 0.48 + up * h * 0.15,
-                         center - side * wt * 0.48 + up * h * 0.15])
+        fill = np.array(
+            [body[0], body[1], center + side * wt * 0.48 + up * h * 0.15, center - side * wt * 0.48 + up * h * 0.15]
+        )
         shapes.append(Poly(fill, liquid))
     shapes.append(Poly(ellipse_pts(center + up * h / 2, wt / 2, 0.011, up, n=14), shade(color, 0.55)))
     return shapes, grip
@@ -65,10 +86,12 @@ def cup(center: Vec, up: Vec, color: Color, handle: int = 1, glass: bool = False
 
 def plate(center: Vec, color: Color, food: list[Color], width: float = 0.17) -> list[Shape]:
     """A plate seen slightly from above with two or three bits of food on it."""
-    shapes: list[Shape] = [Poly(ellipse_pts(center, width / 2, width * 0.14, n=24), shade(color, 0.85)),
-                           Poly(ellipse_pts(center - vec(0, 0.004), width * 0.36, width * 0.09, n=20), color)]
+    shapes: list[Shape] = [
+        Poly(ellipse_pts(center, width / 2, width * 0.14, n=24), shade(color, 0.85)),
+        Poly(ellipse_pts(center - vec(0, 0.004), width * 0.36, width * 0.09, n=20), color),
+    ]
     xs = np.linspace(-width * 0.22, width * 0.22, len(food))
-    for x, c in zip(xs, food):
+    for x, c in zip(xs, food, strict=False):
         shapes.append(Poly(ellipse_pts(center + vec(x, -0.016), 0.026, 0.02, n=12), c))
     return shapes
 
@@ -93,8 +116,9 @@ def table(x0: float, x1: float, top: float, ground: float, color: Color) -> list
     depth = vec(0.05, -0.035)
     top_pts = np.array([(x0, top), (x1, top), (x1 + depth[0], top + depth[1]), (x0 + depth[0], top + depth[1])])
     legs = [Stroke(np.array([(x, top), (x, ground - 0.01)]), 0.03, shade(color, 0.7)) for x in (x0 + 0.03, x1 - 0.03)]
-    back_leg = Stroke(np.array([(x1 - 0.03 + depth[0], top), (x1 - 0.03 + depth[0], ground - 0.03)]), 0.026,
-                      shade(color, 0.55))
+    back_leg = Stroke(
+        np.array([(x1 - 0.03 + depth[0], top), (x1 - 0.03 + depth[0], ground - 0.03)]), 0.026, shade(color, 0.55)
+    )
     front = Poly(box_pts(vec((x0 + x1) / 2, top + 0.018), x1 - x0, 0.036), shade(color, 0.8))
     return [back_leg, *legs, Poly(top_pts, color), front]
 
@@ -111,8 +135,9 @@ def chair(x_back: float, x_front: float, seat: float, ground: float, back_top: f
     ]
 
 
-def bed(x0: float, x1: float, top: float, ground: float, frame: Color, sheet: Color,
-        headboard_x: float | None) -> list[Shape]:
+def bed(
+    x0: float, x1: float, top: float, ground: float, frame: Color, sheet: Color, headboard_x: float | None
+) -> list[Shape]:
     """A bed in side view (mattress, frame, legs, headboard at ``headboard_x``); a mat when it is None."""
     if headboard_x is None:
         return rounded_box(vec((x0 + x1) / 2, top + 0.018), x1 - x0, 0.036, sheet, r=0.012)
@@ -139,9 +164,21 @@ def blanket(x0: float, x1: float, body_y: float, top: float, bottom: float, colo
     return [Poly(pts, color), Stroke(top_edge[:3], 0.03, shade(color, 1.25))]
 
 
-def bicycle(rear: Vec, front: Vec, bb: Vec, seat: Vec, head_top: Vec, head_bot: Vec, bar: Vec, grip: Vec,
-            crank: float, frame: Color, tyre: Color = DARK, r: float = 0.19,
-            metal: Color = METAL) -> tuple[list[Shape], list[Shape], list[Shape], Vec, Vec]:
+def bicycle(
+    rear: Vec,
+    front: Vec,
+    bb: Vec,
+    seat: Vec,
+    head_top: Vec,
+    head_bot: Vec,
+    bar: Vec,
+    grip: Vec,
+    crank: float,
+    frame: Color,
+    tyre: Color = DARK,
+    r: float = 0.19,
+    metal: Color = METAL,
+) -> tuple[list[Shape], list[Shape], list[Shape], Vec, Vec]:
     """A side-view bicycle.
 
     Returns (far crank, main bike, near crank, near pedal, far pedal): the cranks
@@ -151,13 +188,21 @@ def bicycle(rear: Vec, front: Vec, bb: Vec, seat: Vec, head_top: Vec, head_bot: 
     for hub in (rear, front):
         main += wheel(hub, r, tyre, metal=metal)
     frame_w = 0.026
-    for a, b in ((rear, bb), (rear, seat), (bb, seat), (seat + vec(0.0, 0.015), head_top), (bb, head_bot),
-                 (head_top, head_bot), (head_bot, front)):
+    for a, b in (
+        (rear, bb),
+        (rear, seat),
+        (bb, seat),
+        (seat + vec(0.0, 0.015), head_top),
+        (bb, head_bot),
+        (head_top, head_bot),
+        (head_bot, front),
+    ):
         main.append(Stroke(np.array([a, b]), frame_w, frame))
     main.append(Stroke(np.array([head_top, bar, grip]), 0.02, DARK))
     main.append(Stroke(np.array([seat, seat - vec(0.004, 0.035)]), 0.016, metal))
-    saddle = np.array([seat + vec(-0.055, -0.035), seat + vec(0.045, -0.045), seat + vec(0.05, -0.03),
-                       seat + vec(-0.05, -0.02)])
+    saddle = np.array(
+        [seat + vec(-0.055, -0.035), seat + vec(0.045, -0.045), seat + vec(0.05, -0.03), seat + vec(-0.05, -0.02)]
+    )
     main.append(Poly(saddle, DARK))
     main.append(Stroke(saddle, 0.012, DARK, closed=True))
     main.append(Disc(bb, 0.042, metal, ring=0.012))
@@ -181,8 +226,9 @@ def wheel(hub: Vec, r: float, tyre: Color = DARK, spokes: int = 8, metal: Color 
     return shapes
 
 
-def laptop(front_x: float, hinge_x: float, top: float, lid: float, lid_angle: float, shell: Color,
-           base: Color) -> list[Shape]:
+def laptop(
+    front_x: float, hinge_x: float, top: float, lid: float, lid_angle: float, shell: Color, base: Color
+) -> list[Shape]:
     """An open laptop on a surface at height ``top``: keyboard half towards -x, lid rising at the hinge."""
     depth = vec(0.045, -0.028)
     b0, b1 = vec(front_x, top), vec(hinge_x, top)
@@ -190,8 +236,10 @@ def laptop(front_x: float, hinge_x: float, top: float, lid: float, lid_angle: fl
     ld = direction(270.0 - lid_angle) * lid  # opening angle from the keyboard
     lid_pts = np.array([b1 - vec(0.004, 0.01), b1 + ld, b1 + ld + depth, b1 + depth - vec(0.004, 0.01)])
     return [
-        Poly(base_pts, base), Stroke(base_pts, 0.014, base, closed=True),
-        Poly(lid_pts, shell), Stroke(lid_pts, 0.012, shade(shell, 0.8), closed=True),
+        Poly(base_pts, base),
+        Stroke(base_pts, 0.014, base, closed=True),
+        Poly(lid_pts, shell),
+        Stroke(lid_pts, 0.012, shade(shell, 0.8), closed=True),
         Disc(b1 + ld * 0.55 + depth * 0.5, 0.013, shade(shell, 1.25)),
     ]
 
@@ -210,7 +258,7 @@ def headphones(center: Vec, r: float, up: Vec, color: Color, cushion: Color) -> 
     band = center + 1.22 * r * (np.outer(np.cos(t), up) + np.outer(np.sin(t), side))
     cups = [center + s * side * r * 1.12 - up * r * 0.08 for s in (-1.0, 1.0)]
     shapes: list[Shape] = [Stroke(band, r * 0.38, color)]
-    for s, c in zip((-1.0, 1.0), cups):
+    for s, c in zip((-1.0, 1.0), cups, strict=False):
         shapes.append(Poly(box_pts(c - s * side * r * 0.28, r * 0.22, r * 0.95, up), cushion))
         shapes += rounded_box(c + s * side * r * 0.06, r * 0.6, r * 1.15, color, up, r=r * 0.25)
     return outlined(shapes, 0.5), cups

@@ -21,10 +21,21 @@ from hartrace.synth.actions import (
 
 def _recipes() -> dict[str, Callable[[Ctx], Group]]:
     return {
-        "calling": calling, "clapping": clapping, "cycling": more.cycling, "dancing": dancing,
-        "drinking": drinking, "eating": more.eating, "fighting": more.fighting, "hugging": more.hugging,
-        "laughing": laughing, "listening_to_music": listening_to_music, "running": running,
-        "sitting": more.sitting, "sleeping": more.sleeping, "texting": texting, "using_laptop": more.using_laptop,
+        "calling": calling,
+        "clapping": clapping,
+        "cycling": more.cycling,
+        "dancing": dancing,
+        "drinking": drinking,
+        "eating": more.eating,
+        "fighting": more.fighting,
+        "hugging": more.hugging,
+        "laughing": laughing,
+        "listening_to_music": listening_to_music,
+        "running": running,
+        "sitting": more.sitting,
+        "sleeping": more.sleeping,
+        "texting": texting,
+        "using_laptop": more.using_laptop,
     }
 
 

@@ -22,13 +22,28 @@ from PIL import Image
 from hartrace.base.errors import UsageError
 from hartrace.synth import props
 from hartrace.synth.actions import ACTIONS, Ctx
-from hartrace.synth.recipes import recipe
 from hartrace.synth.actions_more import FOODS, PLATES, WOODS
 from hartrace.synth.draw import (
-    ROLES, Color, Disc, Part, Poly, Shape, Similarity, Stroke, bbox, direction, downsample, downsample_mask,
-    ellipse_pts, mix, rasterize, shade, vec,
+    ROLES,
+    Color,
+    Disc,
+    Part,
+    Poly,
+    Shape,
+    Similarity,
+    Stroke,
+    bbox,
+    direction,
+    downsample,
+    downsample_mask,
+    ellipse_pts,
+    mix,
+    rasterize,
+    shade,
+    vec,
 )
 from hartrace.synth.palette import Palette, hsv
+from hartrace.synth.recipes import recipe
 
 SS = 2  # supersampling factor: draw at 2x, area-average down
 
@@ -44,7 +59,7 @@ class Background:
     floor0: Color
     floor1: Color
 
-    @functools.lru_cache(maxsize=16)  # a video paints the same wall for every frame
+    @functools.lru_cache(maxsize=16)  # noqa: B019  (frozen and small: a video paints the same wall for every frame)
     def paint(self, size: int, ss: int = SS) -> np.ndarray:
         """The wall (and floor) at ``ss`` times ``size``; read-only, as it is shared between frames."""
         n = size * ss
@@ -107,8 +122,9 @@ class Scene:
         image = downsample(img, SS)
         if self.mirror:
             image, mask = image[:, ::-1], mask[:, ::-1]
-        return Rendered(np.ascontiguousarray(image), np.ascontiguousarray(mask), labels,
-                        tuple(p.role for p in parts), self.mirror)
+        return Rendered(
+            np.ascontiguousarray(image), np.ascontiguousarray(mask), labels, tuple(p.role for p in parts), self.mirror
+        )
 
 
 # --- background and clutter -----------------------------------------------------------------
@@ -159,8 +175,11 @@ def _on_floor(shapes: list[Shape]) -> list[Shape]:
 
 
 def _d_phone(ctx: Ctx) -> list[Shape]:
-    return props.phone_lying(vec(0, 0), ctx.pal.choice([(28, 28, 32), (235, 235, 240), (40, 70, 160)]),
-                             ctx.pal.choice([(120, 200, 255), (60, 60, 70)]))
+    return props.phone_lying(
+        vec(0, 0),
+        ctx.pal.choice([(28, 28, 32), (235, 235, 240), (40, 70, 160)]),
+        ctx.pal.choice([(120, 200, 255), (60, 60, 70)]),
+    )
 
 
 def _stool(ctx: Ctx, height: float) -> list[Shape]:
@@ -170,8 +189,9 @@ def _stool(ctx: Ctx, height: float) -> list[Shape]:
 def _d_cup(ctx: Ctx) -> list[Shape]:
     h = ctx.u(0.25, 0.42) if ctx.chance(0.6) else 0.0
     shapes = _stool(ctx, h) if h else []
-    cup, _ = props.cup(vec(0.0, -h - 0.05), vec(0, -1), ctx.pal.color(), handle=1 if ctx.chance(0.5) else -1,
-                       glass=ctx.chance(0.3))
+    cup, _ = props.cup(
+        vec(0.0, -h - 0.05), vec(0, -1), ctx.pal.color(), handle=1 if ctx.chance(0.5) else -1, glass=ctx.chance(0.3)
+    )
     return shapes + cup
 
 
@@ -180,8 +200,7 @@ def _d_wheel(ctx: Ctx) -> list[Shape]:
 
 
 def _d_headphones(ctx: Ctx) -> list[Shape]:
-    shapes, _ = props.headphones(vec(0, 0), 0.085, direction(180.0 + ctx.u(-60, 60)), ctx.pal.color(),
-                                 (40, 40, 40))
+    shapes, _ = props.headphones(vec(0, 0), 0.085, direction(180.0 + ctx.u(-60, 60)), ctx.pal.color(), (40, 40, 40))
     return shapes
 
 
@@ -204,15 +223,30 @@ def _d_plate(ctx: Ctx) -> list[Shape]:
 
 
 def _d_bike(ctx: Ctx) -> list[Shape]:
-    far, main, near, _, _ = props.bicycle(vec(-0.3, -0.19), vec(0.32, -0.19), vec(-0.05, -0.16), vec(-0.15, -0.45),
-                                          vec(0.22, -0.46), vec(0.25, -0.37), vec(0.2, -0.54), vec(0.15, -0.53),
-                                          ctx.u(0, 360), ctx.pal.color())
+    far, main, near, _, _ = props.bicycle(
+        vec(-0.3, -0.19),
+        vec(0.32, -0.19),
+        vec(-0.05, -0.16),
+        vec(-0.15, -0.45),
+        vec(0.22, -0.46),
+        vec(0.25, -0.37),
+        vec(0.2, -0.54),
+        vec(0.15, -0.53),
+        ctx.u(0, 360),
+        ctx.pal.color(),
+    )
     return far + main + near
 
 
 DISTRACTORS: dict[str, tuple[float, Callable[[Ctx], list[Shape]]]] = {
-    "phone": (3.0, _d_phone), "cup": (3.0, _d_cup), "wheel": (2.0, _d_wheel), "headphones": (2.0, _d_headphones),
-    "laptop": (2.0, _d_laptop), "chair": (1.5, _d_chair), "plate": (1.5, _d_plate), "bike": (0.7, _d_bike),
+    "phone": (3.0, _d_phone),
+    "cup": (3.0, _d_cup),
+    "wheel": (2.0, _d_wheel),
+    "headphones": (2.0, _d_headphones),
+    "laptop": (2.0, _d_laptop),
+    "chair": (1.5, _d_chair),
+    "plate": (1.5, _d_plate),
+    "bike": (0.7, _d_bike),
 }
 
 
@@ -220,8 +254,9 @@ def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _distractors(ctx: Ctx, size: int, scale: float, avoid: list[tuple[float, ...]],
-                 floor_y: float | None) -> list[Part]:
+def _distractors(
+    ctx: Ctx, size: int, scale: float, avoid: list[tuple[float, ...]], floor_y: float | None
+) -> list[Part]:
     names = list(DISTRACTORS)
     weights = np.array([DISTRACTORS[n][0] for n in names])
     out: list[Part] = []
@@ -293,8 +328,15 @@ def place_group(rng: np.random.Generator, size: int, extent: tuple[float, float,
     return Similarity(s, (ox - gx0 * s, oy - gy0 * s))
 
 
-def compose_scene(action: str, size: int, backdrop: Backdrop, parts: list[Part], place: Similarity, ground: float,
-                  extent: tuple[float, float, float, float] | None = None) -> Scene:
+def compose_scene(
+    action: str,
+    size: int,
+    backdrop: Backdrop,
+    parts: list[Part],
+    place: Similarity,
+    ground: float,
+    extent: tuple[float, float, float, float] | None = None,
+) -> Scene:
     """Finish a scene around the placed action ``parts``: a floor under ``ground`` (group frame), distractors
     clear of ``extent`` (pixels; default the parts' bounding box) and a random mirroring."""
     rng, s = backdrop.ctx.rng, place.scale

@@ -54,7 +54,7 @@ class VideoScene:
         roles = tuple(roles)
         frames, masks = [], []
         scale, (ox, oy) = self.place.scale, self.place.origin
-        for pose, (dx, dy) in zip(self.poses, self.shake):
+        for pose, (dx, dy) in zip(self.poses, self.shake, strict=False):
             background, parts = self.scene.background, self.scene.parts
             if dx or dy:
                 cam = Similarity(1.0, (dx, dy))
@@ -86,8 +86,13 @@ def sample_video(action: str, rng: np.random.Generator, size: int, frames: int) 
         times.reverse()
     amp = 0.0 if rng.random() < 0.3 else rng.uniform(0.002, 0.01) * size
     freq, phase = rng.uniform(0.3, 1.2, 2), rng.uniform(0.0, 2 * math.pi, 2)
-    shake = [(float(amp * math.sin(2 * math.pi * freq[0] * u + phase[0])),
-              float(amp * math.sin(2 * math.pi * freq[1] * u + phase[1]))) for u in times]
+    shake = [
+        (
+            float(amp * math.sin(2 * math.pi * freq[0] * u + phase[0])),
+            float(amp * math.sin(2 * math.pi * freq[1] * u + phase[1])),
+        )
+        for u in times
+    ]
 
     groups = [motion.pose(u) for u in times]
     x0, y0, x1, y1 = bbox([p for g in groups for p in g.parts])  # all frames: the figure never leaves the picture
@@ -145,8 +150,9 @@ def _render_job(job: Job) -> int:
     root_s, size, frames, fps, ext, seed, items = job
     root = Path(root_s)
     for split, action_index, clip, rel in items:
-        pixels, masks = render_video(VIDEO_ACTIONS[action_index], video_rng(seed, split, action_index, clip), size,
-                                     frames)
+        pixels, masks = render_video(
+            VIDEO_ACTIONS[action_index], video_rng(seed, split, action_index, clip), size, frames
+        )
         write_video(root / "UCF-101" / (rel + ext), pixels, fps)
         buf = io.BytesIO()
         np.savez_compressed(buf, mask=masks)
@@ -194,9 +200,19 @@ def _split_lines(names: dict[str, list[str]]) -> dict[str, str]:
     }
 
 
-def generate_video_set(out_dir: Path | str, *, per_class: int = 30, test_per_class: int = 10, size: int = 96,
-                       frames: int = 24, fps: float = 12, seed: int = 0, video_format: str = "avi",
-                       workers: int | None = None, progress: bool = True) -> VideoSynthReport:
+def generate_video_set(
+    out_dir: Path | str,
+    *,
+    per_class: int = 30,
+    test_per_class: int = 10,
+    size: int = 96,
+    frames: int = 24,
+    fps: float = 12,
+    seed: int = 0,
+    video_format: str = "avi",
+    workers: int | None = None,
+    progress: bool = True,
+) -> VideoSynthReport:
     """Write the synthetic video action set to ``out_dir`` in the UCF101 layout, with per-frame evidence masks.
 
     Layout: ``UCF-101/<Class>/v_<Class>_gGG_cCC.avi`` (or ``.mp4``),
@@ -218,8 +234,18 @@ def generate_video_set(out_dir: Path | str, *, per_class: int = 30, test_per_cla
     n_workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1)
     root = Path(out_dir).expanduser()
     ext = "." + video_format
-    meta = {"format": FORMAT, "version": 1, "seed": seed, "per_class": per_class, "test_per_class": test_per_class,
-            "size": size, "frames": frames, "fps": fps, "video_format": video_format, "classes": list(VIDEO_ACTIONS)}
+    meta = {
+        "format": FORMAT,
+        "version": 1,
+        "seed": seed,
+        "per_class": per_class,
+        "test_per_class": test_per_class,
+        "size": size,
+        "frames": frames,
+        "fps": fps,
+        "video_format": video_format,
+        "classes": list(VIDEO_ACTIONS),
+    }
     claim_folder(root, meta, _clear_videos, what="synthetic video set")
 
     start = time.perf_counter()
@@ -233,8 +259,9 @@ def generate_video_set(out_dir: Path | str, *, per_class: int = 30, test_per_cla
                 names[split].append(rel + ext)
     n_workers = max(1, min(n_workers, len(items) // 4 or 1))
     chunk = max(1, min(8, len(items) // (n_workers * 6) or 1))
-    jobs: list[Job] = [(str(root), size, frames, fps, ext, seed, items[i:i + chunk])
-                       for i in range(0, len(items), chunk)]
+    jobs: list[Job] = [
+        (str(root), size, frames, fps, ext, seed, items[i : i + chunk]) for i in range(0, len(items), chunk)
+    ]
 
     run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth video", progress=progress)
 
@@ -247,5 +274,15 @@ def generate_video_set(out_dir: Path | str, *, per_class: int = 30, test_per_cla
     return VideoSynthReport(root, len(names["train"]), len(names["test"]), frames, seconds, rate, rate * frames)
 
 
-__all__ = ["FORMAT", "VIDEO_ACTIONS", "VideoScene", "VideoSynthReport", "clip_names", "generate_video_set",
-           "render_video", "sample_video", "video_rng", "write_video"]
+__all__ = [
+    "FORMAT",
+    "VIDEO_ACTIONS",
+    "VideoScene",
+    "VideoSynthReport",
+    "clip_names",
+    "generate_video_set",
+    "render_video",
+    "sample_video",
+    "video_rng",
+    "write_video",
+]

@@ -127,7 +127,9 @@ def _clear_images(root: Path) -> None:
                     f.unlink()
 
 
-def run_jobs(render: Callable[[Any], int], jobs: list[Any], n_workers: int, *, total: int, desc: str, progress: bool) -> None:
+def run_jobs(
+    render: Callable[[Any], int], jobs: list[Any], n_workers: int, *, total: int, desc: str, progress: bool
+) -> None:
     """``render(job)`` for every job, in worker processes when there are several, with one progress bar.
 
     ``render`` returns how many items the job drew. Each item seeds its own generator,
@@ -152,8 +154,16 @@ def _context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
-def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 10, size: int = 128,
-             seed: int = 0, workers: int | None = None, progress: bool = True) -> SynthReport:
+def generate(
+    out_dir: Path | str,
+    *,
+    per_class: int = 60,
+    test_per_class: int = 10,
+    size: int = 128,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> SynthReport:
     """Write the synthetic action dataset to ``out_dir`` in the Kaggle HAR layout, with evidence masks.
 
     Layout: ``Training_set.csv`` (filename,label) + ``train/``, ``Testing_set.csv``
@@ -167,8 +177,15 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     seed = _check_int("seed", seed, 0)
     n_workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1)
     root = Path(out_dir).expanduser()
-    meta = {"format": _FORMAT, "version": 1, "seed": seed, "per_class": per_class,
-            "test_per_class": test_per_class, "size": size, "classes": list(ACTIONS)}
+    meta = {
+        "format": _FORMAT,
+        "version": 1,
+        "seed": seed,
+        "per_class": per_class,
+        "test_per_class": test_per_class,
+        "size": size,
+        "classes": list(ACTIONS),
+    }
     claim_folder(root, meta, _clear_images)
     for sub in _IMAGE_DIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -178,14 +195,14 @@ def generate(out_dir: Path | str, *, per_class: int = 60, test_per_class: int = 
     items = [(split, i + 1, a) for split in ("train", "test") for i, a in enumerate(labels[split])]
     n_workers = max(1, min(n_workers, len(items) // 8 or 1))
     chunk = max(4, min(48, len(items) // (n_workers * 6) or 1))
-    jobs: list[Job] = [(str(root), size, seed, items[i:i + chunk]) for i in range(0, len(items), chunk)]
+    jobs: list[Job] = [(str(root), size, seed, items[i : i + chunk]) for i in range(0, len(items), chunk)]
 
     run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth", progress=progress)
 
     names = {split: [f"Image_{i + 1}.jpg" for i in range(len(labels[split]))] for split in labels}
-    write_csv(root / "Training_set.csv", ("filename", "label"), zip(names["train"], labels["train"]))
+    write_csv(root / "Training_set.csv", ("filename", "label"), zip(names["train"], labels["train"], strict=False))
     write_csv(root / "Testing_set.csv", ("filename",), ([n] for n in names["test"]))
-    write_csv(root / "Testing_set_labels.csv", ("filename", "label"), zip(names["test"], labels["test"]))
+    write_csv(root / "Testing_set_labels.csv", ("filename", "label"), zip(names["test"], labels["test"], strict=False))
     write_text(root / "classes.txt", "\n".join(ACTIONS) + "\n")
     write_marker(root, meta, complete=True)
     seconds = time.perf_counter() - start

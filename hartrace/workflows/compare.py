@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.base.errors import UsageError
-from hartrace.workflows.evaluate import evaluate
 from hartrace.base.io import write_csv, write_json, write_text
 from hartrace.models import model_info
+from hartrace.workflows.evaluate import evaluate
 from hartrace.workflows.train.config import TrainConfig
 from hartrace.workflows.train.trainer import train
 
@@ -72,7 +72,9 @@ def compare(
                 "accuracy": round(100 * report["accuracy"], 1),
                 "top5": round(100 * report["top5_accuracy"], 1),
                 "f1": round(report["weighted_f1"], 3),
-                "images_per_second": round(sum(r["images_per_second"] for r in result.history) / len(result.history), 1),
+                "images_per_second": round(
+                    sum(r["images_per_second"] for r in result.history) / len(result.history), 1
+                ),
                 "epochs": len(result.history),
                 "seconds": round(result.seconds, 1),
                 "run": name,

@@ -57,16 +57,24 @@ class DemoResult:
 
 
 def run_demo(
-    data: str | Path, runs_dir: str | Path = "checkpoints", *, seed: int = 0, epochs: int | None = None,
-    progress: bool = True, log: Callable[[str], None] = print,
-) -> DemoResult:  # fmt: skip
+    data: str | Path,
+    runs_dir: str | Path = "checkpoints",
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> DemoResult:
     """Generate the synthetic set, summarise it, train the quick model on it, evaluate, explain and audit it."""
     start = time.perf_counter()
     from hartrace.synth import generate
 
     # before torch is imported, so the generator's worker processes can fork
     report = generate(data, per_class=DEMO_PER_CLASS, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress)
-    log(f"[1/7] synthetic dataset: {report.n_train} train + {report.n_test} test images in {report.seconds:.1f} s -> {report.root}")
+    log(
+        f"[1/7] synthetic dataset: {report.n_train} train + {report.n_test} test images "
+        f"in {report.seconds:.1f} s -> {report.root}"
+    )
 
     from hartrace.data import load_dataset
     from hartrace.data.summary import summarize
@@ -94,45 +102,71 @@ def run_demo(
     image = sorted((report.root / "test").glob("*.jpg"))[0]
     shown = visualize(image, run=result.run_dir)
     top = shown.summary["top_k"][0]
-    log(f"[5/7] {image.name}: {top['class']} ({top['probability']:.0%}); activations, kernels, CAM, flow diagram -> {shown.out_dir}")
-    explained = explain_split(result.run_dir, split="val", overlays=False, tolerance=POINTING_TOLERANCE, progress=progress)
+    log(
+        f"[5/7] {image.name}: {top['class']} ({top['probability']:.0%}); "
+        f"activations, kernels, CAM, flow diagram -> {shown.out_dir}"
+    )
+    explained = explain_split(
+        result.run_dir, split="val", overlays=False, tolerance=POINTING_TOLERANCE, progress=progress
+    )
     s = explained.summary
     log(
         f"[6/7] Grad-CAM at {s['layer']} points at the evidence (pointing game, {POINTING_TOLERANCE}-px tolerance) on "
-        f"{s['pointing_game']:.1%} of validation images (random map: {s['pointing_game_random_baseline']:.1%}) -> {explained.out_dir}"
+        f"{s['pointing_game']:.1%} of validation images (random map: {s['pointing_game_random_baseline']:.1%}) "
+        f"-> {explained.out_dir}"
     )
 
     from hartrace.workflows.audit.run import audit
 
-    audited = audit(result.run_dir, split="val", tolerance=POINTING_TOLERANCE, seed=seed, progress=progress, **DEMO_AUDIT)
+    audited = audit(
+        result.run_dir, split="val", tolerance=POINTING_TOLERANCE, seed=seed, progress=progress, **DEMO_AUDIT
+    )
     first, *more = audit_headline(audited.summary)
     log(f"[7/7] {first} -> {audited.out_dir}")
     for line in more:
         log(f"      {line}")
     return DemoResult(
-        report.root, summary_dir, result.run_dir, evaluation.out_dir, accuracy, shown.out_dir, explained.out_dir,
-        s["pointing_game"], s["pointing_game_random_baseline"], audited.out_dir, audited.summary, time.perf_counter() - start,
-    )  # fmt: skip
+        report.root,
+        summary_dir,
+        result.run_dir,
+        evaluation.out_dir,
+        accuracy,
+        shown.out_dir,
+        explained.out_dir,
+        s["pointing_game"],
+        s["pointing_game_random_baseline"],
+        audited.out_dir,
+        audited.summary,
+        time.perf_counter() - start,
+    )
 
 
 def audit_headline(summary: dict[str, Any]) -> list[str]:
-    """The audit in a few lines: Grad-CAM's pointing game and deletion AUC beside chance, and each method's sanity verdict."""
+    """The audit in a few lines: Grad-CAM's pointing game and deletion AUC beside chance,
+    and each method's sanity verdict."""
     methods = summary["methods"]
     lines = [f"audit of {' and '.join(methods)} on {summary['images']} {summary['split']} images"]
     if "gradcam" in methods:
         g = methods["gradcam"]
-        pointing = "" if g["pointing_game"] is None else (
-            f"pointing game {g['pointing_game']:.0%} (random map {g['pointing_random_baseline']:.0%}), "
-        )  # fmt: skip
-        lines.append(f"Grad-CAM: {pointing}deletion AUC {g['deletion_auc']:.2f} (random pixel order {g['deletion_auc_random']:.2f})")
+        pointing = (
+            ""
+            if g["pointing_game"] is None
+            else (f"pointing game {g['pointing_game']:.0%} (random map {g['pointing_random_baseline']:.0%}), ")
+        )
+        lines.append(
+            f"Grad-CAM: {pointing}deletion AUC {g['deletion_auc']:.2f} "
+            f"(random pixel order {g['deletion_auc_random']:.2f})"
+        )
     verdicts = [
         f"{name} {'passes' if m['sanity']['passed'] else 'FAILS'} ({m['sanity']['final_spearman']:.2f})"
         for name, m in methods.items()
         if m["sanity"].get("passed") is not None
     ]
     if verdicts:
-        lines.append("sanity check (Spearman with the original maps once every layer is randomised; a pass is below "
-                     f"{next(iter(methods.values()))['sanity']['threshold']:.1f}): " + ", ".join(verdicts))  # fmt: skip
+        lines.append(
+            "sanity check (Spearman with the original maps once every layer is randomised; a pass is below "
+            f"{next(iter(methods.values()))['sanity']['threshold']:.1f}): " + ", ".join(verdicts)
+        )
     return lines
 
 
@@ -147,10 +181,13 @@ def next_steps(result: DemoResult) -> str:
             f"  dataset           {result.data}/  (Kaggle HAR layout + masks/)",
             f"  dataset summary   {result.summary_dir}/  (summary.json, class_distribution.png, samples.png)",
             f"  run               {run}/  (best.pt, last.pt, config.yaml, split.json, metrics.csv, curves.png)",
-            f"  evaluation        {ev}/  (eval.json, per_class.csv, confusion_matrix.png, misclassified.png, predictions.csv)",
-            f"  one image         {result.visualize_dir}/  (report.html, flow.png, cam.png, activations_*.png, kernels_*.png)",
+            f"  evaluation        {ev}/  "
+            "(eval.json, per_class.csv, confusion_matrix.png, misclassified.png, predictions.csv)",
+            f"  one image         {result.visualize_dir}/  "
+            "(report.html, flow.png, cam.png, activations_*.png, kernels_*.png)",
             f"  explanations      {result.explain_dir}/  (explanations.csv, summary.json)",
-            f"  audit             {result.audit_dir}/  (audit.md, audit.json, curves.png, cascade.png, worst.png, per_image.csv)",
+            f"  audit             {result.audit_dir}/  "
+            "(audit.md, audit.json, curves.png, cascade.png, worst.png, per_image.csv)",
             "",
             "Browse it all in the explorer:",
             f"  .venv/bin/hartrace explore --runs {run.parent}   ->  http://127.0.0.1:8050/",

@@ -16,19 +16,32 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain
-from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.attribution.temporal import evenly_spaced
+from hartrace.base.errors import UsageError
 from hartrace.base.io import atomic_path, write_csv, write_json
-from hartrace.runs.loading import open_dataset, open_model
 from hartrace.base.progress import progress_bar
+from hartrace.data.pipeline import InputSpec, evaluation_dataset
+from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
 from hartrace.runs.distributed import setup_distributed, teardown_distributed
+from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import Task, task_of
 
-COLUMNS = ("path", "true", "predicted", "probability", "target", "peak_y", "peak_x", "pointing_hit", "energy_inside", "random_baseline", "overlay")
-#: A video's row also says in which clip frame its map peaks, and how often each frame's own peak hits that frame's evidence.
+COLUMNS = (
+    "path",
+    "true",
+    "predicted",
+    "probability",
+    "target",
+    "peak_y",
+    "peak_x",
+    "pointing_hit",
+    "energy_inside",
+    "random_baseline",
+    "overlay",
+)
+#: A video's row also says in which clip frame its map peaks, and how often each frame's own peak
+#: hits that frame's evidence.
 VIDEO_COLUMNS = (*COLUMNS[:5], "peak_t", *COLUMNS[5:10], "frame_pointing_game", "frame_random_baseline", "overlay")
 #: Frames shown in a video's overlay strip.
 STRIP_FRAMES = 6
@@ -87,22 +100,34 @@ def explain_split(
         mine = list(range(ctx.rank, len(samples), ctx.world))
         spec = opened.spec.input
         task = task_of(spec)
-        dataset = evaluation_dataset([samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts)
+        dataset = evaluation_dataset(
+            [samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts
+        )
         columns = VIDEO_COLUMNS if task.is_video else COLUMNS
-        out_dir = Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
+        out_dir = (
+            Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
+        )
         started = time.perf_counter()
         rows: list[dict[str, Any]] = []
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=0)
         position = 0
-        with progress_bar(total=len(dataset), desc=f"explaining {split} ({method})", enabled=progress and ctx.is_main) as bar:
+        with progress_bar(
+            total=len(dataset), desc=f"explaining {split} ({method})", enabled=progress and ctx.is_main
+        ) as bar:
             for images, labels, masks in loader:
                 images = images.to(ctx.device)
                 chosen = None if target in (None, "pred") else target
-                explanation = explain(model, images, layer, method, chosen, classes=opened.classes)  # maps and prediction in one pass
+                explanation = explain(
+                    model, images, layer, method, chosen, classes=opened.classes
+                )  # maps and prediction in one pass
                 maps, probabilities = explanation.maps[:, 0].cpu(), explanation.probabilities.cpu()
                 masks = task.as_maps(masks)  # [B, T, H, W] or [B, H, W], as the maps
                 has_evidence = masks.flatten(1).any(1)
-                hits, energy, baseline = pointing_hits(maps, masks, tolerance), energy_inside(maps, masks), random_baseline(masks, tolerance)
+                hits, energy, baseline = (
+                    pointing_hits(maps, masks, tolerance),
+                    energy_inside(maps, masks),
+                    random_baseline(masks, tolerance),
+                )
                 if task.is_video:
                     frame_hits, frame_baseline, frames_with_evidence = _per_frame_scores(maps, masks, tolerance)
                 for j in range(len(images)):
@@ -112,28 +137,37 @@ def explain_split(
                     overlay = out_dir / "overlays" / f"{Path(sample.path).stem}.png"
                     if overlays:
                         _save_overlay(task, images[j], maps[j], spec, overlay)
-                    rows.append({
-                        "path": index.relative(sample.path),
-                        "true": opened.classes[int(labels[j])] if int(labels[j]) >= 0 else "",
-                        "predicted": opened.classes[int(probabilities[j].argmax())],
-                        "probability": round(float(probabilities[j].max()), 6),
-                        "target": chosen or "pred",
-                        "peak_t": peak // plane,
-                        "peak_y": peak % plane // maps.shape[-1],
-                        "peak_x": peak % maps.shape[-1],
-                        "pointing_hit": bool(hits[j]) if has_evidence[j] else "",
-                        "energy_inside": round(float(energy[j]), 6) if has_evidence[j] else "",
-                        "random_baseline": round(float(baseline[j]), 6) if has_evidence[j] else "",
-                        "overlay": str(overlay.relative_to(out_dir)) if overlays else "",
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "path": index.relative(sample.path),
+                            "true": opened.classes[int(labels[j])] if int(labels[j]) >= 0 else "",
+                            "predicted": opened.classes[int(probabilities[j].argmax())],
+                            "probability": round(float(probabilities[j].max()), 6),
+                            "target": chosen or "pred",
+                            "peak_t": peak // plane,
+                            "peak_y": peak % plane // maps.shape[-1],
+                            "peak_x": peak % maps.shape[-1],
+                            "pointing_hit": bool(hits[j]) if has_evidence[j] else "",
+                            "energy_inside": round(float(energy[j]), 6) if has_evidence[j] else "",
+                            "random_baseline": round(float(baseline[j]), 6) if has_evidence[j] else "",
+                            "overlay": str(overlay.relative_to(out_dir)) if overlays else "",
+                        }
+                    )
                     if task.is_video:
                         scored = frames_with_evidence[j]
-                        rows[-1]["frame_pointing_game"] = round(float(frame_hits[j][scored].float().mean()), 6) if scored.any() else ""
-                        rows[-1]["frame_random_baseline"] = round(float(frame_baseline[j][scored].mean()), 6) if scored.any() else ""
+                        rows[-1]["frame_pointing_game"] = (
+                            round(float(frame_hits[j][scored].float().mean()), 6) if scored.any() else ""
+                        )
+                        rows[-1]["frame_random_baseline"] = (
+                            round(float(frame_baseline[j][scored].mean()), 6) if scored.any() else ""
+                        )
                     position += 1
                 bar.update(len(images))
         all_rows = [row for share in ctx.gather(rows) for row in share]
-        summary = {"task": spec.task, **_summarise(all_rows, method, layer, split, time.perf_counter() - started, ctx.world)}
+        summary = {
+            "task": spec.task,
+            **_summarise(all_rows, method, layer, split, time.perf_counter() - started, ctx.world),
+        }
         if ctx.is_main:
             write_csv(out_dir / "explanations.csv", columns, ([row.get(c, "") for c in columns] for row in all_rows))
             write_json(out_dir / "summary.json", summary)
@@ -142,18 +176,28 @@ def explain_split(
         teardown_distributed(ctx)
 
 
-def _per_frame_scores(maps: torch.Tensor, masks: torch.Tensor, tolerance: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each frame's own peak against its own evidence ``[B, T]``, the frames' random baselines, and which frames have evidence."""
+def _per_frame_scores(
+    maps: torch.Tensor, masks: torch.Tensor, tolerance: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each frame's own peak against its own evidence ``[B, T]``, the frames' random baselines,
+    and which frames have evidence."""
     hits = pointing_hits(maps, masks, tolerance, per_frame=True)
     return hits, random_baseline(masks, tolerance, per_frame=True), masks.flatten(2).any(2)
 
 
-def _summarise(rows: list[dict[str, Any]], method: str, layer: str, split: str, seconds: float, world: int) -> dict[str, Any]:
+def _summarise(
+    rows: list[dict[str, Any]], method: str, layer: str, split: str, seconds: float, world: int
+) -> dict[str, Any]:
     scored = [r for r in rows if r["pointing_hit"] != ""]
     summary: dict[str, Any] = {
-        "method": method, "layer": layer, "split": split, "images": len(rows), "processes": world,
-        "seconds": round(seconds, 2), "images_per_second": round(len(rows) / max(seconds, 1e-9), 2),
-    }  # fmt: skip
+        "method": method,
+        "layer": layer,
+        "split": split,
+        "images": len(rows),
+        "processes": world,
+        "seconds": round(seconds, 2),
+        "images_per_second": round(len(rows) / max(seconds, 1e-9), 2),
+    }
     if scored:
         summary.update(
             {

@@ -53,7 +53,7 @@ def clicked_tile(clicks: list[int | None], component_ids: list[dict[str, str]], 
     """The image id of the tile that was really clicked (not one that just appeared)."""
     if not triggered_id or not isinstance(triggered_id, dict):
         return None
-    for count, component_id in zip(clicks or [], component_ids or []):
+    for count, component_id in zip(clicks or [], component_ids or [], strict=False):
         if component_id.get("index") == triggered_id.get("index"):
             return component_id["index"] if count else None
     return None

@@ -22,9 +22,14 @@ def request_limit(service: ExplorerAPI) -> int:
 
 def build(service: ExplorerAPI, *, title: str = "hartrace explorer") -> dash.Dash:
     app = dash.Dash(
-        __name__, use_pages=True, pages_folder="", assets_folder=str(HERE / "assets"), title=title, update_title=None,
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(HERE / "assets"),
+        title=title,
+        update_title=None,
         suppress_callback_exceptions=False,
-    )  # fmt: skip
+    )
     app.server.config["MAX_CONTENT_LENGTH"] = request_limit(service)
     pages.register(app, service, title=title)
     register(app, service, shell.callback.specs)

@@ -6,13 +6,13 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.widgets import image_label, run_label
 from hartrace.explorer.app.pages.video import PATH as VIDEO_PATH
 from hartrace.explorer.app.pages.video import page_for
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 callback = Callbacks()
 
@@ -73,11 +73,14 @@ def describe_selection(run: str | None, image_id: str | None, target: str | None
     if page_for(image_id) == VIDEO_PATH:
         kind, links = "video ", [dcc.Link("Video", href=VIDEO_PATH, className="selection-link")]
     else:
-        kind, links = "image ", [
-            dcc.Link("Prediction", href="/prediction", className="selection-link"),
-            dcc.Link("Explain", href="/explain", className="selection-link"),
-            dcc.Link("Inside", href="/inside", className="selection-link"),
-        ]
+        kind, links = (
+            "image ",
+            [
+                dcc.Link("Prediction", href="/prediction", className="selection-link"),
+                dcc.Link("Explain", href="/explain", className="selection-link"),
+                dcc.Link("Inside", href="/inside", className="selection-link"),
+            ],
+        )
     return [
         thumb,
         html.Span([html.B(kind), image_label(image_id)], className="selection-item"),

@@ -20,18 +20,50 @@ from hartrace.render import image_gallery_figure
 from hartrace.workflows.audit.types import WORST_PER_METHOD, Tile
 
 PER_IMAGE_COLUMNS = (
-    "path", "method", "true", "predicted", "probability", "pointing_hit", "pointing_random_baseline", "energy_inside",
-    "energy_random_baseline", "deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random", "drop", "increase",
-)  # fmt: skip
+    "path",
+    "method",
+    "true",
+    "predicted",
+    "probability",
+    "pointing_hit",
+    "pointing_random_baseline",
+    "energy_inside",
+    "energy_random_baseline",
+    "deletion_auc",
+    "deletion_auc_random",
+    "insertion_auc",
+    "insertion_auc_random",
+    "drop",
+    "increase",
+)
 PER_CLASS_COLUMNS = (
-    "method", "class", "images", "with_evidence", "hits", "pointing_game", "pointing_random_baseline", "energy_inside",
-    "energy_random_baseline", "deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random",
-    "average_drop", "average_increase",
-)  # fmt: skip
+    "method",
+    "class",
+    "images",
+    "with_evidence",
+    "hits",
+    "pointing_game",
+    "pointing_random_baseline",
+    "energy_inside",
+    "energy_random_baseline",
+    "deletion_auc",
+    "deletion_auc_random",
+    "insertion_auc",
+    "insertion_auc_random",
+    "average_drop",
+    "average_increase",
+)
 TABLE_HEADER = (
-    "method", "pointing game (random)", "energy inside (random)", "deletion AUC (random order; lower is better)",
-    "insertion AUC (random order; higher is better)", "avg drop %", "avg increase %", "sanity (final Spearman)", "s/image (map alone)",
-)  # fmt: skip
+    "method",
+    "pointing game (random)",
+    "energy inside (random)",
+    "deletion AUC (random order; lower is better)",
+    "insertion AUC (random order; higher is better)",
+    "avg drop %",
+    "avg increase %",
+    "sanity (final Spearman)",
+    "s/image (map alone)",
+)
 #: A failed sanity check's final Spearman from which the maps are said to "barely change".
 BARELY_CHANGE = 0.6
 #: One marker per method, so curves that lie on top of each other can still be told apart.
@@ -57,18 +89,21 @@ def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
     """One row of cells per method, in :data:`TABLE_HEADER`'s order."""
     rows = []
     for method, m in summary["methods"].items():
-        rows.append([
-            method,
-            _pair(m["pointing_game"], m["pointing_random_baseline"], True),
-            _pair(m["energy_inside"], m["energy_random_baseline"], True),
-            _pair(m["deletion_auc"], m["deletion_auc_random"], False),
-            _pair(m["insertion_auc"], m["insertion_auc_random"], False),
-            "-" if m["average_drop"] is None else f"{100 * m['average_drop']:.1f}",
-            "-" if m["average_increase"] is None else f"{100 * m['average_increase']:.1f}",
-            _sanity_cell(m["sanity"]),
-            f"{m['seconds_per_image']:.3f} ({m['map_seconds_per_image']:.3f})"
-            if m.get("map_seconds_per_image") is not None else f"{m['seconds_per_image']:.3f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                method,
+                _pair(m["pointing_game"], m["pointing_random_baseline"], True),
+                _pair(m["energy_inside"], m["energy_random_baseline"], True),
+                _pair(m["deletion_auc"], m["deletion_auc_random"], False),
+                _pair(m["insertion_auc"], m["insertion_auc_random"], False),
+                "-" if m["average_drop"] is None else f"{100 * m['average_drop']:.1f}",
+                "-" if m["average_increase"] is None else f"{100 * m['average_increase']:.1f}",
+                _sanity_cell(m["sanity"]),
+                f"{m['seconds_per_image']:.3f} ({m['map_seconds_per_image']:.3f})"
+                if m.get("map_seconds_per_image") is not None
+                else f"{m['seconds_per_image']:.3f}",
+            ]
+        )
     return rows
 
 
@@ -92,8 +127,10 @@ def method_problems(method: str, m: Mapping[str, Any]) -> list[str]:
             )
         else:
             problems.append(
-                f"{method}: maps still resemble the originals when the weights are randomised (Spearman {final:.2f} after "
-                f"randomising every layer; a pass needs below {threshold:.1f}): they show the image's structure more than "
+                f"{method}: maps still resemble the originals when the weights are randomised "
+                f"(Spearman {final:.2f} after "
+                f"randomising every layer; a pass needs below {threshold:.1f}): "
+                f"they show the image's structure more than "
                 f"what this model learnt"
             )
     if m.get("pointing_game") is not None and m["pointing_game"] <= m["pointing_random_baseline"]:
@@ -108,12 +145,15 @@ def method_problems(method: str, m: Mapping[str, Any]) -> list[str]:
         )
     if m.get("deletion_auc") is not None and m["deletion_auc"] >= m["deletion_auc_random"]:
         problems.append(
-            f"{method}: deleting the pixels it ranks highest lowers the score no faster than deleting them in a random order "
-            f"(deletion AUC {m['deletion_auc']:.3f} vs {m['deletion_auc_random']:.3f}): its ranking is not what the model relies on"
+            f"{method}: deleting the pixels it ranks highest lowers the score no faster than deleting them "
+            f"in a random order "
+            f"(deletion AUC {m['deletion_auc']:.3f} vs {m['deletion_auc_random']:.3f}): "
+            f"its ranking is not what the model relies on"
         )
     if m.get("insertion_auc") is not None and m["insertion_auc"] <= m["insertion_auc_random"]:
         problems.append(
-            f"{method}: inserting the pixels it ranks highest raises the score no faster than inserting them in a random order "
+            f"{method}: inserting the pixels it ranks highest raises the score no faster than inserting them "
+            f"in a random order "
             f"(insertion AUC {m['insertion_auc']:.3f} vs {m['insertion_auc_random']:.3f})"
         )
     return problems
@@ -126,12 +166,15 @@ def all_problems(summary: Mapping[str, Any]) -> list[str]:
 def markdown_report(summary: Mapping[str, Any]) -> str:
     """``audit.md``: what was audited, the table, every failed check in words, and how to read the columns."""
     s = summary
-    evidence = f"{s['with_evidence']} with evidence" if s["with_evidence"] else "none with evidence, so no localisation scores"
+    evidence = (
+        f"{s['with_evidence']} with evidence" if s["with_evidence"] else "none with evidence, so no localisation scores"
+    )
     problems = all_problems(s)
     lines = [
         f"# Explanation audit: {Path(s['run']).name}, {s['split']} split",
         "",
-        f"{s['images']} images ({evidence}); maps for each image's predicted class at `{s['layer']}`; pointing-game tolerance "
+        f"{s['images']} images ({evidence}); maps for each image's predicted class at `{s['layer']}`; "
+        f"pointing-game tolerance "
         f"{s['tolerance']} px; perturbation curves in {s['steps']} steps towards a blurred image; sanity check on "
         f"{s['cascade_images']} images; {s['seconds']:.0f} s in all.",
         "",
@@ -143,47 +186,69 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
         "",
         "## How to read it",
         "",
-        "- **pointing game**: how often the map's peak falls on the evidence (within the tolerance); in brackets, the chance "
-        "that a uniformly random map's peak does.",
-        "- **energy inside**: the share of the map's mass on the evidence; a random map puts the evidence's share of the image there.",
-        "- **deletion AUC**: the predicted class's probability as the pixels the map ranks highest are blurred away first, "
-        "averaged over the curve; lower means the map found what the model relies on. In brackets, the same in a random order.",
+        "- **pointing game**: how often the map's peak falls on the evidence (within the tolerance); "
+        "in brackets, the chance that a uniformly random map's peak does.",
+        "- **energy inside**: the share of the map's mass on the evidence; "
+        "a random map puts the evidence's share of the image there.",
+        "- **deletion AUC**: the predicted class's probability as the pixels the map ranks highest "
+        "are blurred away first, averaged over the curve; lower means the map found what the model relies on. "
+        "In brackets, the same in a random order.",
         "- **insertion AUC**: the probability as those pixels are put back into a blurred image, most important first; "
         "higher is better.",
-        "- **avg drop / increase**: the image multiplied by the map: the mean relative drop of the probability, and how "
-        "often it rises instead.",
-        "- **sanity**: the model's layers are randomised from the output down and the maps recomputed; a method passes when its "
+        "- **avg drop / increase**: the image multiplied by the map: the mean relative drop of the probability, "
+        "and how often it rises instead.",
+        "- **sanity**: the model's layers are randomised from the output down and the maps recomputed; "
+        "a method passes when its "
         f"final maps' Spearman rank correlation with the originals is below {_threshold(s):.1f}.",
         "- **s/image**: the method's maps and all its checks, per image; in brackets the maps alone. The random-order "
         f"curves, shared by every method, took {s.get('random_order_seconds', 0.0):.1f} s more.",
         "",
         "Files: `audit.json`, `per_image.csv`, `per_class.csv`, `curves.png`, `cascade.png`, `worst.png`.",
         "",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
 def _threshold(summary: Mapping[str, Any]) -> float:
-    return next((m["sanity"]["threshold"] for m in summary["methods"].values() if m["sanity"].get("threshold") is not None), 0.3)
+    return next(
+        (m["sanity"]["threshold"] for m in summary["methods"].values() if m["sanity"].get("threshold") is not None), 0.3
+    )
 
 
 def curves_figure(summary: Mapping[str, Any]) -> Figure:
-    """Mean deletion and insertion curves, one line per method, beside the random-order curve (the same for every method)."""
+    """Mean deletion and insertion curves, one line per method, beside the random-order curve
+    (the same for every method)."""
     fig = Figure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
-    titles = {"deletion": "deletion: most important pixels blurred first\n(lower is better)",
-              "insertion": "insertion: most important pixels restored first\n(higher is better)"}  # fmt: skip
+    titles = {
+        "deletion": "deletion: most important pixels blurred first\n(lower is better)",
+        "insertion": "insertion: most important pixels restored first\n(higher is better)",
+    }
     xlabels = {"deletion": "fraction of pixels blurred", "insertion": "fraction of pixels restored"}
     methods = summary["methods"]
     for ax, mode in zip(axes, ("deletion", "insertion"), strict=True):
         for n, (method, m) in enumerate(methods.items()):
             x = m["curves"]["x"]
-            ax.plot(x, m["curves"][mode], color=f"C{n}", lw=2, marker=MARKERS[n % len(MARKERS)], ms=4,
-                    markevery=max(1, (len(x) - 1) // 10), label=f"{method} (AUC {m[f'{mode}_auc']:.3f})")  # fmt: skip
+            ax.plot(
+                x,
+                m["curves"][mode],
+                color=f"C{n}",
+                lw=2,
+                marker=MARKERS[n % len(MARKERS)],
+                ms=4,
+                markevery=max(1, (len(x) - 1) // 10),
+                label=f"{method} (AUC {m[f'{mode}_auc']:.3f})",
+            )
         if methods:
             first = next(iter(methods.values()))
-            ax.plot(first["curves"]["x"], first["curves"][f"{mode}_random"], color="black", ls="--", lw=1.5,
-                    label=f"random order (AUC {first[f'{mode}_auc_random']:.3f})")  # fmt: skip
+            ax.plot(
+                first["curves"]["x"],
+                first["curves"][f"{mode}_random"],
+                color="black",
+                ls="--",
+                lw=1.5,
+                label=f"random order (AUC {first[f'{mode}_auc_random']:.3f})",
+            )
         ax.set(xlabel=xlabels[mode], ylabel="probability of the predicted class", xlim=(0, 1), ylim=(0, 1.02))
         ax.set_title(titles[mode], fontsize=10)
         ax.grid(alpha=0.3)
@@ -207,8 +272,18 @@ def cascade_figure(summary: Mapping[str, Any]) -> Figure:
         mean = np.array([np.nan if c["spearman_mean"] is None else c["spearman_mean"] for c in cascade], dtype=float)
         std = np.array([0.0 if c["spearman_std"] is None else c["spearman_std"] for c in cascade], dtype=float)
         verdict = "pass" if m["sanity"]["passed"] else "FAIL"
-        ax.errorbar(x, mean, yerr=std, fmt="-" + MARKERS[n % len(MARKERS)], ms=4, lw=1.8, elinewidth=0.8, capsize=2,
-                    color=f"C{n}", label=f"{method} ({verdict}, final {m['sanity']['final_spearman']:.2f})")  # fmt: skip
+        ax.errorbar(
+            x,
+            mean,
+            yerr=std,
+            fmt="-" + MARKERS[n % len(MARKERS)],
+            ms=4,
+            lw=1.8,
+            elinewidth=0.8,
+            capsize=2,
+            color=f"C{n}",
+            label=f"{method} ({verdict}, final {m['sanity']['final_spearman']:.2f})",
+        )
         if len(cascade) > len(labels):
             labels = [c["randomised"] for c in cascade]
     threshold = _threshold(summary)
@@ -218,10 +293,18 @@ def cascade_figure(summary: Mapping[str, Any]) -> Figure:
         ax.set_xticks(range(len(labels)), ticks, rotation=30, ha="right", fontsize=8)
         ax.legend(fontsize=8, loc="upper right")
     else:
-        ax.text(0.5, 0.5, "no sanity check was run (--cascade-images 0)", ha="center", va="center", transform=ax.transAxes)
-    ax.set(ylabel="Spearman with the original maps", ylim=(min(-0.1, ax.get_ylim()[0]), 1.05),
-           xlabel="layers randomised, cumulatively from the output down")  # fmt: skip
-    ax.set_title(f"sanity check: cascading randomisation on {summary['cascade_images']} images (mean ± std per image)", fontsize=10)
+        ax.text(
+            0.5, 0.5, "no sanity check was run (--cascade-images 0)", ha="center", va="center", transform=ax.transAxes
+        )
+    ax.set(
+        ylabel="Spearman with the original maps",
+        ylim=(min(-0.1, ax.get_ylim()[0]), 1.05),
+        xlabel="layers randomised, cumulatively from the output down",
+    )
+    ax.set_title(
+        f"sanity check: cascading randomisation on {summary['cascade_images']} images (mean ± std per image)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -245,7 +328,8 @@ def tile_picture(tile: Tile, side: int = TILE_SIDE) -> np.ndarray:
 
 
 def worst_figure(tiles: Sequence[Tile], methods: Sequence[str], per_method: int, title: str) -> Figure:
-    """A row per method of its worst-explained images, captioned with class, method and the score that put them there."""
+    """A row per method of its worst-explained images, captioned with class, method and the score
+    that put them there."""
     images: list[np.ndarray] = []
     captions: list[str] = []
     blank = np.full((TILE_SIDE, TILE_SIDE, 3), 255, dtype=np.uint8)
@@ -273,8 +357,11 @@ def per_class_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
     ]
 
 
-def write_report(out_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], tiles: Sequence[Tile]) -> list[Path]:
-    """Write ``audit.json``, ``audit.md``, ``per_image.csv``, ``per_class.csv``, ``curves.png``, ``cascade.png`` and ``worst.png``."""
+def write_report(
+    out_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], tiles: Sequence[Tile]
+) -> list[Path]:
+    """Write ``audit.json``, ``audit.md``, ``per_image.csv``, ``per_class.csv``, ``curves.png``, ``cascade.png``
+    and ``worst.png``."""
 
     out_dir = Path(out_dir)
     methods = list(summary["methods"])

@@ -30,25 +30,29 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hartrace.workflows.audit import DEFAULT_METHODS
-from hartrace.metrics.faithfulness import DEFAULT_STEPS, average_drop_increase, curve_auc, perturbation_curve
-from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
-from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
-from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, AuditResult, MethodScores, SplitScores, Tile
-from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.data.transforms import to_display_image
-from hartrace.base.errors import UsageError
 from hartrace.attribution.explanation import explain
 from hartrace.attribution.registry import method_spec
+from hartrace.base.errors import UsageError
+from hartrace.base.progress import progress_bar
+from hartrace.data.pipeline import InputSpec, evaluation_dataset
+from hartrace.data.transforms import to_display_image
 from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.metrics.faithfulness import DEFAULT_STEPS, average_drop_increase, curve_auc, perturbation_curve
+from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
+from hartrace.probe.layers import resolve_layers
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import IMAGE, task_of
-from hartrace.probe.layers import resolve_layers
-from hartrace.base.progress import progress_bar
+from hartrace.workflows.audit import DEFAULT_METHODS
+from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
+from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, AuditResult, MethodScores, SplitScores, Tile
+
 
 #: Worst-explained images shown per method in ``worst.png``.
-def method_maps(model: nn.Module, images: torch.Tensor, method: str, layer: str) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Maps ``[B, H, W]`` (CPU) for each image's predicted class, the probabilities ``[B, K]``, and the seconds the maps took.
+def method_maps(
+    model: nn.Module, images: torch.Tensor, method: str, layer: str
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Maps ``[B, H, W]`` (CPU) for each image's predicted class, the probabilities ``[B, K]``,
+    and the seconds the maps took.
 
     Maps and probabilities come from one call: the forward pass that gives the prediction
     is counted in every method's time.
@@ -110,14 +114,18 @@ def audit(
     """
     from hartrace.workflows.audit.report import write_report
 
-    names = _check_options(methods, limit=limit, steps=steps, tolerance=tolerance, cascade_images=cascade_images, batch_size=batch_size)
+    names = _check_options(
+        methods, limit=limit, steps=steps, tolerance=tolerance, cascade_images=cascade_images, batch_size=batch_size
+    )
     started = time.perf_counter()
     opened = open_model(run, checkpoint, runs_dir)
     model = opened.model.eval()
     opened.require_class_scores("audit")
     spec = opened.spec.input
     if task_of(spec) is not IMAGE:
-        raise UsageError(f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)")
+        raise UsageError(
+            f"audit works on image runs; {opened.checkpoint} is a {spec.task} model (`hartrace explain` explains clips)"
+        )
     layer = layer or opened.spec.cam_layer
     resolve_layers(model, [layer])
     index = open_dataset(opened, progress=progress)
@@ -135,17 +143,29 @@ def audit(
     base = _random_order_pass(model, batches, len(samples), device, steps, tolerance, seed, progress, split)
     scored: dict[str, MethodScores] = {}
     for name in names:
-        scored[name] = _method_pass(model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, spec)
+        scored[name] = _method_pass(
+            model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, spec
+        )
         scored[name].sanity = _sanity(model, dataset, base, name, layer, cascade_images, device, seed)
 
     paths = [index.relative(sample.path) for sample in samples]
     summary = summarise(base, scored, opened.classes, steps, paths)
     summary = {
-        "run": str(opened.run_dir or opened.checkpoint), "checkpoint": str(opened.checkpoint), "split": split,
-        "images": len(samples), "with_evidence": int(base.evidence.sum()), "layer": layer, "tolerance": tolerance,
-        "steps": steps, "perturbation_baseline": "blur", "cascade_images": min(cascade_images, len(samples)), "seed": seed,
-        "random_order_seconds": round(base.seconds, 3), "seconds": 0.0, **summary,
-    }  # fmt: skip
+        "run": str(opened.run_dir or opened.checkpoint),
+        "checkpoint": str(opened.checkpoint),
+        "split": split,
+        "images": len(samples),
+        "with_evidence": int(base.evidence.sum()),
+        "layer": layer,
+        "tolerance": tolerance,
+        "steps": steps,
+        "perturbation_baseline": "blur",
+        "cascade_images": min(cascade_images, len(samples)),
+        "seed": seed,
+        "random_order_seconds": round(base.seconds, 3),
+        "seconds": 0.0,
+        **summary,
+    }
     rows = per_image_rows(paths, base, scored, opened.classes)
     out_dir = Path(out) if out else opened.checkpoint.parent / AUDIT_DIR / split
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -154,9 +174,16 @@ def audit(
 
 
 def _random_order_pass(
-    model: nn.Module, batches: Callable[[], DataLoader], total: int, device: torch.device, steps: int, tolerance: int,
-    seed: int, progress: bool, split: str,
-) -> SplitScores:  # fmt: skip
+    model: nn.Module,
+    batches: Callable[[], DataLoader],
+    total: int,
+    device: torch.device,
+    steps: int,
+    tolerance: int,
+    seed: int,
+    progress: bool,
+    split: str,
+) -> SplitScores:
     """Predictions, evidence baselines and the random-order curves: one pass for every method."""
     generator = torch.Generator().manual_seed(seed)
     keys = ("labels", "predicted", "probability", "evidence", "pointing", "energy", "deletion", "insertion")
@@ -170,7 +197,9 @@ def _random_order_pass(
             targets = probabilities.argmax(1)
             flat = torch.zeros(images.shape[0], *images.shape[-2:], device=device)  # the order ignores the map
             for mode in ("deletion", "insertion"):
-                curves = perturbation_curve(model, images, flat, targets, mode=mode, steps=steps, order="random", generator=generator)
+                curves = perturbation_curve(
+                    model, images, flat, targets, mode=mode, steps=steps, order="random", generator=generator
+                )
                 parts[mode].append(np.asarray(curves, dtype=np.float64))
             parts["labels"].append(labels.numpy())
             parts["predicted"].append(targets.cpu().numpy())
@@ -181,18 +210,37 @@ def _random_order_pass(
             bar.update(len(images))
     joined = {k: np.concatenate(v) for k, v in parts.items()}
     return SplitScores(
-        joined["labels"].astype(int), joined["predicted"].astype(int), joined["probability"], joined["evidence"].astype(bool),
-        joined["pointing"], joined["energy"], joined["deletion"], joined["insertion"], time.perf_counter() - start,
-    )  # fmt: skip
+        joined["labels"].astype(int),
+        joined["predicted"].astype(int),
+        joined["probability"],
+        joined["evidence"].astype(bool),
+        joined["pointing"],
+        joined["energy"],
+        joined["deletion"],
+        joined["insertion"],
+        time.perf_counter() - start,
+    )
 
 
 def _method_pass(
-    model: nn.Module, batches: Callable[[], DataLoader], base: SplitScores, method: str, layer: str, device: torch.device,
-    steps: int, tolerance: int, progress: bool, split: str, classes: Sequence[str], spec: InputSpec,
-) -> MethodScores:  # fmt: skip
+    model: nn.Module,
+    batches: Callable[[], DataLoader],
+    base: SplitScores,
+    method: str,
+    layer: str,
+    device: torch.device,
+    steps: int,
+    tolerance: int,
+    progress: bool,
+    split: str,
+    classes: Sequence[str],
+    spec: InputSpec,
+) -> MethodScores:
     """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images."""
     timing = {"maps": 0.0, "localisation": 0.0, "faithfulness": 0.0}
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("hits", "energy", "deletion", "insertion", "drop", "increase")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("hits", "energy", "deletion", "insertion", "drop", "increase")
+    }
     worst: list[Tile] = []
     position = 0
     with progress_bar(total=len(base.labels), desc=f"audit {split}: {method}", enabled=progress) as bar:
@@ -207,25 +255,43 @@ def _method_pass(
             tick = time.perf_counter()
             on_device = maps.to(device)
             deletion, insertion = (
-                np.asarray(perturbation_curve(model, images, on_device, targets, mode=mode, steps=steps), dtype=np.float64)
+                np.asarray(
+                    perturbation_curve(model, images, on_device, targets, mode=mode, steps=steps), dtype=np.float64
+                )
                 for mode in ("deletion", "insertion")
-            )  # fmt: skip
+            )
             drop, increase = average_drop_increase(model, images, on_device, targets)
             timing["faithfulness"] += time.perf_counter() - tick
-            scores = {"hits": hits, "energy": energy, "deletion": deletion, "insertion": insertion, "drop": drop, "increase": increase}
+            scores = {
+                "hits": hits,
+                "energy": energy,
+                "deletion": deletion,
+                "insertion": insertion,
+                "drop": drop,
+                "increase": increase,
+            }
             for key, value in scores.items():
                 parts[key].append(np.asarray(value))
             scores["deletion_auc"] = curve_auc(deletion)
             seen = BatchSeen(position, images, maps, masks, scores)
-            worst = _keep_worst(worst, [_worst_key(seen, j, base) for j in range(len(images))],
-                                lambda j, seen=seen: _tile(seen, j, base, method, classes, spec))  # fmt: skip
+            worst = _keep_worst(
+                worst,
+                [_worst_key(seen, j, base) for j in range(len(images))],
+                lambda j, seen=seen: _tile(seen, j, base, method, classes, spec),
+            )
             position += len(images)
             bar.update(len(images))
     joined = {k: np.concatenate(v) for k, v in parts.items()}
     return MethodScores(
-        joined["hits"].astype(bool) & base.evidence, joined["energy"], joined["deletion"], joined["insertion"],
-        joined["drop"].astype(float), joined["increase"].astype(float), timing, worst,
-    )  # fmt: skip
+        joined["hits"].astype(bool) & base.evidence,
+        joined["energy"],
+        joined["deletion"],
+        joined["insertion"],
+        joined["drop"].astype(float),
+        joined["increase"].astype(float),
+        timing,
+        worst,
+    )
 
 
 @dataclass
@@ -240,7 +306,8 @@ class BatchSeen:
 
 
 def _worst_key(seen: BatchSeen, j: int, base: SplitScores) -> tuple[Any, ...] | None:
-    """Sorts worst first: a missed pointing game, then the least energy inside; without any evidence, the highest deletion AUC.
+    """Sorts worst first: a missed pointing game, then the least energy inside; without any evidence,
+    the highest deletion AUC.
 
     None: not a candidate (an image without evidence where others have some).
     """
@@ -251,7 +318,8 @@ def _worst_key(seen: BatchSeen, j: int, base: SplitScores) -> tuple[Any, ...] | 
 
 
 def _keep_worst(worst: list[Tile], keys: list[tuple[Any, ...] | None], make: Callable[[int], Tile]) -> list[Tile]:
-    """The ``WORST_PER_METHOD`` lowest keys among ``worst`` and this batch's (None: not a candidate); tiles built only for newcomers."""
+    """The ``WORST_PER_METHOD`` lowest keys among ``worst`` and this batch's (None: not a candidate);
+    tiles built only for newcomers."""
     pool: list[tuple[tuple[Any, ...], Tile | None, int]] = [(t.key, t, -1) for t in worst]
     pool += [(key, None, j) for j, key in enumerate(keys) if key is not None]
     pool.sort(key=lambda entry: entry[0])
@@ -261,18 +329,34 @@ def _keep_worst(worst: list[Tile], keys: list[tuple[Any, ...] | None], make: Cal
 def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequence[str], spec: InputSpec) -> Tile:
     i, scores = seen.position + j, seen.scores
     if base.evidence.any():
-        reason = f"{'hit' if scores['hits'][j] else 'missed'}, {scores['energy'][j]:.0%} inside (random {base.energy_baseline[i]:.0%})"
+        reason = (
+            f"{'hit' if scores['hits'][j] else 'missed'}, {scores['energy'][j]:.0%} inside "
+            f"(random {base.energy_baseline[i]:.0%})"
+        )
     else:
         reason = f"deletion AUC {scores['deletion_auc'][j]:.2f} (random order {curve_auc(base.deletion_random[i]):.2f})"
     return Tile(
-        _worst_key(seen, j, base), i, method, classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
-        classes[base.predicted[i]], reason, to_display_image(seen.images[j].cpu(), spec.mean, spec.std),
-        seen.maps[j].numpy().astype(np.float32), seen.masks[j].numpy().astype(bool) if base.evidence[i] else None,
-    )  # fmt: skip
+        _worst_key(seen, j, base),
+        i,
+        method,
+        classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
+        classes[base.predicted[i]],
+        reason,
+        to_display_image(seen.images[j].cpu(), spec.mean, spec.std),
+        seen.maps[j].numpy().astype(np.float32),
+        seen.masks[j].numpy().astype(bool) if base.evidence[i] else None,
+    )
 
 
 def _sanity(
-    model: nn.Module, dataset: Any, base: SplitScores, method: str, layer: str, count: int, device: torch.device, seed: int
+    model: nn.Module,
+    dataset: Any,
+    base: SplitScores,
+    method: str,
+    layer: str,
+    count: int,
+    device: torch.device,
+    seed: int,
 ) -> dict[str, Any]:
     """Cascading randomisation on the first ``count`` images, re-explaining with ``method`` after each step."""
     count = min(count, len(dataset))
@@ -284,11 +368,19 @@ def _sanity(
     steps = cascading_randomisation(model, images, targets, explain_fn(method, layer), seed=seed)
     verdict = sanity_verdict(steps)
     cascade = [
-        {"randomised": s.randomised, "spearman_mean": round_or_none(s.spearman_mean),
-         "spearman_std": round_or_none(s.spearman_std), "per_image": [round_or_none(v) for v in s.per_image]}
+        {
+            "randomised": s.randomised,
+            "spearman_mean": round_or_none(s.spearman_mean),
+            "spearman_std": round_or_none(s.spearman_std),
+            "per_image": [round_or_none(v) for v in s.per_image],
+        }
         for s in steps
-    ]  # fmt: skip
+    ]
     return {
-        "passed": bool(verdict["passed"]), "final_spearman": round_or_none(verdict["final"]), "threshold": verdict["threshold"],
-        "first_below": verdict["first_below"], "cascade": cascade, "seconds": time.perf_counter() - start,
-    }  # fmt: skip
+        "passed": bool(verdict["passed"]),
+        "final_spearman": round_or_none(verdict["final"]),
+        "threshold": verdict["threshold"],
+        "first_below": verdict["first_below"],
+        "cascade": cascade,
+        "seconds": time.perf_counter() - start,
+    }

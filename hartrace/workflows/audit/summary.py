@@ -18,6 +18,7 @@ from hartrace.workflows.audit.types import MethodScores, SplitScores
 #: The class column of images without a label (a test split without its answer key).
 UNLABELLED = "unlabelled"
 
+
 def round_or_none(value: Any, digits: int = 6) -> float | None:
     """A float rounded for JSON and CSV; None for None and NaN."""
     if value is None:
@@ -53,7 +54,8 @@ def scores_of(s: MethodScores, base: SplitScores, rows: np.ndarray) -> dict[str,
 def summarise(
     base: SplitScores, scored: dict[str, MethodScores], classes: Sequence[str], steps: int, paths: Sequence[str]
 ) -> dict[str, Any]:
-    """``{"methods": {method: {...}}}``: every method's overall and per-class scores, curves, sanity, time and worst images.
+    """``{"methods": {method: {...}}}``: every method's overall and per-class scores, curves, sanity, time
+    and worst images.
 
     ``paths``: the audited images, as the dataset index shows them (for the worst-explained list).
     """
@@ -77,11 +79,12 @@ def summarise(
             "insertion": [round_or_none(v) for v in s.insertion.mean(0)],
             "deletion_random": [round_or_none(v) for v in base.deletion_random.mean(0)],
             "insertion_random": [round_or_none(v) for v in base.insertion_random.mean(0)],
-        }  # fmt: skip
+        }
         entry["per_class"] = {str(name): scores_of(s, base, names == name) for name in in_order}
         entry["problems"] = method_problems(method, entry)
-        entry["worst"] = [{"path": paths[t.index], "true": t.true, "predicted": t.predicted, "reason": t.reason}
-                          for t in s.worst]  # fmt: skip
+        entry["worst"] = [
+            {"path": paths[t.index], "true": t.true, "predicted": t.predicted, "reason": t.reason} for t in s.worst
+        ]
         methods[method] = entry
     return {"methods": methods}
 
@@ -91,7 +94,9 @@ def _class_order(classes: Sequence[str]) -> Callable[[str], int]:
     return lambda name: order.get(name, len(order))
 
 
-def per_image_rows(paths: Sequence[str], base: SplitScores, scored: dict[str, MethodScores], classes: Sequence[str]) -> list[dict[str, Any]]:
+def per_image_rows(
+    paths: Sequence[str], base: SplitScores, scored: dict[str, MethodScores], classes: Sequence[str]
+) -> list[dict[str, Any]]:
     """One row per image and method: every score, so any number in ``audit.json`` can be recomputed from the CSV."""
     rows = []
     random_deletion, random_insertion = curve_auc(base.deletion_random), curve_auc(base.insertion_random)
@@ -99,16 +104,23 @@ def per_image_rows(paths: Sequence[str], base: SplitScores, scored: dict[str, Me
         deletion, insertion = curve_auc(s.deletion), curve_auc(s.insertion)
         for i, path in enumerate(paths):
             evidence = bool(base.evidence[i])
-            rows.append({
-                "path": path, "method": method,
-                "true": classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED, "predicted": classes[base.predicted[i]],
-                "probability": round_or_none(base.probability[i]),
-                "pointing_hit": bool(s.hits[i]) if evidence else "",
-                "pointing_random_baseline": round_or_none(base.pointing_baseline[i]) if evidence else "",
-                "energy_inside": round_or_none(s.energy[i]) if evidence else "",
-                "energy_random_baseline": round_or_none(base.energy_baseline[i]) if evidence else "",
-                "deletion_auc": round_or_none(deletion[i]), "deletion_auc_random": round_or_none(random_deletion[i]),
-                "insertion_auc": round_or_none(insertion[i]), "insertion_auc_random": round_or_none(random_insertion[i]),
-                "drop": round_or_none(s.drop[i]), "increase": int(s.increase[i]),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "path": path,
+                    "method": method,
+                    "true": classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
+                    "predicted": classes[base.predicted[i]],
+                    "probability": round_or_none(base.probability[i]),
+                    "pointing_hit": bool(s.hits[i]) if evidence else "",
+                    "pointing_random_baseline": round_or_none(base.pointing_baseline[i]) if evidence else "",
+                    "energy_inside": round_or_none(s.energy[i]) if evidence else "",
+                    "energy_random_baseline": round_or_none(base.energy_baseline[i]) if evidence else "",
+                    "deletion_auc": round_or_none(deletion[i]),
+                    "deletion_auc_random": round_or_none(random_deletion[i]),
+                    "insertion_auc": round_or_none(insertion[i]),
+                    "insertion_auc_random": round_or_none(random_insertion[i]),
+                    "drop": round_or_none(s.drop[i]),
+                    "increase": int(s.increase[i]),
+                }
+            )
     return rows

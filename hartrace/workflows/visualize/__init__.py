@@ -74,7 +74,15 @@ def visualize(
             raise UsageError(f"{image} is not a video file, and {opened.checkpoint} is a video model: give it a video")
         out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
         pictures, summary, cams, captured = visualize_video(
-            opened, image, layers, method=method, cam_layer=cam_layer, target=target, top_n=top_n, alpha=alpha, out_dir=out_dir
+            opened,
+            image,
+            layers,
+            method=method,
+            cam_layer=cam_layer,
+            target=target,
+            top_n=top_n,
+            alpha=alpha,
+            out_dir=out_dir,
         )
         write_captures_and_report(out_dir, f"hartrace: {Path(image).name}", pictures, summary, captured)
         return VisualizeResult(out_dir, pictures, summary, cams)
@@ -92,11 +100,29 @@ def visualize(
         pictures[key] = save_figure(figure, out_dir / name)
 
     save_layer_pictures(save, captured, layers, top_n)
-    save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
-    save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
-    save("cam", cam_figure(shown, [cams.numpy()], titles=[f"{method} at {cam_layer}: {target_name}"], alpha=alpha), "cam.png")
+    save(
+        "histograms",
+        histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"),
+        "histograms.png",
+    )
+    save(
+        "probabilities",
+        probability_bars_figure(
+            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
+        ),
+        "probabilities.png",
+    )
+    save(
+        "cam",
+        cam_figure(shown, [cams.numpy()], titles=[f"{method} at {cam_layer}: {target_name}"], alpha=alpha),
+        "cam.png",
+    )
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
-    save("flow", layer_flow_figure(shown, captured, layers, classes=classes, title=f"{Path(image).name}: input to prediction"), "flow.png")
+    save(
+        "flow",
+        layer_flow_figure(shown, captured, layers, classes=classes, title=f"{Path(image).name}: input to prediction"),
+        "flow.png",
+    )
 
     summary = {
         "image": str(image),

@@ -8,8 +8,8 @@ then drawn from that capture (Score-CAM and the pixel methods run the model by d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -27,22 +27,36 @@ def file_name(layer: str) -> str:
     return layer.replace(".", "_")
 
 
-def save_layer_pictures(save: Callable[[str, Any, str], None], captured: Capture, layers: Sequence[str], top_n: int) -> None:
-    """Each layer's output drawn as what it is (maps, maps over time, a time x feature heatmap, bars), and its kernels."""
+def save_layer_pictures(
+    save: Callable[[str, Any, str], None], captured: Capture, layers: Sequence[str], top_n: int
+) -> None:
+    """Each layer's output drawn as what it is (maps, maps over time, a time x feature heatmap, bars),
+    and its kernels."""
     for layer in layers:
         entry, view = captured[layer], captured.view(layer)
         title = f"{layer} ({entry.kind})"
         axis = "frame" if view.per_frame or len(captured.input_shape) == 5 else "position"
-        save(f"activations {layer}", layer_view_figure(view.kind, view.values, top_n=top_n, title=title, axis=axis),
-             f"activations_{file_name(layer)}.png")  # fmt: skip
+        save(
+            f"activations {layer}",
+            layer_view_figure(view.kind, view.values, top_n=top_n, title=title, axis=axis),
+            f"activations_{file_name(layer)}.png",
+        )
         if entry.kernel is not None:
-            save(f"kernels {layer}", kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"),
-                 f"kernels_{file_name(layer)}.png")  # fmt: skip
+            save(
+                f"kernels {layer}",
+                kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"),
+                f"kernels_{file_name(layer)}.png",
+            )
 
 
 def capture_with_cam(
-    model: torch.nn.Module, batch: torch.Tensor, layers: Sequence[str], cam_layer: str, method: str,
-    target: str | int | None, classes: Sequence[str],
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    layers: Sequence[str],
+    cam_layer: str,
+    method: str,
+    target: str | int | None,
+    classes: Sequence[str],
 ) -> tuple[Capture, torch.Tensor, torch.Tensor]:
     """One pass over ``batch`` (one image or clip): the capture of ``layers``, the targets ``[1, K]`` and the map
     of the first target (``[H, W]`` or ``[T, H, W]``). Score-CAM and the pixel methods run the model again."""
@@ -59,14 +73,35 @@ def capture_with_cam(
 
 
 def write_captures_and_report(
-    out_dir: Path, title: str, pictures: dict[str, Path], summary: dict[str, Any], captured: Capture, extra_tables: Sequence[Any] = ()
+    out_dir: Path,
+    title: str,
+    pictures: dict[str, Path],
+    summary: dict[str, Any],
+    captured: Capture,
+    extra_tables: Sequence[Any] = (),
 ) -> None:
     """``captures.json`` (the numbers) and ``report.html`` (every picture, the top classes and the layer table)."""
     write_json(out_dir / "captures.json", summary)
     sections = [(key, path.read_bytes()) for key, path in pictures.items()]
-    table = ("top classes", ["class", "probability"], [[row["class"], f"{row['probability']:.4f}"] for row in summary["top_k"]])
-    layer_table = ("layers", ["layer", "kind", "shape", "mean", "std", "zeros", "dead channels"], [
-        [c.name, c.kind, "x".join(map(str, c.shape)), f"{c.stats.mean:.4g}", f"{c.stats.std:.4g}", f"{c.stats.zero_fraction:.1%}", f"{c.stats.dead_fraction:.1%}"]
-        for c in captured.layers.values()
-    ])  # fmt: skip
+    table = (
+        "top classes",
+        ["class", "probability"],
+        [[row["class"], f"{row['probability']:.4f}"] for row in summary["top_k"]],
+    )
+    layer_table = (
+        "layers",
+        ["layer", "kind", "shape", "mean", "std", "zeros", "dead channels"],
+        [
+            [
+                c.name,
+                c.kind,
+                "x".join(map(str, c.shape)),
+                f"{c.stats.mean:.4g}",
+                f"{c.stats.std:.4g}",
+                f"{c.stats.zero_fraction:.1%}",
+                f"{c.stats.dead_fraction:.1%}",
+            ]
+            for c in captured.layers.values()
+        ],
+    )
     write_text(out_dir / "report.html", html_report(title, sections, summary, [table, *extra_tables, layer_table]))

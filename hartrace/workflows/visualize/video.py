@@ -18,17 +18,17 @@ import torch
 
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
-from hartrace.runs.loading import Opened
-from hartrace.runs.tasks import VIDEO
 from hartrace.probe import resolve_layers
 from hartrace.render import histogram_figure, layer_flow_figure, probability_bars_figure
-from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures
 from hartrace.render.video import (
     frame_strip_figure,
     temporal_importance_figure,
     write_gif,
     write_mp4,
 )
+from hartrace.runs.loading import Opened
+from hartrace.runs.tasks import VIDEO
+from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures
 
 
 def visualize_video(
@@ -62,21 +62,51 @@ def visualize_video(
         pictures[key] = save_figure(figure, out_dir / name)
 
     labels = [f"frame {i}" for i in indices]
-    save("frames", frame_strip_figure(shown, cams.numpy(), importance=importance, labels=labels,
-                                      title=f"{Path(video).name}: {method} at {cam_layer} for {target_name}"), "frames.png")  # fmt: skip
-    save("temporal importance", temporal_importance_figure(importance, title=f"which frames the {method} map says matter"), "temporal_importance.png")
-    write_csv(out_dir / "temporal_importance.csv", ["clip_frame", "video_frame", "importance"],
-              ([t, indices[t], f"{importance[t]:.6f}"] for t in range(len(indices))))  # fmt: skip
+    save(
+        "frames",
+        frame_strip_figure(
+            shown,
+            cams.numpy(),
+            importance=importance,
+            labels=labels,
+            title=f"{Path(video).name}: {method} at {cam_layer} for {target_name}",
+        ),
+        "frames.png",
+    )
+    save(
+        "temporal importance",
+        temporal_importance_figure(importance, title=f"which frames the {method} map says matter"),
+        "temporal_importance.png",
+    )
+    write_csv(
+        out_dir / "temporal_importance.csv",
+        ["clip_frame", "video_frame", "importance"],
+        ([t, indices[t], f"{importance[t]:.6f}"] for t in range(len(indices))),
+    )
     overlays = VIDEO.overlay(shown, cams.numpy(), alpha=alpha)
     play_fps = max(1.0, (read.fps or 12.0) / spec.clip_stride)
     pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
     write_mp4(overlays, out_dir / "cam.mp4", play_fps)
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
     save_layer_pictures(save, captured, layers, top_n)
-    save("histograms", histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"), "histograms.png")
-    save("probabilities", probability_bars_figure(captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"), "probabilities.png")
+    save(
+        "histograms",
+        histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"),
+        "histograms.png",
+    )
+    save(
+        "probabilities",
+        probability_bars_figure(
+            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
+        ),
+        "probabilities.png",
+    )
     middle = shown[len(shown) // 2]
-    save("flow", layer_flow_figure(middle, captured, layers, classes=classes, title=f"{Path(video).name}: input to prediction"), "flow.png")
+    save(
+        "flow",
+        layer_flow_figure(middle, captured, layers, classes=classes, title=f"{Path(video).name}: input to prediction"),
+        "flow.png",
+    )
 
     summary = {
         "video": str(video),

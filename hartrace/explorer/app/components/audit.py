@@ -21,9 +21,16 @@ GOOD, BAD, MUTED = "#16a34a", "#dc2626", "#6b7280"
 BASELINE_COLOUR = "#9ca3af"
 _MARGIN = {"l": 50, "r": 20, "t": 60, "b": 40}
 COLUMNS = (
-    "method", "pointing game", "energy inside", "deletion AUC ↓", "insertion AUC ↑", "average drop ↓",
-    "average increase ↑", "sanity check", "seconds / image",
-)  # fmt: skip
+    "method",
+    "pointing game",
+    "energy inside",
+    "deletion AUC ↓",
+    "insertion AUC ↑",
+    "average drop ↓",
+    "average increase ↑",
+    "sanity check",
+    "seconds / image",
+)
 
 
 def colours(methods: list[str]) -> dict[str, str]:
@@ -58,9 +65,11 @@ def sanity_cell(sanity: Mapping[str, Any]) -> html.Td:
         return html.Td(f"not run{rho}", className="audit-sanity-unknown", style={"color": MUTED})
     word, colour = ("passed", GOOD) if passed else ("failed", BAD)
     return html.Td(
-        [html.B(word), html.Span(rho)], className=f"audit-sanity-{word}",
-        style={"color": colour}, title=f"final Spearman {_plain(final, 3)} vs threshold {sanity.get('threshold', 0.3)}",
-    )  # fmt: skip
+        [html.B(word), html.Span(rho)],
+        className=f"audit-sanity-{word}",
+        style={"color": colour},
+        title=f"final Spearman {_plain(final, 3)} vs threshold {sanity.get('threshold', 0.3)}",
+    )
 
 
 def comparison_table(audit: Mapping[str, Any]) -> html.Table:
@@ -72,7 +81,9 @@ def comparison_table(audit: Mapping[str, Any]) -> html.Table:
             html.Tr(
                 [
                     html.Td(html.B(method)),
-                    html.Td(_beside(_percent(m["pointing_game"]), _percent(m["pointing_random_baseline"]), "random map")),
+                    html.Td(
+                        _beside(_percent(m["pointing_game"]), _percent(m["pointing_random_baseline"]), "random map")
+                    ),
                     html.Td(_beside(_percent(m["energy_inside"]), _percent(m["energy_random_baseline"]), "random map")),
                     html.Td(_beside(_plain(m["deletion_auc"]), _plain(m["deletion_auc_random"]), "random order")),
                     html.Td(_beside(_plain(m["insertion_auc"]), _plain(m["insertion_auc_random"]), "random order")),
@@ -81,9 +92,10 @@ def comparison_table(audit: Mapping[str, Any]) -> html.Table:
                     sanity_cell(m["sanity"]),
                     html.Td(_duration(m["seconds_per_image"])),
                 ],
-                id=f"audit-row-{method}", className="audit-row-failed" if failed else "audit-row",
+                id=f"audit-row-{method}",
+                className="audit-row-failed" if failed else "audit-row",
             )
-        )  # fmt: skip
+        )
     head = html.Thead(html.Tr([html.Th(c) for c in COLUMNS]))
     return html.Table([head, html.Tbody(rows)], className="data-table audit-table")
 
@@ -99,7 +111,8 @@ def problems(audit: Mapping[str, Any]) -> list[str]:
         if sanity.get("passed") is False:
             final = _plain(sanity.get("final_spearman"), 2)
             found.append(
-                f"{method}: maps barely change when the weights are randomised (Spearman {final} after randomising every "
+                f"{method}: maps barely change when the weights are randomised "
+                f"(Spearman {final} after randomising every "
                 f"layer, threshold {sanity.get('threshold', 0.3):g}): they do not show what this "
                 "model learnt"
             )
@@ -115,9 +128,11 @@ def curves_figure(audit: Mapping[str, Any], height: int = 400) -> go.Figure:
     """Mean deletion and insertion curves, one line per method, beside the random-order curve (dashed)."""
     palette = colours(list(audit["methods"]))
     fig = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.08,
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.08,
         subplot_titles=("deletion (lower is better)", "insertion (higher is better)"),
-    )  # fmt: skip
+    )
     for column, kind in enumerate(("deletion", "insertion"), start=1):
         random_order = None
         for method, m in audit["methods"].items():
@@ -127,27 +142,42 @@ def curves_figure(audit: Mapping[str, Any], height: int = 400) -> go.Figure:
             random_order = random_order or (x, curves.get(f"{kind}_random"), m[f"{kind}_auc_random"])
             fig.add_trace(
                 go.Scatter(
-                    x=x, y=curves[kind], mode="lines", name=method, legendgroup=method, showlegend=column == 1,
+                    x=x,
+                    y=curves[kind],
+                    mode="lines",
+                    name=method,
+                    legendgroup=method,
+                    showlegend=column == 1,
                     line={"color": palette[method], "width": 2.5},
                     hovertemplate=hover,
                 ),
-                row=1, col=column,
-            )  # fmt: skip
+                row=1,
+                col=column,
+            )
         if random_order and random_order[1]:
             x, y, auc = random_order
             fig.add_trace(
                 go.Scatter(
-                    x=x, y=y, mode="lines", name="random order", legendgroup="random", showlegend=column == 1,
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name="random order",
+                    legendgroup="random",
+                    showlegend=column == 1,
                     line={"color": "#111827", "dash": "dash", "width": 1.5},
-                    hovertemplate=f"random order (AUC {_plain(auc)})<br>%{{x:.0%}} of pixels: p = %{{y:.3f}}<extra></extra>",
+                    hovertemplate=f"random order (AUC {_plain(auc)})<br>"
+                    "%{x:.0%} of pixels: p = %{y:.3f}<extra></extra>",
                 ),
-                row=1, col=column,
-            )  # fmt: skip
+                row=1,
+                col=column,
+            )
     fig.update_xaxes(title="share of pixels", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title="probability of the predicted class", rangemode="tozero", col=1)
     fig.update_yaxes(rangemode="tozero", col=2)
     fig.update_annotations(font_size=13)
-    fig.update_layout(height=height, margin={**_MARGIN, "t": 40}, legend={"orientation": "h", "y": -0.2}, hovermode="closest")
+    fig.update_layout(
+        height=height, margin={**_MARGIN, "t": 40}, legend={"orientation": "h", "y": -0.2}, hovermode="closest"
+    )
     return fig
 
 
@@ -171,30 +201,41 @@ def cascade_figure(audit: Mapping[str, Any], height: int = 380) -> go.Figure:
         std = [s["spearman_std"] or 0.0 for s in cascade]
         fig.add_trace(
             go.Scatter(
-                x=[s["randomised"] for s in cascade], y=[s["spearman_mean"] for s in cascade], mode="lines+markers",
-                name=f"{method} ({verdict})", line={"color": palette[method], "width": 2.5},
+                x=[s["randomised"] for s in cascade],
+                y=[s["spearman_mean"] for s in cascade],
+                mode="lines+markers",
+                name=f"{method} ({verdict})",
+                line={"color": palette[method], "width": 2.5},
                 error_y={"type": "data", "array": std, "visible": True, "thickness": 1, "width": 3},
                 hovertemplate=f"{method}<br>randomised up to %{{x}}<br>Spearman %{{y:.3f}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.add_hline(
-        y=threshold, line_dash="dash", line_color=BAD,
-        annotation_text=f"threshold {threshold:g}: below it, the maps depend on the weights", annotation_position="top right",
+        y=threshold,
+        line_dash="dash",
+        line_color=BAD,
+        annotation_text=f"threshold {threshold:g}: below it, the maps depend on the weights",
+        annotation_position="top right",
         annotation_font={"size": 11, "color": BAD},
-    )  # fmt: skip
-    lows = [s["spearman_mean"] for m in methods.values() for s in m["sanity"]["cascade"] if s["spearman_mean"] is not None]
+    )
+    lows = [
+        s["spearman_mean"] for m in methods.values() for s in m["sanity"]["cascade"] if s["spearman_mean"] is not None
+    ]
     fig.update_xaxes(title="randomised, cumulatively from the output down", categoryorder="array", categoryarray=order)
     fig.update_yaxes(title="Spearman with the original maps", range=[min(-0.1, min(lows, default=0) - 0.1), 1.08])
-    fig.update_layout(height=height, margin={**_MARGIN, "t": 20}, legend={"orientation": "h", "y": -0.3}, hovermode="closest")
+    fig.update_layout(
+        height=height, margin={**_MARGIN, "t": 20}, legend={"orientation": "h", "y": -0.3}, hovermode="closest"
+    )
     return fig
 
 
 def per_class_methods(audit: Mapping[str, Any]) -> list[str]:
     """The methods whose per-class localisation the audit holds."""
     return [
-        method for method, m in audit["methods"].items()
+        method
+        for method, m in audit["methods"].items()
         if any(r.get("pointing_game") is not None for r in m["per_class"].values())
-    ]  # fmt: skip
+    ]
 
 
 def per_class_figure(audit: Mapping[str, Any], method: str | None, height: int = 340) -> go.Figure:
@@ -211,25 +252,44 @@ def per_class_figure(audit: Mapping[str, Any], method: str | None, height: int =
     counts = [r["with_evidence"] if r.get("with_evidence") is not None else r.get("images") for r in rows.values()]
     fig = go.Figure(
         go.Bar(
-            x=names, y=hits, name=method, marker_color=colour, customdata=[("?" if c is None else f"{c:g}") for c in counts],
-            text=[f"{v:.0%}" for v in hits], textposition="outside", cliponaxis=False,
+            x=names,
+            y=hits,
+            name=method,
+            marker_color=colour,
+            customdata=[("?" if c is None else f"{c:g}") for c in counts],
+            text=[f"{v:.0%}" for v in hits],
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{x}: %{y:.1%} of %{customdata} images with evidence<extra>" + method + "</extra>",
         )
-    )  # fmt: skip
+    )
     baselines = [r.get("pointing_random_baseline") for r in rows.values()]
     if any(b is not None for b in baselines):
         fig.add_trace(
-            go.Bar(x=names, y=baselines, name="random map", marker_color=BASELINE_COLOUR,
-                   hovertemplate="%{x}: random map %{y:.1%}<extra></extra>")
-        )  # fmt: skip
+            go.Bar(
+                x=names,
+                y=baselines,
+                name="random map",
+                marker_color=BASELINE_COLOUR,
+                hovertemplate="%{x}: random map %{y:.1%}<extra></extra>",
+            )
+        )
     elif m.get("pointing_random_baseline") is not None:
-        fig.add_hline(y=m["pointing_random_baseline"], line_dash="dash", line_color=BASELINE_COLOUR,
-                      annotation_text="random map (all classes)", annotation_position="top left")  # fmt: skip
+        fig.add_hline(
+            y=m["pointing_random_baseline"],
+            line_dash="dash",
+            line_color=BASELINE_COLOUR,
+            annotation_text="random map (all classes)",
+            annotation_position="top left",
+        )
     fig.update_yaxes(title="pointing game", tickformat=".0%", range=[0, 1.05])
     fig.update_layout(
-        title=f"{method}: does the map's peak fall on the evidence?", barmode="group", height=height, margin=_MARGIN,
+        title=f"{method}: does the map's peak fall on the evidence?",
+        barmode="group",
+        height=height,
+        margin=_MARGIN,
         legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
-    )  # fmt: skip
+    )
     return fig
 
 

@@ -37,7 +37,8 @@ def nav_bar(title: str) -> html.Header:
         className="run-picker",
     )
     return html.Header(
-        [html.Div(title, className="brand"), html.Nav(links, id=ids.NAV, className="nav"), run_picker], className="topbar"
+        [html.Div(title, className="brand"), html.Nav(links, id=ids.NAV, className="nav"), run_picker],
+        className="topbar",
     )
 
 

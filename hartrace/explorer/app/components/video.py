@@ -45,35 +45,62 @@ def frame_figure(frame: np.ndarray, overlay: np.ndarray, title: str, height: int
 
 
 def importance_figure(
-    importance: Sequence[float] | np.ndarray, current: int, frame_numbers: Sequence[int], explained: str,
+    importance: Sequence[float] | np.ndarray,
+    current: int,
+    frame_numbers: Sequence[int],
+    explained: str,
     height: int = 260,
-) -> go.Figure:  # fmt: skip
+) -> go.Figure:
     """Each clip frame's share of the map (click a point to show that frame); the shown frame is marked."""
     values = np.asarray(importance, dtype=float)
     steps = list(range(len(values)))  # a list: customdata sent as a numpy (typed) array is missing from click events
     fig = go.Figure(
         go.Scatter(
-            x=steps, y=values, mode="lines+markers", name="importance", customdata=steps, line={"color": CURVE_COLOUR},
-            fill="tozeroy", fillcolor="rgba(220, 38, 38, 0.12)", marker={"size": 9},
+            x=steps,
+            y=values,
+            mode="lines+markers",
+            name="importance",
+            customdata=steps,
+            line={"color": CURVE_COLOUR},
+            fill="tozeroy",
+            fillcolor="rgba(220, 38, 38, 0.12)",
+            marker={"size": 9},
             text=[str(n) for n in frame_numbers],
             hovertemplate="video frame %{text}<br>%{y:.1%} of the map<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.add_trace(
         go.Scatter(
-            x=[current], y=[values[current]], mode="markers", name="shown frame", hoverinfo="skip",
+            x=[current],
+            y=[values[current]],
+            mode="markers",
+            name="shown frame",
+            hoverinfo="skip",
             marker={"size": 16, "color": TARGET_COLOUR, "line": {"width": 2, "color": "#111827"}},
         )
-    )  # fmt: skip
-    fig.add_hline(y=1 / len(values), line_dash="dash", line_color="#9ca3af", annotation_text="uniform",
-                  annotation_position="top left")  # fmt: skip
-    fig.update_xaxes(title="video frame (the frames the model sees)", tickmode="array", tickvals=steps,
-                     ticktext=[str(n) for n in frame_numbers], range=[-0.5, len(values) - 0.5])  # fmt: skip
+    )
+    fig.add_hline(
+        y=1 / len(values),
+        line_dash="dash",
+        line_color="#9ca3af",
+        annotation_text="uniform",
+        annotation_position="top left",
+    )
+    fig.update_xaxes(
+        title="video frame (the frames the model sees)",
+        tickmode="array",
+        tickvals=steps,
+        ticktext=[str(n) for n in frame_numbers],
+        range=[-0.5, len(values) - 0.5],
+    )
     fig.update_yaxes(title="share of the map", tickformat=".0%", rangemode="tozero")
     fig.update_layout(
-        title=f"which frames the map of {explained} says matter · click a point to show that frame", height=height,
-        showlegend=False, margin={"l": 60, "r": 20, "t": 50, "b": 40}, hovermode="closest",
-    )  # fmt: skip
+        title=f"which frames the map of {explained} says matter · click a point to show that frame",
+        height=height,
+        showlegend=False,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        hovermode="closest",
+    )
     return fig
 
 

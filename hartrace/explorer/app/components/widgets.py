@@ -26,7 +26,9 @@ def notice(message: str | None, kind: str = "info", **kwargs: Any) -> html.Div:
 
 def graph(component_id: Any, figure: go.Figure | None = None, *, zoom: bool = False, **kwargs: Any) -> dcc.Graph:
     """A plotly graph; ``zoom`` adds the mode bar (zoom, pan, save as PNG) shown on hover."""
-    return dcc.Graph(id=component_id, figure=figure or empty_figure(), config=ZOOM_CONFIG if zoom else GRAPH_CONFIG, **kwargs)
+    return dcc.Graph(
+        id=component_id, figure=figure or empty_figure(), config=ZOOM_CONFIG if zoom else GRAPH_CONFIG, **kwargs
+    )
 
 
 def empty_figure(message: str = "", height: int = 260) -> go.Figure:
@@ -35,11 +37,24 @@ def empty_figure(message: str = "", height: int = 260) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="rgba(0,0,0,0)",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
         paper_bgcolor="rgba(0,0,0,0)",
-        annotations=[{"text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-                      "font": {"size": 14, "color": "#6b7280"}}] if message else [],
-    )  # fmt: skip
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": "#6b7280"},
+            }
+        ]
+        if message
+        else [],
+    )
     return fig
 
 
@@ -64,16 +79,26 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], className: str 
 
 
 def metric(label: str, value: Any) -> html.Div:
-    return html.Div([html.Div(_format(value), className="metric-value"), html.Div(label, className="metric-label")], className="metric")
+    return html.Div(
+        [html.Div(_format(value), className="metric-value"), html.Div(label, className="metric-label")],
+        className="metric",
+    )
 
 
 def thumbnail(component_id: Any, src: str, caption: str, detail: str = "", correct: bool | None = None) -> html.Button:
     """A clickable image tile; its ``n_clicks`` drives the selection."""
     state = "" if correct is None else (" thumb-correct" if correct else " thumb-wrong")
     return html.Button(
-        [html.Img(src=src, alt=caption), html.Div(caption, className="thumb-caption"), html.Div(detail, className="thumb-detail")],
-        id=component_id, n_clicks=0, className=f"thumb{state}", title=caption,
-    )  # fmt: skip
+        [
+            html.Img(src=src, alt=caption),
+            html.Div(caption, className="thumb-caption"),
+            html.Div(detail, className="thumb-detail"),
+        ],
+        id=component_id,
+        n_clicks=0,
+        className=f"thumb{state}",
+        title=caption,
+    )
 
 
 def _format(value: Any) -> str:

@@ -28,7 +28,11 @@ def register(app: Any, service: ExplorerAPI, title: str = "hartrace explorer") -
 
     for module in modules():
         dash.register_page(
-            module.__name__, path=module.PATH, name=module.NAME, title=f"{module.NAME} · {title}",
-            order=module.ORDER, layout=module.layout,
-        )  # fmt: skip
+            module.__name__,
+            path=module.PATH,
+            name=module.NAME,
+            title=f"{module.NAME} · {title}",
+            order=module.ORDER,
+            layout=module.layout,
+        )
         register_callbacks(app, service, module.callback.specs)

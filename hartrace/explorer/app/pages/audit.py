@@ -12,12 +12,12 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components import audit as figures
 from hartrace.explorer.app.components.widgets import GRAPH_CONFIG, card, empty_figure, graph, notice
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/audit"
 NAME = "Audit"
@@ -30,42 +30,80 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.H2("Audit"),
-            html.P(["Do the explanations point at the evidence, do they pick the pixels the model needs, and do they "
-                    "depend on what the model learnt? What ", html.Code("hartrace audit"), " found for this run."],
-                   className="muted"),
-            html.Div(html.Div([html.Label("audit", htmlFor=ids.AUDIT_SPLIT),
-                               dcc.Dropdown(id=ids.AUDIT_SPLIT, clearable=False, placeholder="no audit")],
-                              className="field"), className="filters"),
+            html.P(
+                [
+                    "Do the explanations point at the evidence, do they pick the pixels the model needs, and do they "
+                    "depend on what the model learnt? What ",
+                    html.Code("hartrace audit"),
+                    " found for this run.",
+                ],
+                className="muted",
+            ),
+            html.Div(
+                html.Div(
+                    [
+                        html.Label("audit", htmlFor=ids.AUDIT_SPLIT),
+                        dcc.Dropdown(id=ids.AUDIT_SPLIT, clearable=False, placeholder="no audit"),
+                    ],
+                    className="field",
+                ),
+                className="filters",
+            ),
             html.Div(id=ids.AUDIT_NOTICE),
             html.Div(
                 [
-                    card("Methods compared", html.P(id=ids.AUDIT_SUMMARY, className="muted"), html.Div(id=ids.AUDIT_TABLE)),
+                    card(
+                        "Methods compared",
+                        html.P(id=ids.AUDIT_SUMMARY, className="muted"),
+                        html.Div(id=ids.AUDIT_TABLE),
+                    ),
                     html.Div(
                         [
-                            card("Deletion and insertion",
-                                 html.P("The predicted class's probability as the pixels the map ranks highest are "
-                                        "removed first (deletion), or restored first into a blurred image (insertion), "
-                                        "beside the same in a random order.", className="muted"),
-                                 html.Div(id=ids.AUDIT_CURVES), className="grow"),
-                            card("Sanity check: cascading randomisation",
-                                 html.P("How alike each method's maps stay as the model's layers are randomised, from "
-                                        "the output down; maps that stay alike do not depend on what the model learnt.",
-                                        className="muted"),
-                                 graph(ids.AUDIT_CASCADE), className="grow"),
+                            card(
+                                "Deletion and insertion",
+                                html.P(
+                                    "The predicted class's probability as the pixels the map ranks highest are "
+                                    "removed first (deletion), or restored first into a blurred image (insertion), "
+                                    "beside the same in a random order.",
+                                    className="muted",
+                                ),
+                                html.Div(id=ids.AUDIT_CURVES),
+                                className="grow",
+                            ),
+                            card(
+                                "Sanity check: cascading randomisation",
+                                html.P(
+                                    "How alike each method's maps stay as the model's layers are randomised, from "
+                                    "the output down; maps that stay alike do not depend on what the model learnt.",
+                                    className="muted",
+                                ),
+                                graph(ids.AUDIT_CASCADE),
+                                className="grow",
+                            ),
                         ],
                         className="row",
                     ),
-                    card("Localisation per class",
-                         html.Div(html.Div([html.Label("method", htmlFor=ids.AUDIT_METHOD),
-                                            dcc.Dropdown(id=ids.AUDIT_METHOD, clearable=False)], className="field"),
-                                  className="filters"),
-                         graph(ids.AUDIT_PER_CLASS)),
+                    card(
+                        "Localisation per class",
+                        html.Div(
+                            html.Div(
+                                [
+                                    html.Label("method", htmlFor=ids.AUDIT_METHOD),
+                                    dcc.Dropdown(id=ids.AUDIT_METHOD, clearable=False),
+                                ],
+                                className="field",
+                            ),
+                            className="filters",
+                        ),
+                        graph(ids.AUDIT_PER_CLASS),
+                    ),
                     card("Worst-explained images", html.Div(id=ids.AUDIT_WORST)),
                 ],
-                id=ids.AUDIT_BODY, hidden=True,
+                id=ids.AUDIT_BODY,
+                hidden=True,
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 @callback(
@@ -136,7 +174,9 @@ def show_curves(run: str | None, split: str | None, *, service: ExplorerAPI):
         return html.P(str(exc), className="muted")
     if picture is None:
         return html.P("This audit has no deletion and insertion curves.", className="muted")
-    return html.Img(src=picture, alt="deletion and insertion curves", className="audit-picture", style={"maxWidth": "100%"})
+    return html.Img(
+        src=picture, alt="deletion and insertion curves", className="audit-picture", style={"maxWidth": "100%"}
+    )
 
 
 @callback(
@@ -166,10 +206,12 @@ def show_worst(run: str | None, split: str | None, *, service: ExplorerAPI):
     if picture is None:
         return html.P("This audit has no gallery of worst-explained images.", className="muted")
     return [
-        html.P("Each method's worst-explained images, as the audit drew them (its title says how they were picked).",
-               className="muted"),
+        html.P(
+            "Each method's worst-explained images, as the audit drew them (its title says how they were picked).",
+            className="muted",
+        ),
         html.Img(src=picture, alt="worst-explained images", className="audit-picture", style={"maxWidth": "100%"}),
-    ]  # fmt: skip
+    ]
 
 
 @callback(

@@ -6,13 +6,12 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.figures import prediction_bars
-from hartrace.explorer.app.components.widgets import GRAPH_CONFIG, image_label, missing_selection, notice
-from hartrace.explorer.app.components.widgets import run_label
+from hartrace.explorer.app.components.widgets import GRAPH_CONFIG, image_label, missing_selection, notice, run_label
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/compare"
 NAME = "Compare"
@@ -35,12 +34,20 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.H2("Compare"),
-            html.P("The selected image through two runs, explained with the method chosen on Explain, "
-                   "for the selected target class where both runs know it.", className="muted"),
-            html.Div([side(ids.COMPARE_RUN_A, ids.COMPARE_PANEL_A, "run A"), side(ids.COMPARE_RUN_B, ids.COMPARE_PANEL_B, "run B")],
-                     className="row"),
+            html.P(
+                "The selected image through two runs, explained with the method chosen on Explain, "
+                "for the selected target class where both runs know it.",
+                className="muted",
+            ),
+            html.Div(
+                [
+                    side(ids.COMPARE_RUN_A, ids.COMPARE_PANEL_A, "run A"),
+                    side(ids.COMPARE_RUN_B, ids.COMPARE_PANEL_B, "run B"),
+                ],
+                className="row",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 @callback(
@@ -97,7 +104,9 @@ def compare_panel(
     bars = prediction_bars(probabilities, classes, 5, explained)
     bars.update_layout(title="top 5", height=260)
     return [
-        html.P([html.B(run), f" predicts {classes[best]} ({100 * probabilities[best]:.1f}%) for {image_label(image_id)}"]),
+        html.P(
+            [html.B(run), f" predicts {classes[best]} ({100 * probabilities[best]:.1f}%) for {image_label(image_id)}"]
+        ),
         dcc.Graph(figure=overlay, config=GRAPH_CONFIG, className="compare-overlay"),
         dcc.Graph(figure=bars, config=GRAPH_CONFIG, className="compare-bars"),
     ]

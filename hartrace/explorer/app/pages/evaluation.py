@@ -6,13 +6,13 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import cell_from_click, clicked_tile
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, thumbnail
 from hartrace.explorer.app.pages.video import page_for
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/evaluation"
 NAME = "Evaluation"
@@ -29,15 +29,22 @@ def layout(**_: Any) -> html.Div:
             html.H2("Evaluation"),
             html.Div(
                 [
-                    card("Confusion matrix (each row sums to 1)", dcc.Loading(graph(ids.EVAL_MATRIX), type="circle"),
-                         className="matrix-card"),
-                    card(None, html.H3(PICK_A_CELL, id=ids.EVAL_CELL, className="card-title"),
-                         html.Div(id=ids.EVAL_GALLERY, className="thumb-grid"), className="grow"),
+                    card(
+                        "Confusion matrix (each row sums to 1)",
+                        dcc.Loading(graph(ids.EVAL_MATRIX), type="circle"),
+                        className="matrix-card",
+                    ),
+                    card(
+                        None,
+                        html.H3(PICK_A_CELL, id=ids.EVAL_CELL, className="card-title"),
+                        html.Div(id=ids.EVAL_GALLERY, className="thumb-grid"),
+                        className="grow",
+                    ),
                 ],
                 className="row",
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 @callback(
@@ -75,10 +82,15 @@ def show_cell(click: dict[str, Any] | None, run: str | None, *, service: Explore
     try:
         rows = service.cell_images(run, true_class, predicted)
         tiles = [
-            thumbnail(ids.gallery_thumb(row["id"]), service.thumbnail(run, row["id"]), row["name"],
-                      f"p({row['predicted']}) = {100 * row['probability']:.0f}%", row["correct"])
+            thumbnail(
+                ids.gallery_thumb(row["id"]),
+                service.thumbnail(run, row["id"]),
+                row["name"],
+                f"p({row['predicted']}) = {100 * row['probability']:.0f}%",
+                row["correct"],
+            )
             for row in rows[:MAX_GALLERY]
-        ]  # fmt: skip
+        ]
     except HartraceError as exc:
         return str(exc), []
     verdict = "correct" if true_class == predicted else "confused"

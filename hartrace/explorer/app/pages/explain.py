@@ -11,13 +11,20 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
-from hartrace.explorer.app.components.widgets import card, empty_figure, graph, image_figure, image_label, missing_selection
+from hartrace.explorer.app.components.widgets import (
+    card,
+    empty_figure,
+    graph,
+    image_figure,
+    image_label,
+    missing_selection,
+)
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/explain"
 NAME = "Explain"
@@ -34,15 +41,24 @@ def layout(**_: Any) -> html.Div:
             html.Div([html.Label("method"), dcc.Dropdown(id=ids.EXPLAIN_METHOD, clearable=False)], className="field"),
             html.Div([html.Label("layer"), dcc.Dropdown(id=ids.EXPLAIN_LAYER, clearable=False)], className="field"),
             html.Div(
-                [html.Label("overlay opacity"),
-                 dcc.Slider(id=ids.EXPLAIN_ALPHA, min=0, max=1, step=0.05, value=DEFAULT_ALPHA,
-                            marks={0: "0", 0.5: "0.5", 1: "1"}, updatemode="mouseup")],
+                [
+                    html.Label("overlay opacity"),
+                    dcc.Slider(
+                        id=ids.EXPLAIN_ALPHA,
+                        min=0,
+                        max=1,
+                        step=0.05,
+                        value=DEFAULT_ALPHA,
+                        marks={0: "0", 0.5: "0.5", 1: "1"},
+                        updatemode="mouseup",
+                    ),
+                ],
                 className="field slider",
             ),
             html.Button("explain the prediction", id=ids.EXPLAIN_RESET, n_clicks=0, className="button"),
         ],
         className="filters",
-    )  # fmt: skip
+    )
     return html.Div(
         [
             html.H2("Explain"),
@@ -50,14 +66,18 @@ def layout(**_: Any) -> html.Div:
             html.Div(
                 [
                     card("Original", graph(ids.EXPLAIN_ORIGINAL, zoom=True), className="grow"),
-                    card("Explanation", dcc.Loading(graph(ids.EXPLAIN_OVERLAY, zoom=True), id=ids.EXPLAIN_LOADING, type="circle"),
-                         html.P(id=ids.EXPLAIN_CAPTION, className="caption"), className="grow"),
+                    card(
+                        "Explanation",
+                        dcc.Loading(graph(ids.EXPLAIN_OVERLAY, zoom=True), id=ids.EXPLAIN_LOADING, type="circle"),
+                        html.P(id=ids.EXPLAIN_CAPTION, className="caption"),
+                        className="grow",
+                    ),
                     card("Prediction", dcc.Loading(graph(ids.EXPLAIN_BARS), type="dot"), className="side"),
                 ],
                 className="row",
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 def method_options(methods: dict[str, list[str]]) -> list[dict[str, str]]:
@@ -126,9 +146,15 @@ def show_original(run: str | None, image_id: str | None, *, service: ExplorerAPI
     Input(ids.EXPLAIN_ALPHA, "value"),
 )
 def show_explanation(
-    run: str | None, image_id: str | None, target: str | None, method: str | None, layer: str | None,
-    alpha: float | None, *, service: ExplorerAPI,
-):  # fmt: skip
+    run: str | None,
+    image_id: str | None,
+    target: str | None,
+    method: str | None,
+    layer: str | None,
+    alpha: float | None,
+    *,
+    service: ExplorerAPI,
+):
     """The map for (method, layer, target) blended over the image the model saw."""
     from hartrace.render import cam_overlay_plotly
 

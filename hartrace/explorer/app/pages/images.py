@@ -6,13 +6,13 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import clicked_tile
 from hartrace.explorer.app.components.widgets import card, notice, thumbnail
 from hartrace.explorer.app.pages.video import page_for
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/images"
 NAME = "Images"
@@ -27,15 +27,22 @@ callback = Callbacks()
 def layout(**_: Any) -> html.Div:
     filters = html.Div(
         [
-            html.Div([html.Label("true class"), dcc.Dropdown(id=ids.IMAGES_LABEL, placeholder="any")], className="field"),
-            html.Div([html.Label("predicted class"), dcc.Dropdown(id=ids.IMAGES_PREDICTED, placeholder="any")], className="field"),
+            html.Div(
+                [html.Label("true class"), dcc.Dropdown(id=ids.IMAGES_LABEL, placeholder="any")], className="field"
+            ),
+            html.Div(
+                [html.Label("predicted class"), dcc.Dropdown(id=ids.IMAGES_PREDICTED, placeholder="any")],
+                className="field",
+            ),
             dcc.Checklist(
-                id=ids.IMAGES_MISCLASSIFIED, options=[{"label": " misclassified first", "value": MISCLASSIFIED_FIRST}],
-                value=[], className="field checkbox",
+                id=ids.IMAGES_MISCLASSIFIED,
+                options=[{"label": " misclassified first", "value": MISCLASSIFIED_FIRST}],
+                value=[],
+                className="field checkbox",
             ),
         ],
         className="filters",
-    )  # fmt: skip
+    )
     pager = html.Div(
         [
             html.Button("← previous", id=ids.IMAGES_PREV, n_clicks=0, className="button"),
@@ -46,23 +53,33 @@ def layout(**_: Any) -> html.Div:
     )
     upload = dcc.Upload(
         id=ids.UPLOAD,
-        children=html.Div(["Drop an image here or ", html.A("choose a file"), html.Div("PNG, JPEG or WebP", className="muted")]),
-        className="upload", className_active="upload upload-active", multiple=False,
-    )  # fmt: skip
+        children=html.Div(
+            ["Drop an image here or ", html.A("choose a file"), html.Div("PNG, JPEG or WebP", className="muted")]
+        ),
+        className="upload",
+        className_active="upload upload-active",
+        multiple=False,
+    )
     return html.Div(
         [
             html.H2("Images"),
             dcc.Store(id=ids.IMAGES_SHOWN, storage_type="memory"),
             html.Div(
                 [
-                    card("Validation images", filters, notice(None, "error", id=ids.IMAGES_ERROR), pager,
-                         dcc.Loading(html.Div(id=ids.IMAGES_GRID, className="thumb-grid"), type="dot"), className="grow"),
+                    card(
+                        "Validation images",
+                        filters,
+                        notice(None, "error", id=ids.IMAGES_ERROR),
+                        pager,
+                        dcc.Loading(html.Div(id=ids.IMAGES_GRID, className="thumb-grid"), type="dot"),
+                        className="grow",
+                    ),
                     card("Your own image", upload, notice(None, "error", id=ids.UPLOAD_ERROR), className="side"),
                 ],
                 className="row",
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 def images_state(state: dict[str, Any] | None) -> dict[str, Any]:
@@ -102,9 +119,16 @@ def image_filters(run: str | None, state: dict[str, Any] | None, *, service: Exp
     State(ids.IMAGES_SHOWN, "data"),
 )
 def update_images_state(
-    label: str | None, predicted: str | None, first: list[str] | None, _prev: int | None, _next: int | None,
-    state: dict[str, Any] | None, shown: int | None = None, *, triggered_id: Any = None,
-):  # fmt: skip
+    label: str | None,
+    predicted: str | None,
+    first: list[str] | None,
+    _prev: int | None,
+    _next: int | None,
+    state: dict[str, Any] | None,
+    shown: int | None = None,
+    *,
+    triggered_id: Any = None,
+):
     """Filters and page: a changed filter goes back to the first page; previous/next turn the page shown."""
     old = images_state(state)
     new = {**old, "label": label, "predicted": predicted, "misclassified_first": MISCLASSIFIED_FIRST in (first or [])}
@@ -136,14 +160,21 @@ def show_images(run: str | None, state: dict[str, Any] | None, *, service: Explo
     state = images_state(state)
     try:
         result = service.images(
-            run, label=state["label"], predicted=state["predicted"], misclassified_first=state["misclassified_first"],
-            page=state["page"], per_page=PER_PAGE,
-        )  # fmt: skip
+            run,
+            label=state["label"],
+            predicted=state["predicted"],
+            misclassified_first=state["misclassified_first"],
+            page=state["page"],
+            per_page=PER_PAGE,
+        )
         tiles = [
             thumbnail(
-                ids.thumb(row["id"]), service.thumbnail(run, row["id"]), row["name"],
-                f"{row['true']} → {row['predicted']} ({100 * row['probability']:.0f}%)", row["correct"],
-            )  # fmt: skip
+                ids.thumb(row["id"]),
+                service.thumbnail(run, row["id"]),
+                row["name"],
+                f"{row['true']} → {row['predicted']} ({100 * row['probability']:.0f}%)",
+                row["correct"],
+            )
             for row in result["rows"]
         ]
     except HartraceError as exc:

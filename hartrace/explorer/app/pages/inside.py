@@ -6,14 +6,14 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
-from hartrace.explorer.rows import LayerRow
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import channel_from_click
 from hartrace.explorer.app.components.figures import channel_figure, channel_histogram
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, missing_selection
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
+from hartrace.explorer.rows import LayerRow
 
 PATH = "/inside"
 NAME = "Inside the network"
@@ -34,37 +34,53 @@ def layout(**_: Any) -> html.Div:
         "Layer flow",
         html.Div(
             [
-                html.Div([html.Label("layers, in model order"), dcc.Dropdown(id=ids.INSIDE_FLOW_LAYERS, multi=True)],
-                         className="field wide"),
+                html.Div(
+                    [html.Label("layers, in model order"), dcc.Dropdown(id=ids.INSIDE_FLOW_LAYERS, multi=True)],
+                    className="field wide",
+                ),
                 html.Button("draw the flow", id=ids.INSIDE_FLOW_BUTTON, n_clicks=0, className="button"),
             ],
             className="filters",
         ),
-        html.P("Pick layers and press the button: one picture from the input through them to the prediction.",
-               id=ids.INSIDE_FLOW_NOTE, className="muted"),
+        html.P(
+            "Pick layers and press the button: one picture from the input through them to the prediction.",
+            id=ids.INSIDE_FLOW_NOTE,
+            className="muted",
+        ),
         dcc.Loading(html.Img(id=ids.INSIDE_FLOW, className="flow", alt=""), type="circle"),
-    )  # fmt: skip
+    )
     return html.Div(
         [
             html.H2("Inside the network"),
             card(None, html.Div([picker], className="filters"), html.P(id=ids.INSIDE_NOTE, className="muted")),
             html.Div(
                 [
-                    card("Activations (the 16 most active channels)", dcc.Loading(graph(ids.INSIDE_GRID, zoom=True), type="dot"),
-                         className="grow"),
-                    card("Channel", graph(ids.INSIDE_CHANNEL, empty_figure(PICK_A_CHANNEL)),
-                         graph(ids.INSIDE_CHANNEL_HISTOGRAM, empty_figure("", height=120)), className="side wide-side"),
+                    card(
+                        "Activations (the 16 most active channels)",
+                        dcc.Loading(graph(ids.INSIDE_GRID, zoom=True), type="dot"),
+                        className="grow",
+                    ),
+                    card(
+                        "Channel",
+                        graph(ids.INSIDE_CHANNEL, empty_figure(PICK_A_CHANNEL)),
+                        graph(ids.INSIDE_CHANNEL_HISTOGRAM, empty_figure("", height=120)),
+                        className="side wide-side",
+                    ),
                 ],
                 className="row",
             ),
             html.Div(
-                [card("Activation histogram (every value of the layer)", graph(ids.INSIDE_HISTOGRAM), className="grow"),
-                 card("Kernels", graph(ids.INSIDE_KERNELS), className="grow")],
+                [
+                    card(
+                        "Activation histogram (every value of the layer)", graph(ids.INSIDE_HISTOGRAM), className="grow"
+                    ),
+                    card("Kernels", graph(ids.INSIDE_KERNELS), className="grow"),
+                ],
                 className="row",
             ),
             flow,
         ]
-    )  # fmt: skip
+    )
 
 
 def tree_options(tree: list[LayerRow]) -> list[dict[str, str]]:
@@ -91,9 +107,10 @@ def default_flow(tree: list[LayerRow], count: int = FLOW_DEFAULT) -> list[str]:
     """A few top-level layers with maps, spread from input to output."""
     top = min((row["depth"] for row in tree), default=0)
     candidates = [
-        row["name"] for row in tree
+        row["name"]
+        for row in tree
         if row["depth"] == top and spatial(row) and row["parameters"] > 0 and "Norm" not in row["kind"]
-    ]  # fmt: skip
+    ]
     if len(candidates) <= count:
         return candidates
     step = (len(candidates) - 1) / (count - 1)

@@ -6,13 +6,20 @@ from typing import Any
 
 from dash import Input, Output, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
-from hartrace.explorer.app.components.widgets import card, empty_figure, graph, image_figure, image_label, missing_selection
+from hartrace.explorer.app.components.widgets import (
+    card,
+    empty_figure,
+    graph,
+    image_figure,
+    image_label,
+    missing_selection,
+)
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/prediction"
 NAME = "Prediction"
@@ -24,22 +31,30 @@ callback = Callbacks()
 
 def layout(**_: Any) -> html.Div:
     choices = dcc.RadioItems(
-        id=ids.PREDICTION_TOPK, options=[{"label": f" top {k}", "value": k} for k in TOP_K], value=5, inline=True,
+        id=ids.PREDICTION_TOPK,
+        options=[{"label": f" top {k}", "value": k} for k in TOP_K],
+        value=5,
+        inline=True,
         className="radio",
-    )  # fmt: skip
+    )
     return html.Div(
         [
             html.H2("Prediction"),
             html.Div(
                 [
                     card("Image", graph(ids.PREDICTION_IMAGE), className="side"),
-                    card("Class probabilities", choices, dcc.Loading(graph(ids.PREDICTION_BARS), type="dot"),
-                         html.P(id=ids.PREDICTION_NOTE, className="muted"), className="grow"),
+                    card(
+                        "Class probabilities",
+                        choices,
+                        dcc.Loading(graph(ids.PREDICTION_BARS), type="dot"),
+                        html.P(id=ids.PREDICTION_NOTE, className="muted"),
+                        className="grow",
+                    ),
                 ],
                 className="row",
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 @callback(
@@ -65,7 +80,9 @@ def show_prediction(
         return empty_figure(str(exc)), empty_figure(str(exc)), ""
     bars = prediction_bars(probabilities, classes, top_k or 5, target)
     best = max(range(len(classes)), key=probabilities.__getitem__)
-    note = f"predicted {classes[best]} ({100 * probabilities[best]:.1f}%); explaining {target or classes[best]} (amber)."
+    note = (
+        f"predicted {classes[best]} ({100 * probabilities[best]:.1f}%); explaining {target or classes[best]} (amber)."
+    )
     return picture, bars, note
 
 

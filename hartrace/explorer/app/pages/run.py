@@ -6,11 +6,20 @@ from typing import Any
 
 from dash import Input, Output, dcc, html
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
-from hartrace.explorer.app.components.widgets import card, empty_figure, graph, key_value_table, metric, notice, percent, table
+from hartrace.explorer.app.components.widgets import (
+    card,
+    empty_figure,
+    graph,
+    key_value_table,
+    metric,
+    notice,
+    percent,
+    table,
+)
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
 
 PATH = "/"
 NAME = "Run"
@@ -40,12 +49,14 @@ def layout(**_: Any) -> html.Div:
                 type="circle",
             ),
             html.Div(
-                [card("Configuration", html.Div(id=ids.RUN_CONFIG), className="grow"),
-                 card("All runs", html.Div(id=ids.RUN_LIST), className="grow")],
+                [
+                    card("Configuration", html.Div(id=ids.RUN_CONFIG), className="grow"),
+                    card("All runs", html.Div(id=ids.RUN_LIST), className="grow"),
+                ],
                 className="row",
             ),
         ]
-    )  # fmt: skip
+    )
 
 
 @callback(

@@ -14,15 +14,15 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html, no_update
 
+from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
-from hartrace.explorer.rows import ItemRow
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.clicks import frame_from_click, target_from_click
 from hartrace.explorer.app.components.figures import prediction_bars
 from hartrace.explorer.app.components.video import frame_figure, importance_figure, move_marker
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, notice
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.base.errors import HartraceError
+from hartrace.explorer.rows import ItemRow
 
 PATH = "/video"
 NAME = "Video"
@@ -42,27 +42,54 @@ callback = Callbacks()
 def layout(**_: Any) -> html.Div:
     controls = html.Div(
         [
-            html.Div([html.Label("video (validation: true → predicted)"), dcc.Dropdown(id=ids.VIDEO_PICKER, clearable=False)],
-                     className="field wide"),
             html.Div(
-                [html.Label("overlay opacity"),
-                 dcc.Slider(id=ids.VIDEO_ALPHA, min=0, max=1, step=0.05, value=DEFAULT_ALPHA, marks={0: "0", 0.5: "0.5", 1: "1"},
-                            updatemode="mouseup", allow_direct_input=False)],
+                [
+                    html.Label("video (validation: true → predicted)"),
+                    dcc.Dropdown(id=ids.VIDEO_PICKER, clearable=False),
+                ],
+                className="field wide",
+            ),
+            html.Div(
+                [
+                    html.Label("overlay opacity"),
+                    dcc.Slider(
+                        id=ids.VIDEO_ALPHA,
+                        min=0,
+                        max=1,
+                        step=0.05,
+                        value=DEFAULT_ALPHA,
+                        marks={0: "0", 0.5: "0.5", 1: "1"},
+                        updatemode="mouseup",
+                        allow_direct_input=False,
+                    ),
+                ],
                 className="field slider",
             ),
             html.Button("explain the prediction", id=ids.VIDEO_RESET, n_clicks=0, className="button"),
         ],
         className="filters",
-    )  # fmt: skip
+    )
     player = html.Div(
         [
             html.Button(PLAY, id=ids.VIDEO_PLAY, n_clicks=0, className="button", disabled=True),
-            html.Div(dcc.Slider(id=ids.VIDEO_SLIDER, min=0, max=0, step=1, value=0, marks=None, updatemode="drag",
-                                disabled=True, allow_direct_input=False), className="player-slider"),
+            html.Div(
+                dcc.Slider(
+                    id=ids.VIDEO_SLIDER,
+                    min=0,
+                    max=0,
+                    step=1,
+                    value=0,
+                    marks=None,
+                    updatemode="drag",
+                    disabled=True,
+                    allow_direct_input=False,
+                ),
+                className="player-slider",
+            ),
             dcc.Interval(id=ids.VIDEO_TIMER, interval=PLAY_MS, disabled=True),
         ],
         className="player",
-    )  # fmt: skip
+    )
     return html.Div(
         [
             html.H2("Video"),
@@ -70,15 +97,22 @@ def layout(**_: Any) -> html.Div:
             card(None, controls),
             html.Div(
                 [
-                    card("Frame", graph(ids.VIDEO_FRAME, zoom=True), player, html.P(id=ids.VIDEO_CAPTION, className="caption"),
-                         className="grow"),
-                    card("Prediction (the clip shown)", dcc.Loading(graph(ids.VIDEO_BARS), type="dot"), className="side"),
+                    card(
+                        "Frame",
+                        graph(ids.VIDEO_FRAME, zoom=True),
+                        player,
+                        html.P(id=ids.VIDEO_CAPTION, className="caption"),
+                        className="grow",
+                    ),
+                    card(
+                        "Prediction (the clip shown)", dcc.Loading(graph(ids.VIDEO_BARS), type="dot"), className="side"
+                    ),
                 ],
                 className="row",
             ),
             card("Temporal importance", graph(ids.VIDEO_CURVE)),
         ]
-    )  # fmt: skip
+    )
 
 
 def page_for(item_id: str | None) -> str:
@@ -182,7 +216,9 @@ def show_clip(run: str | None, video_id: str | None, target: str | None, frame: 
     bars = prediction_bars(probabilities, classes, 5, explained)
     bars.update_layout(title="top 5 · click a bar to explain it", height=300)
     evaluated = (
-        f" The evaluation (over several clips) predicts {row['predicted']}; true class {row['true'] or 'unknown'}." if row else ""
+        f" The evaluation (over several clips) predicts {row['predicted']}; true class {row['true'] or 'unknown'}."
+        if row
+        else ""
     )
     caption = (
         f"Explaining '{explained}' (p = {100 * probabilities[k]:.1f}% on this clip"
@@ -203,9 +239,14 @@ def show_clip(run: str | None, video_id: str | None, target: str | None, frame: 
     prevent_initial_call=True,
 )
 def show_frame(
-    frame: int | None, alpha: float | None, run: str | None, video_id: str | None, target: str | None, *,
+    frame: int | None,
+    alpha: float | None,
+    run: str | None,
+    video_id: str | None,
+    target: str | None,
+    *,
     service: ExplorerAPI,
-):  # fmt: skip
+):
     """The frame at the slider beside its overlay, and the curve's marker moved there: cached maps, no model pass."""
     from hartrace.render import cam_overlay
 
