@@ -16,8 +16,8 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from hartrace.runs.checkpoint import load_checkpoint, read_checkpoint
 from hartrace.base.errors import UsageError
+from hartrace.runs.checkpoint import load_checkpoint, read_checkpoint
 from hartrace.workflows.train import resume, train
 from tests.conftest import ROOT, colour_folder, make_image, quick_config, run_cli
 
@@ -29,7 +29,16 @@ def _quiet(message: str) -> None:
 def test_a_run_folder_holds_everything(colours: Path, tmp_path: Path) -> None:
     result = train(quick_config(colours, tmp_path / "run", epochs=3), progress=False, log=_quiet)
     run = result.run_dir
-    for name in ("best.pt", "last.pt", "config.yaml", "split.json", "metrics.jsonl", "metrics.csv", "curves.png", "skipped.csv"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "config.yaml",
+        "split.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "curves.png",
+        "skipped.csv",
+    ):
         assert (run / name).is_file(), name
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
@@ -56,14 +65,53 @@ def test_resume_is_exact(colours: Path, tmp_path: Path) -> None:
     assert resumed.history[1]["val_loss"] == straight.history[1]["val_loss"]
 
 
+def test_a_zero_shot_run_trains_on_its_seen_classes_and_resumes_exactly(colours: Path, tmp_path: Path) -> None:
+    np.save(tmp_path / "names.npy", np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32))
+    options = dict(zero_shot=True, embeddings=str(tmp_path / "names.npy"))  # 3 classes: 1 seen, 2 unseen
+    straight = train(quick_config(colours, tmp_path / "straight", **options), progress=False, log=_quiet)
+    halves = quick_config(colours, tmp_path / "halves", **options)
+    train(halves, progress=False, log=_quiet, on_epoch_end=lambda row: False)  # stops after epoch 1
+    resumed = resume(tmp_path / "halves", progress=False, log=_quiet)
+    held_out = json.loads((straight.run_dir / "zero_shot_classes.json").read_text())
+    assert len(held_out["seen"]) == 1 and len(held_out["unseen"]) == 2
+    assert {Path(p).parent.name for p in held_out["train"] + held_out["val"]} == set(held_out["seen"])
+    state = read_checkpoint(resumed.run_dir / "last.pt")
+    meta = state["meta"]
+    assert meta["model"]["num_classes"] == 8 and meta["classes"] == ["blue", "green", "red"]
+    assert meta["zero_shot"]["seen"] == [meta["classes"].index(c) for c in held_out["seen"]]
+    a = read_checkpoint(straight.run_dir / "last.pt")["state_dict"]
+    for key in a:
+        assert torch.equal(a[key], state["state_dict"][key]), key
+    assert resumed.history[1]["val_loss"] == straight.history[1]["val_loss"]
+    assert all(r["train_accuracy"] == 1.0 for r in straight.history), "one seen class: every prediction names it"
+
+
 def test_sigint_leaves_a_resumable_checkpoint(tmp_path: Path) -> None:
     data = colour_folder(tmp_path / "many", per_class=60)
     out = tmp_path / "run"
     command = [
-        sys.executable, "-m", "hartrace", "train", "--data", str(data), "--backbone", "resnet_small",
-        "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "3", "--workers", "0",
-        "--out", str(out), "--quiet",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "hartrace",
+        "train",
+        "--data",
+        str(data),
+        "--backbone",
+        "resnet_small",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "3",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "split.json").exists() and time.time() < deadline:  # training has started
@@ -84,7 +132,9 @@ def test_sigint_leaves_a_resumable_checkpoint(tmp_path: Path) -> None:
 def test_frozen_trunk_keeps_its_batchnorm_statistics(colours: Path, tmp_path: Path) -> None:
     from hartrace.models import get_model
 
-    config = quick_config(colours, tmp_path / "run", backbone="harnet", freeze="trunk", epochs=1, image_size=64, augment=True)
+    config = quick_config(
+        colours, tmp_path / "run", backbone="harnet", freeze="trunk", epochs=1, image_size=64, augment=True
+    )
     torch.manual_seed(config.seed)  # the trainer builds its model from this seed
     initial = get_model("harnet", 3, weights="none", freeze="trunk").state_dict()
     result = train(config, progress=False, log=_quiet)
@@ -101,10 +151,31 @@ def test_two_process_ddp_on_cpu(colours: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [
-        str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "hartrace", "train", "--data", str(colours),
-        "--backbone", "resnet_small", "--weights", "none", "--image-size", "32", "--batch-size", "4",
-        "--epochs", "2", "--workers", "0", "--out", str(out), "--quiet",
-    ]  # fmt: skip
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "hartrace",
+        "train",
+        "--data",
+        str(colours),
+        "--backbone",
+        "resnet_small",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "2",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in out.glob("*.pt")) == ["best.pt", "last.pt"]
@@ -120,8 +191,12 @@ def test_two_process_ddp_on_cpu(colours: Path, tmp_path: Path) -> None:
 
 def test_feature_cache_trains_the_same_head(colours: Path, tmp_path: Path) -> None:
     common = dict(backbone="harnet", freeze="trunk", epochs=2, image_size=64, augment=False, amp="off")
-    cached = train(quick_config(colours, tmp_path / "cached", cache_features=True, **common), progress=False, log=_quiet)
-    direct = train(quick_config(colours, tmp_path / "direct", cache_features=False, **common), progress=False, log=_quiet)
+    cached = train(
+        quick_config(colours, tmp_path / "cached", cache_features=True, **common), progress=False, log=_quiet
+    )
+    direct = train(
+        quick_config(colours, tmp_path / "direct", cache_features=False, **common), progress=False, log=_quiet
+    )
     a = read_checkpoint(cached.run_dir / "last.pt")["state_dict"]
     b = read_checkpoint(direct.run_dir / "last.pt")["state_dict"]
     for key in a:
@@ -194,7 +269,8 @@ def test_config_file_with_command_line_overrides(colours: Path, tmp_path: Path) 
     config_file = tmp_path / "exp.yaml"
     (tmp_path / "order.txt").write_text("red\ngreen\nblue\n")
     config_file.write_text(
-        f"data: {colours}\nbackbone: resnet_small\nweights: none\nimage-size: 32\nepochs: 3\nbatch_size: 8\nlr: 3e-3\nworkers: 0\n"
+        f"data: {colours}\nbackbone: resnet_small\nweights: none\nimage-size: 32\nepochs: 3\n"
+        "batch_size: 8\nlr: 3e-3\nworkers: 0\n"
         f"classes: {tmp_path / 'order.txt'}\n"
     )
     out = tmp_path / "run"
@@ -219,8 +295,28 @@ def test_classes_option_reaches_the_config_of_train_and_compare(tmp_path: Path) 
 
 
 def test_a_loss_that_stops_being_a_number_stops_training_with_one_line(colours: Path, tmp_path: Path) -> None:
-    done = run_cli("train", "--data", str(colours), "--backbone", "resnet_small", "--weights", "none", "--image-size", "32",
-                   "--epochs", "1", "--batch-size", "8", "--workers", "0", "--lr", "1e30", "--out", str(tmp_path / "r"), "-q")  # fmt: skip
+    done = run_cli(
+        "train",
+        "--data",
+        str(colours),
+        "--backbone",
+        "resnet_small",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--lr",
+        "1e30",
+        "--out",
+        str(tmp_path / "r"),
+        "-q",
+    )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "the training loss became" in done.stderr, done.stderr
     assert "nan" in done.stderr or "inf" in done.stderr

@@ -219,8 +219,11 @@ def test_class_splits_need_two_unseen_and_one_seen(n: int, fraction: float) -> N
 
 
 def test_summarise_splits_mean_and_population_std() -> None:
-    results = [{"top1": 0.5, "top5": 0.9, "videos": 40}, {"top1": 0.3, "top5": 0.7, "videos": 38},
-               {"top1": 0.4, "top5": 1.0, "videos": 41}]
+    results = [
+        {"top1": 0.5, "top5": 0.9, "videos": 40},
+        {"top1": 0.3, "top5": 0.7, "videos": 38},
+        {"top1": 0.4, "top5": 1.0, "videos": 41},
+    ]
     summary = summarise_splits(results)
     assert summary["splits"] == 3
     assert summary["mean"]["top1"] == pytest.approx(0.4)
@@ -274,6 +277,101 @@ def test_objective_rejects_wrong_head_size_and_unlabelled_videos() -> None:
         criterion(torch.zeros(2, 5), torch.tensor([0, 1]))
     with pytest.raises(UsageError, match="class indices"):
         criterion(torch.zeros(2, 2), torch.tensor([0, -1]))
+
+
+# --- the run's objective: classify or zero-shot, one seam for training, evaluation and prediction ---
+
+
+def _index(tmp_path: Path, n_classes: int = 4):
+    from hartrace.data.samples import DatasetIndex, Sample
+
+    def samples(split: str, labels: list[int | None]) -> list[Sample]:
+        return [Sample(tmp_path / f"{split}{i}.png", label) for i, label in enumerate(labels)]
+
+    classes = [f"c{i}" for i in range(n_classes)]
+    splits = {"train": samples("train", [0, 1, 2, 3, 1]), "val": samples("val", [3, 0, None])}
+    return DatasetIndex(tmp_path, "folders", classes, {**splits, "test": samples("test", [2])})
+
+
+def _zero_shot_objective():
+    from hartrace.zeroshot.objectives import ZeroShot
+    from hartrace.zeroshot.training import ZeroShotSetup
+
+    return ZeroShot(ZeroShotSetup(CLASSES.astype(np.float32), (0, 1), (2, 3), "names.npy", 0, 1))
+
+
+def test_classification_objective_is_cross_entropy_over_every_class(tmp_path: Path) -> None:
+    from hartrace.zeroshot.objectives import Classification
+
+    objective, index = Classification(label_smoothing=0.1), _index(tmp_path)
+    assert objective.name == "classify" and objective.softmax and objective.head_width(7) == 7
+    criteria = objective.criteria()
+    logits, labels = torch.tensor([[2.0, 0.0, 1.0], [0.0, 3.0, -1.0]]), torch.tensor([0, 2])
+    smoothed = F.cross_entropy(logits, labels, label_smoothing=0.1)
+    assert criteria.train(logits, labels).item() == pytest.approx(smoothed.item())
+    assert criteria.val(logits, labels).item() == pytest.approx(F.cross_entropy(logits, labels).item())
+    assert criteria.predict(logits).tolist() == [0, 1]
+    assert objective.trains_on(index.splits["train"]) == index.splits["train"]
+    assert objective.meta() == {} and objective.run_files(index, [], []) == {} and objective.note() == ""
+    chosen = objective.evaluation(index, "val")  # labelled samples only, against every class
+    assert (chosen.split, chosen.classes, chosen.labels.tolist(), chosen.report) == ("val", (0, 1, 2, 3), [3, 0], {})
+    probabilities = np.array([[0.1, 0.2, 0.3, 0.4]], dtype=np.float32)
+    assert objective.class_scores(probabilities) is probabilities
+    np.testing.assert_array_equal(objective.class_scores(probabilities, [3, 1]), probabilities[:, [3, 1]])
+    with pytest.raises(UsageError, match="no 'nope' split"):
+        objective.evaluation(index, "nope")
+
+
+def test_zero_shot_objective_trains_on_seen_classes_and_scores_by_cosine(tmp_path: Path) -> None:
+    from hartrace.zeroshot.training import ZERO_SHOT_CLASSES
+
+    objective, index = _zero_shot_objective(), _index(tmp_path)
+    assert objective.name == "zero-shot" and not objective.softmax and objective.head_width(4) == 2
+    criteria = objective.criteria()
+    assert criteria.train is criteria.val and isinstance(criteria.train, EmbeddingRegressionLoss)
+    outputs = torch.tensor([[10.0, 9.0], [-3.0, 0.2]])
+    assert criteria.predict(outputs).tolist() == [0, 1]  # the nearest *seen* class (3 and 2 are unseen)
+    assert [s.label for s in objective.trains_on(index.splits["train"])] == [0, 1, 1]
+    assert objective.note() == " (2 seen, 2 unseen: zero-shot)"
+    assert set(objective.meta()) == {"zero_shot"} and objective.meta()["zero_shot"]["unseen"] == [2, 3]
+    described = objective.run_files(index, index.splits["train"][:1], [])[ZERO_SHOT_CLASSES]
+    assert (described["seen"], described["unseen"], described["train"]) == (["c0", "c1"], ["c2", "c3"], ["train0.png"])
+    chosen = objective.evaluation(index, "val")  # every unseen video of every split, whatever the split asked
+    assert chosen.split == "unseen" and chosen.classes == (2, 3)
+    assert sorted(zip((s.path.name for s in chosen.samples), chosen.labels.tolist(), strict=True)) == [
+        ("test0.png", 0),
+        ("train2.png", 0),
+        ("train3.png", 1),
+        ("val0.png", 1),
+    ]
+    assert chosen.report["zero_shot"]["unseen"] == ["c2", "c3"] and chosen.report["zero_shot"]["chance_top1"] == 0.5
+    np.testing.assert_allclose(objective.class_scores(PREDICTED), cosine_scores(PREDICTED, CLASSES), atol=1e-6)
+    unseen = objective.class_scores(PREDICTED, (2, 3))
+    np.testing.assert_allclose(unseen, cosine_scores(PREDICTED, CLASSES[2:]), atol=1e-6)
+    assert objective.class_scores(PREDICTED.astype(np.float32)).dtype == np.float32
+
+
+def test_the_objective_comes_from_the_config_or_the_checkpoint(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from hartrace.zeroshot.objectives import Classification, ZeroShot, run_objective, training_objective
+
+    index = _index(tmp_path)
+    assert training_objective(SimpleNamespace(zero_shot=False, label_smoothing=0.2), index) == Classification(0.2)
+    np.save(tmp_path / "names.npy", np.eye(4, dtype=np.float32))
+    config = SimpleNamespace(
+        zero_shot=True,
+        label_smoothing=0.0,
+        embeddings=str(tmp_path / "names.npy"),
+        zs_splits=1,
+        zs_split=0,
+        unseen_fraction=0.5,
+        seed=0,
+    )
+    made = training_objective(config, index)
+    assert isinstance(made, ZeroShot) and len(made.setup.unseen) == 2
+    assert isinstance(run_objective(None), Classification)
+    assert run_objective(made.setup).setup is made.setup
 
 
 # --- the bundled sentence encoder ----------------------------------------------------------

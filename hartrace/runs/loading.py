@@ -14,6 +14,7 @@ from hartrace.data import DatasetIndex, load_dataset
 from hartrace.runs.checkpoint import load_checkpoint
 from hartrace.runs.discovery import BEST, SPLIT, find_run
 from hartrace.runs.spec import RunSpec
+from hartrace.zeroshot.objectives import UNSEEN
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Opened:
     def evaluated_split(self) -> str:
         """The split `hartrace evaluate` scores by default: the validation split,
         or a zero-shot run's unseen classes."""
-        return "unseen" if self.zero_shot else "val"
+        return UNSEEN if self.zero_shot else "val"
 
     def require_class_scores(self, command: str) -> None:
         """Refuse, in one line that says what works instead, to explain a model that has no class scores."""

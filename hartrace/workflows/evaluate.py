@@ -9,15 +9,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from hartrace.base.io import save_figure, write_csv, write_json
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
-from hartrace.base.errors import UsageError
-from hartrace.runs.inference import Scored, predict_probabilities
-from hartrace.base.io import save_figure, write_csv, write_json
-from hartrace.runs.loading import Opened, open_dataset, open_model
 from hartrace.metrics.classification import evaluation_report
 from hartrace.render import confusion_matrix_figure, image_gallery_figure
 from hartrace.runs.discovery import EVAL_DIR
+from hartrace.runs.inference import Scored, model_outputs
+from hartrace.runs.loading import Opened, open_dataset, open_model
+from hartrace.zeroshot.objectives import run_objective
 
 GALLERY_SIZE = 24
 
@@ -52,7 +52,12 @@ def preview_picture(path: Path, side: int = 256) -> np.ndarray:
 
 
 def misclassified_gallery(
-    samples: list[Sample], scores: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, limit: int = GALLERY_SIZE
+    samples: list[Sample],
+    scores: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    path: Path,
+    limit: int = GALLERY_SIZE,
 ) -> Path:
     """The most confidently wrong images (or videos' middle frames) first: the ones worth looking at."""
     predicted = scores.argmax(1)
@@ -61,7 +66,10 @@ def misclassified_gallery(
     images, captions = [], []
     for i in wrong[:limit]:
         images.append(preview_picture(samples[i].path))
-        captions.append(f"{samples[i].path.name}\ntrue {classes[labels[i]]}\npred {classes[predicted[i]]} {scores[i, predicted[i]]:.0%}")
+        captions.append(
+            f"{samples[i].path.name}\ntrue {classes[labels[i]]}\n"
+            f"pred {classes[predicted[i]]} {scores[i, predicted[i]]:.0%}"
+        )
     title = f"misclassified: {len(wrong)} of {len(samples)} (most confident first)"
     return save_figure(image_gallery_figure(images, captions, title=title), path)
 
@@ -84,16 +92,18 @@ def evaluate(
     """
     opened = open_model(run, checkpoint, runs_dir)
     index = open_dataset(opened, data)
-    if opened.zero_shot:
-        from hartrace.workflows.zeroshot_evaluate import score_unseen
-
-        scored = score_unseen(opened, index, batch_size=batch_size, progress=progress)
-    else:
-        scored = _score_split(opened, index, split, batch_size, progress)
+    scored = score_run(opened, index, split, batch_size=batch_size, progress=progress)
     out_dir = Path(out) if out else opened.checkpoint.parent / EVAL_DIR / scored.split
     samples, scores, labels, classes = scored.samples, scored.scores, scored.labels, scored.classes
     report = evaluation_report(labels, scores, classes)
-    report.update({"checkpoint": str(opened.checkpoint), "split": scored.split, "dataset": str(index.root), "skipped": len(index.skipped)})
+    report.update(
+        {
+            "checkpoint": str(opened.checkpoint),
+            "split": scored.split,
+            "dataset": str(index.root),
+            "skipped": len(index.skipped),
+        }
+    )
     report.update(scored.extra)
 
     write_predictions_csv(out_dir / "predictions.csv", index, samples, scores, classes, labels)
@@ -102,11 +112,19 @@ def evaluate(
         ["class", "precision", "recall", "f1", "support"],
         (
             [name, *(round(r[k], 6) for k in ("precision", "recall", "f1-score")), int(r["support"])]
-            for name, r in [*report["per_class"].items(), ("macro avg", report["macro_avg"]), ("weighted avg", report["weighted_avg"])]
+            for name, r in [
+                *report["per_class"].items(),
+                ("macro avg", report["macro_avg"]),
+                ("weighted avg", report["weighted_avg"]),
+            ]
         ),
     )
     matrix = np.array(report["confusion_matrix_normalised"])
-    write_csv(out_dir / "confusion_matrix.csv", ["true \\ predicted", *classes], ([c, *np.round(row, 6)] for c, row in zip(classes, matrix, strict=True)))
+    write_csv(
+        out_dir / "confusion_matrix.csv",
+        ["true \\ predicted", *classes],
+        ([c, *np.round(row, 6)] for c, row in zip(classes, matrix, strict=True)),
+    )
     save_figure(
         confusion_matrix_figure(matrix, classes, f"{scored.split}: accuracy {report['accuracy']:.1%} (row-normalised)"),
         out_dir / "confusion_matrix.png",
@@ -116,16 +134,25 @@ def evaluate(
     return EvalResult(out_dir, report)
 
 
-def _score_split(opened: Opened, index: DatasetIndex, split: str, batch_size: int, progress: bool) -> Scored:
-    if split not in index.splits:
-        raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
-    samples = [s for s in index.splits[split] if s.label is not None]
-    if not samples:
-        raise UsageError(f"the {split!r} split of {index.root} has no labelled {index.task}s: use `hartrace predict` for it")
-    probabilities = predict_probabilities(
-        opened.model, samples, opened.spec, batch_size=batch_size, progress=progress, desc=f"evaluating {split}"
+def score_run(
+    opened: Opened, index: DatasetIndex, split: str = "val", *, batch_size: int = 64, progress: bool = True
+) -> Scored:
+    """What the run's objective scores: the labelled samples of ``split`` against every class (probabilities), or
+    for a zero-shot run every video of its unseen classes against those classes (cosine to their names)."""
+    objective = run_objective(opened.spec.zero_shot)
+    chosen = objective.evaluation(index, split)
+    outputs = model_outputs(
+        opened.model,
+        chosen.samples,
+        opened.spec,
+        softmax=objective.softmax,
+        batch_size=batch_size,
+        progress=progress,
+        desc=chosen.desc,
     )
-    return Scored(split, samples, probabilities, np.array([s.label for s in samples]), index.classes)
+    scores = objective.class_scores(outputs, chosen.classes)
+    classes = [index.classes[i] for i in chosen.classes]
+    return Scored(chosen.split, chosen.samples, scores, chosen.labels, classes, chosen.report)
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -134,8 +161,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"{'class':<{width}}  precision  recall     f1  support"]
     rows = [*report["per_class"].items(), ("macro avg", report["macro_avg"]), ("weighted avg", report["weighted_avg"])]
     for name, r in rows:
-        lines.append(f"{name:<{width}}  {r['precision']:>9.3f}  {r['recall']:>6.3f}  {r['f1-score']:>5.3f}  {int(r['support']):>7}")
+        lines.append(
+            f"{name:<{width}}  {r['precision']:>9.3f}  {r['recall']:>6.3f}  "
+            f"{r['f1-score']:>5.3f}  {int(r['support']):>7}"
+        )
     top = next(k for k in report if k.startswith("top") and k.endswith("_accuracy"))
     lines.append("")
-    lines.append(f"accuracy {report['accuracy']:.4f}   {top.replace('_', ' ')} {report[top]:.4f}   images {report['images']}")
+    lines.append(
+        f"accuracy {report['accuracy']:.4f}   {top.replace('_', ' ')} {report[top]:.4f}   images {report['images']}"
+    )
     return "\n".join(lines)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hartrace.data.index import scan_images, scan_videos
-from hartrace.data.layouts import files_in, is_image_name, read_csv, resolve_name
-from hartrace.data.samples import Sample, SkippedFile
 from hartrace.base.errors import UsageError
-from hartrace.runs.inference import model_outputs, predict_probabilities
 from hartrace.base.io import save_figure, write_csv
+from hartrace.data.layouts import files_in, read_csv, resolve_name
+from hartrace.data.samples import Sample, SkippedFile
 from hartrace.render import probability_bars_figure
+from hartrace.runs.inference import model_outputs
 from hartrace.runs.loading import Opened, open_model
+from hartrace.runs.tasks import IMAGE, Task, task_of
+from hartrace.zeroshot.objectives import run_objective
 
 
 @dataclass
@@ -32,22 +33,21 @@ class PredictResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-def collect_inputs(inputs: list[str | Path], task: str = "image") -> list[Path]:
-    """Files from files, folders (searched recursively for images, or videos for a video model) and Kaggle folders."""
-    from hartrace.data.video import is_video_file
-
-    wanted, what = (is_video_file, "videos") if task == "video" else (is_image_name, "images")
+def collect_inputs(inputs: list[str | Path], task: Task = IMAGE) -> list[Path]:
+    """Files from files, folders (searched recursively for the task's inputs: images, or videos) and Kaggle folders."""
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_file():
             paths.append(item)
-        elif item.is_dir() and (item / "Testing_set.csv").is_file() and task == "image":
+        elif (
+            item.is_dir() and (item / "Testing_set.csv").is_file() and not task.is_video
+        ):  # a Kaggle test set is images
             rows = read_csv(item / "Testing_set.csv", ("filename",))
             paths.extend(resolve_name(item / "test", row["filename"]) for _, row in rows)
         elif item.is_dir():
-            found = files_in(item, wanted)
+            found = files_in(item, task.is_member)
             if not found:
-                raise UsageError(f"no {what} in folder {item}")
+                raise UsageError(f"no {task.nouns} in folder {item}")
             paths.extend(found)
         else:
             raise UsageError(f"input not found: {item}")
@@ -55,13 +55,13 @@ def collect_inputs(inputs: list[str | Path], task: str = "image") -> list[Path]:
 
 
 def class_scores(opened: Opened, samples: list[Sample], *, batch_size: int, progress: bool) -> np.ndarray:
-    """``[N, classes]``: softmax probabilities, or for a zero-shot model the cosine similarity to every class name."""
-    if opened.spec.zero_shot is None:
-        return predict_probabilities(opened.model, samples, opened.spec, batch_size=batch_size, progress=progress)
-    from hartrace.zeroshot.protocol import cosine_scores
-
-    outputs = model_outputs(opened.model, samples, opened.spec, softmax=False, batch_size=batch_size, progress=progress)
-    return cosine_scores(outputs, opened.spec.zero_shot.embeddings)
+    """``[N, classes]`` as the run's objective reads its outputs: softmax probabilities, or for a zero-shot model
+    the cosine similarity to every class name."""
+    objective = run_objective(opened.spec.zero_shot)
+    outputs = model_outputs(
+        opened.model, samples, opened.spec, softmax=objective.softmax, batch_size=batch_size, progress=progress
+    )
+    return objective.class_scores(outputs)
 
 
 def predict(
@@ -81,10 +81,10 @@ def predict(
     if missing is not None:  # before the model loads: a typo should cost nothing
         raise UsageError(f"input not found: {missing}")
     opened = open_model(None, checkpoint, runs_dir)
-    checkpoint, classes, task = opened.checkpoint, opened.classes, opened.spec.task
+    checkpoint, classes, task = opened.checkpoint, opened.classes, task_of(opened.spec.input)
     paths = collect_inputs(inputs, task)
     listed = [("input", Sample(p, None)) for p in paths]
-    skipped = scan_videos(listed, progress=False)[2] if task == "video" else scan_images(listed, progress=False)[1]
+    skipped = task.scan(listed)
     bad = {s.path for s in skipped}
     samples = [Sample(p, None) for p in paths if p not in bad]
     probabilities = class_scores(opened, samples, batch_size=batch_size, progress=progress)

@@ -36,18 +36,35 @@ def train_zero_shot(config: Any, *, progress: bool = True, log: Callable[[str], 
     rows = []
     for k in range(config.zs_splits):
         log(f"zero-shot split {k + 1}/{config.zs_splits}")
-        run = train(dataclasses.replace(config, zs_split=k, out=str(base / f"split{k + 1}")), progress=progress, log=log)
+        run = train(
+            dataclasses.replace(config, zs_split=k, out=str(base / f"split{k + 1}")), progress=progress, log=log
+        )
         report = evaluate(run.run_dir, progress=progress).report
         unseen = report["zero_shot"]["unseen"]
-        rows.append({
-            "top1": report["accuracy"], "top5": report["top5_accuracy"],
-            "chance_top1": 1 / len(unseen), "chance_top5": min(5, len(unseen)) / len(unseen),
-            "seen_val_accuracy": run.best.get("val_accuracy", float("nan")), "videos": report["images"],
-            "unseen": " ".join(unseen),
-        })  # fmt: skip
-        log(f"split {k + 1}: unseen top-1 {report['accuracy']:.1%} (chance {1 / len(unseen):.1%}), top-5 {report['top5_accuracy']:.1%}")
+        rows.append(
+            {
+                "top1": report["accuracy"],
+                "top5": report["top5_accuracy"],
+                "chance_top1": 1 / len(unseen),
+                "chance_top5": min(5, len(unseen)) / len(unseen),
+                "seen_val_accuracy": run.best.get("val_accuracy", float("nan")),
+                "videos": report["images"],
+                "unseen": " ".join(unseen),
+            }
+        )
+        log(
+            f"split {k + 1}: unseen top-1 {report['accuracy']:.1%} (chance {1 / len(unseen):.1%}), "
+            f"top-5 {report['top5_accuracy']:.1%}"
+        )
     summary = summarise_splits(rows, metrics=["top1", "top5", "chance_top1", "chance_top5", "seen_val_accuracy"])
-    summary.update({"backbone": config.backbone, "embeddings": config.embeddings, "unseen_fraction": config.unseen_fraction, "data": config.data})
+    summary.update(
+        {
+            "backbone": config.backbone,
+            "embeddings": config.embeddings,
+            "unseen_fraction": config.unseen_fraction,
+            "data": config.data,
+        }
+    )
     _write_summary(base, summary)
     return ZeroShotResult(base, summary)
 
@@ -63,7 +80,8 @@ def _write_summary(base: Path, summary: dict[str, Any]) -> None:
         "",
         "| | top-1 | top-5 |",
         "| --- | --- | --- |",
-        f"| unseen classes (mean ± std) | {format_mean_std(mean['top1'], std['top1'])} | {format_mean_std(mean['top5'], std['top5'])} |",
+        f"| unseen classes (mean ± std) | {format_mean_std(mean['top1'], std['top1'])} "
+        f"| {format_mean_std(mean['top5'], std['top5'])} |",
         f"| chance | {mean['chance_top1']:.1%} | {mean['chance_top5']:.1%} |",
         "",
         f"Seen-class validation accuracy: {format_mean_std(mean['seen_val_accuracy'], std['seen_val_accuracy'])}.",
@@ -76,5 +94,6 @@ def format_summary(summary: dict[str, Any]) -> str:
     mean, std = summary["mean"], summary["std"]
     return (
         f"zero-shot over {summary['splits']} split(s): unseen top-1 {format_mean_std(mean['top1'], std['top1'])} % "
-        f"(chance {mean['chance_top1']:.1%}), top-5 {format_mean_std(mean['top5'], std['top5'])} % (chance {mean['chance_top5']:.1%})"
+        f"(chance {mean['chance_top1']:.1%}), top-5 {format_mean_std(mean['top5'], std['top5'])} % "
+        f"(chance {mean['chance_top5']:.1%})"
     )

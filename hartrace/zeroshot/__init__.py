@@ -9,6 +9,10 @@ of a class never trained on is assigned the unseen class whose name embedding is
     criterion = EmbeddingRegressionLoss(E, candidates=split.seen)
     loss = criterion(outputs, labels); predicted = criterion.predict(outputs)
 
+Training, evaluation and prediction see a run through its :class:`~hartrace.zeroshot.objectives.Objective`
+(:class:`Classification` or :class:`ZeroShot`): head width, losses, which samples train, what is
+recorded, and how outputs become class scores.
+
 Names load on first use, so importing this package imports neither torch nor sentence-transformers.
 """
 
@@ -30,6 +34,11 @@ _EXPORTS = {
     "summarise_splits": "hartrace.zeroshot.protocol",
     "format_mean_std": "hartrace.zeroshot.protocol",
     "EmbeddingRegressionLoss": "hartrace.zeroshot.objective",
+    "Objective": "hartrace.zeroshot.objectives",
+    "Classification": "hartrace.zeroshot.objectives",
+    "ZeroShot": "hartrace.zeroshot.objectives",
+    "training_objective": "hartrace.zeroshot.objectives",
+    "run_objective": "hartrace.zeroshot.objectives",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -32,9 +32,7 @@ class EmbeddingRegressionLoss(nn.Module):
     class_embeddings: torch.Tensor
     candidates: torch.Tensor
 
-    def __init__(
-        self, class_embeddings: torch.Tensor | np.ndarray, candidates: Sequence[int] | None = None
-    ) -> None:
+    def __init__(self, class_embeddings: torch.Tensor | np.ndarray, candidates: Sequence[int] | None = None) -> None:
         super().__init__()
         embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32).detach().clone()
         if embeddings.ndim != 2 or embeddings.shape[0] == 0 or embeddings.shape[1] == 0:

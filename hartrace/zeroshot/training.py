@@ -1,9 +1,9 @@
-"""A zero-shot run's setup: which classes it may see, their name embeddings, and its objective.
+"""A zero-shot run's setup: which classes it may see, their name embeddings, and its loss.
 
-The trainer asks :func:`prepare_zero_shot` once. It keeps only the seen classes' samples
-for training and validation, builds the MSE objective whose ``predict`` answers among
-the seen classes, and records the split in the checkpoint, so the unseen classes can be
-scored later from the checkpoint alone.
+:func:`prepare_zero_shot` makes it once per run, and :class:`hartrace.zeroshot.objectives.ZeroShot`
+hands it to training: only the seen classes' samples train and validate, the MSE loss's
+``predict`` answers among the seen classes, and the split is recorded in the checkpoint, so
+the unseen classes can be scored later from the checkpoint alone.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ ZERO_SHOT_CLASSES = "zero_shot_classes.json"
 
 @dataclass(frozen=True)
 class ZeroShotSetup:
-    """One seen/unseen split of the classes and every class's regression target ``[N, D]`` (see :func:`regression_targets`)."""
+    """One seen/unseen split of the classes and every class's regression target ``[N, D]``
+    (see :func:`regression_targets`)."""
 
     embeddings: np.ndarray
     seen: tuple[int, ...]
@@ -44,7 +45,7 @@ class ZeroShotSetup:
         keep = set(self.seen)
         return [s for s in samples if s.label in keep]
 
-    def objective(self) -> EmbeddingRegressionLoss:
+    def loss(self) -> EmbeddingRegressionLoss:
         """MSE to the label's embedding; its predictions name the nearest *seen* class."""
         return EmbeddingRegressionLoss(self.embeddings, candidates=self.seen)
 
@@ -62,10 +63,18 @@ class ZeroShotSetup:
     def from_meta(cls, meta: dict[str, Any]) -> ZeroShotSetup:
         embeddings = meta["embeddings"]
         embeddings = embeddings.numpy() if isinstance(embeddings, torch.Tensor) else np.asarray(embeddings, np.float32)
-        return cls(embeddings, tuple(meta["seen"]), tuple(meta["unseen"]), str(meta["source"]), int(meta["split"]), int(meta["splits"]))
+        return cls(
+            embeddings,
+            tuple(meta["seen"]),
+            tuple(meta["unseen"]),
+            str(meta["source"]),
+            int(meta["split"]),
+            int(meta["splits"]),
+        )
 
     def describe(self, index: DatasetIndex, train: Sequence[Sample], val: Sequence[Sample]) -> dict[str, Any]:
-        """What ``zero_shot_classes.json`` says: the split in class names, and exactly which videos trained and validated."""
+        """What ``zero_shot_classes.json`` says: the split in class names, and exactly which videos trained and
+        validated."""
         classes = index.classes
         return {
             "split": self.split + 1,

@@ -70,7 +70,10 @@ class TrainConfig:
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
-            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
+            ),
             (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"),
             (self.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}"),
             (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
@@ -84,7 +87,10 @@ class TrainConfig:
             (self.clip_length is None or self.clip_length >= 1, f"--clip-length must be >= 1, got {self.clip_length}"),
             (self.clip_stride >= 1, f"--clip-stride must be >= 1, got {self.clip_stride}"),
             (self.test_clips >= 1, f"--test-clips must be >= 1, got {self.test_clips}"),
-            (0.0 < self.unseen_fraction < 1.0, f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}"),
+            (
+                0.0 < self.unseen_fraction < 1.0,
+                f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}",
+            ),
             (self.zs_splits >= 1, f"--zs-splits must be >= 1, got {self.zs_splits}"),
             (0 <= self.zs_split < self.zs_splits, f"zs_split must be in [0, {self.zs_splits}), got {self.zs_split}"),
         ]

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from hartrace.data.pipeline import loader_context
 from hartrace.base.device import autocast, to_memory_format
 from hartrace.base.progress import progress_bar
+from hartrace.data.pipeline import loader_context
 from hartrace.runs.distributed import Distributed
 from hartrace.workflows.train.sampler import EpochSampler
 
@@ -37,9 +37,12 @@ def extract_features(
     model.eval()
     sampler = EpochSampler(len(dataset), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
     loader = DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
         multiprocessing_context=loader_context(task) if workers else None,
-    )  # fmt: skip
+    )
     chunks, labels = [], []
     with progress_bar(total=len(sampler), desc=desc, enabled=progress) as bar:
         for images, targets in loader:

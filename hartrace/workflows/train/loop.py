@@ -5,6 +5,9 @@ The loop is written once for three ways of feeding the model:
 - the trunk is frozen: it runs in eval mode under ``no_grad`` and only the head learns;
 - the trunk is frozen and augmentation is off: trunk features are computed once
   (:mod:`hartrace.workflows.train.features`) and every epoch trains the head on the cache.
+
+and once for every objective: the losses and how an output names a class come as
+:class:`~hartrace.zeroshot.objectives.Criteria` (classify, or zero-shot).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from hartrace.data.pipeline import loader_context
-from hartrace.base.errors import HartraceError
 from hartrace.base.device import autocast, to_memory_format
+from hartrace.base.errors import HartraceError
+from hartrace.data.pipeline import loader_context
 from hartrace.workflows.train.sampler import EpochSampler, epoch_seed
+from hartrace.zeroshot.objectives import Criteria
 
 
 class TrainingInterrupted(HartraceError):
@@ -124,12 +128,6 @@ def _to_device(images: torch.Tensor, device: torch.device, channels_last: bool) 
     return to_memory_format(images.to(device, non_blocking=True), channels_last)
 
 
-def predicted_classes(criterion: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
-    """The class each output names: the arg-max logit, or what the objective says (zero-shot: the nearest embedding)."""
-    predict = getattr(criterion, "predict", None)
-    return predict(outputs.float()) if predict is not None else outputs.argmax(1)
-
-
 def forward(target: StepTarget, images: torch.Tensor) -> torch.Tensor:
     if target.frozen_trunk is not None:
         with torch.no_grad():
@@ -137,7 +135,9 @@ def forward(target: StepTarget, images: torch.Tensor) -> torch.Tensor:
     return target.trainable(images)
 
 
-def wrap_for_training(model: nn.Module, frozen_trunk: bool, cached: bool, ddp: bool, device: torch.device) -> StepTarget:
+def wrap_for_training(
+    model: nn.Module, frozen_trunk: bool, cached: bool, ddp: bool, device: torch.device
+) -> StepTarget:
     """The modules a batch runs through, DDP-wrapped where the job has several processes."""
     trainable: nn.Module = HeadOnly(model) if frozen_trunk else model
     if ddp:
@@ -150,7 +150,7 @@ def train_one_epoch(
     target: StepTarget,
     loader: DataLoader,
     *,
-    criterion: nn.Module,
+    criteria: Criteria,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
@@ -172,7 +172,7 @@ def train_one_epoch(
         images, labels = _to_device(images, device, channels_last), labels.to(device)
         with autocast(device, amp_dtype):
             logits = forward(target, images)
-        loss = criterion(logits.float(), labels)
+        loss = criteria.train(logits.float(), labels)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at batch {step + 1}: lower --lr, or try --amp off"
@@ -184,7 +184,7 @@ def train_one_epoch(
         scheduler.step()
         outcome.loss_sum += loss.item() * len(labels)
         outcome.y_true.extend(labels.tolist())
-        outcome.y_pred.extend(predicted_classes(criterion, logits).tolist())
+        outcome.y_pred.extend(criteria.predict(logits).tolist())
         bar.update(len(labels))
         bar.set_postfix(
             loss=f"{outcome.loss_sum / len(outcome.y_true):.3f}",
@@ -201,7 +201,7 @@ def validate(
     model: nn.Module,
     loader: DataLoader,
     *,
-    criterion: nn.Module,
+    criteria: Criteria,
     device: torch.device,
     amp_dtype: torch.dtype | None,
     channels_last: bool,
@@ -216,9 +216,9 @@ def validate(
         images, labels = _to_device(images, device, channels_last), labels.to(device)
         with autocast(device, amp_dtype):
             logits = model.forward_head(images) if cached else model(images)
-        outcome.loss_sum += criterion(logits.float(), labels).item() * len(labels)
+        outcome.loss_sum += criteria.val(logits.float(), labels).item() * len(labels)
         outcome.y_true.extend(labels.tolist())
-        outcome.y_pred.extend(predicted_classes(criterion, logits).tolist())
+        outcome.y_pred.extend(criteria.predict(logits).tolist())
     model.train(was_training)
     outcome.seconds = time.perf_counter() - start
     return outcome

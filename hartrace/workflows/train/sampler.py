@@ -25,7 +25,16 @@ class EpochSampler(Sampler[int]):
     """
 
     def __init__(
-        self, n: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, rank: int = 0, world: int = 1, skip: int = 0, pad: bool = True
+        self,
+        n: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        epoch: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        skip: int = 0,
+        pad: bool = True,
     ) -> None:
         self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, epoch
         self.rank, self.world, self.skip, self.pad = rank, world, skip, pad

@@ -36,6 +36,4 @@ def lr_factor(step: int, config: TrainConfig, steps_per_epoch: int) -> float:
 def build_scheduler(
     optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, config, max(1, steps_per_epoch))
-    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, max(1, steps_per_epoch)))

@@ -8,7 +8,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +16,39 @@ import torch
 import yaml
 from torch import nn
 
-from hartrace.runs.checkpoint import read_checkpoint, save_checkpoint
+from hartrace.base.device import autocast_dtype, model_memory_format
+from hartrace.base.errors import UsageError
+from hartrace.base.io import save_figure, write_csv, write_json, write_text
+from hartrace.base.progress import progress_bar
 from hartrace.data import DatasetIndex, load_dataset
 from hartrace.data.pipeline import InputSpec, dataset_task, evaluation_dataset, training_dataset
+from hartrace.data.samples import Sample
 from hartrace.data.splits import save_split
 from hartrace.data.summary import write_skipped_report
-from hartrace.base.errors import UsageError
 from hartrace.data.transforms import AugmentConfig
-from hartrace.base.io import save_figure, write_csv, write_json, write_text
 from hartrace.metrics.classification import epoch_metrics
 from hartrace.models import ModelInfo, get_model, list_models, model_info
 from hartrace.render import training_curves_figure
-from hartrace.base.progress import progress_bar
-from hartrace.runs.discovery import BEST, CONFIG, CURVES, LAST, METRICS_CSV, METRICS_JSONL, SKIPPED, SPLIT, find_run, new_run_dir
-from hartrace.workflows.train.config import TrainConfig, resolve_config
-from hartrace.base.device import autocast_dtype, model_memory_format
+from hartrace.runs.checkpoint import read_checkpoint, save_checkpoint
+from hartrace.runs.discovery import (
+    BEST,
+    CONFIG,
+    CURVES,
+    LAST,
+    METRICS_CSV,
+    METRICS_JSONL,
+    SKIPPED,
+    SPLIT,
+    find_run,
+    new_run_dir,
+)
 from hartrace.runs.distributed import Distributed, setup_distributed, teardown_distributed
+from hartrace.runs.tasks import task_of
+from hartrace.workflows.train.config import TrainConfig, resolve_config
 from hartrace.workflows.train.features import cache_bytes, extract_features
 from hartrace.workflows.train.loop import (
     EpochOutcome,
+    StepTarget,
     TrainingInterrupted,
     make_loader,
     seed_epoch,
@@ -44,13 +58,25 @@ from hartrace.workflows.train.loop import (
     wrap_for_training,
 )
 from hartrace.workflows.train.sampler import EpochSampler
-from hartrace.zeroshot.training import ZERO_SHOT_CLASSES, ZeroShotSetup, prepare_zero_shot
 from hartrace.workflows.train.schedule import build_optimizer, build_scheduler
+from hartrace.zeroshot.objectives import Criteria, Objective, training_objective
 
 METRIC_COLUMNS = (
-    "epoch", "train_loss", "train_accuracy", "train_precision", "train_recall", "train_f1",
-    "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "lr", "seconds", "images_per_second",
-)  # fmt: skip
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "train_precision",
+    "train_recall",
+    "train_f1",
+    "val_loss",
+    "val_accuracy",
+    "val_precision",
+    "val_recall",
+    "val_f1",
+    "lr",
+    "seconds",
+    "images_per_second",
+)
 
 EpochCallback = Callable[[dict[str, float]], bool]
 
@@ -85,24 +111,40 @@ def resolved(config: TrainConfig) -> TrainConfig:
     if info.task != task:
         others = ", ".join(list_models(task=task))
         raise UsageError(f"{backbone} is an {info.task} model but {config.data} holds {task}s; choose one of: {others}")
-    weights = config.weights or (("imagenet" if task == "image" else "pretrained") if info.pretrained_weights else "none")
+    weights = config.weights or (
+        ("imagenet" if task == "image" else "pretrained") if info.pretrained_weights else "none"
+    )
     freeze = config.freeze if config.freeze is not None else info.default_freeze
     return dataclasses.replace(
-        config, task=task, backbone=backbone, weights=weights, freeze=str(freeze),
+        config,
+        task=task,
+        backbone=backbone,
+        weights=weights,
+        freeze=str(freeze),
         image_size=config.image_size or info.input_size,
-        clip_length=(config.clip_length or info.clip_length) if task == "video" else None,
-    )  # fmt: skip
+        clip_length=(config.clip_length or info.clip_length) if task_of(task).is_video else None,
+    )
 
 
 def input_spec(config: TrainConfig, info: ModelInfo) -> InputSpec:
     """How this run's model inputs are made (saved in every checkpoint, so evaluation makes them alike)."""
     return InputSpec(
-        config.task, int(config.image_size), info.mean, info.std, config.clip_length, config.clip_stride, config.test_clips
+        config.task,
+        int(config.image_size),
+        info.mean,
+        info.std,
+        config.clip_length,
+        config.clip_stride,
+        config.test_clips,
     )
 
 
 def train(
-    config: TrainConfig, *, progress: bool = True, log: Callable[[str], None] = print, on_epoch_end: EpochCallback | None = None
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    on_epoch_end: EpochCallback | None = None,
 ) -> TrainResult:
     """Train a new run. ``on_epoch_end(row)`` may return False to stop after that epoch (resumable)."""
     return _with_distributed(lambda ctx: _fit(resolved(config.validate()), None, ctx, progress, log, on_epoch_end))
@@ -135,10 +177,10 @@ def _with_distributed(body: Callable[[Distributed], TrainResult]) -> TrainResult
 
 
 def _checkpoint_meta(
-    config: TrainConfig, index: DatasetIndex, model: nn.Module, row: dict[str, float] | None, zero_shot: ZeroShotSetup | None
+    config: TrainConfig, index: DatasetIndex, model: nn.Module, row: dict[str, float] | None, objective: Objective
 ) -> dict[str, Any]:
     info = model.info
-    outputs = zero_shot.dim if zero_shot else len(index.classes)
+    outputs = objective.head_width(len(index.classes))
     return {
         **input_spec(config, info).to_meta(),
         "model": {"name": config.backbone, "num_classes": outputs, "freeze": str(model.freeze)},
@@ -148,7 +190,7 @@ def _checkpoint_meta(
         "dataset": {"root": str(index.root), "layout": index.layout},
         "metrics": row or {},
         "epoch": int(row["epoch"]) if row else 0,
-        **({"zero_shot": zero_shot.to_meta()} if zero_shot else {}),
+        **objective.meta(),
     }
 
 
@@ -158,7 +200,9 @@ def _write_history(run_dir: Path, history: list[dict[str, float]], title: str) -
     save_figure(training_curves_figure(history, title), run_dir / CURVES)
 
 
-def _epoch_row(epoch: int, ctx: Distributed, fitted: EpochOutcome, validated: EpochOutcome, lr: float) -> dict[str, float]:
+def _epoch_row(
+    epoch: int, ctx: Distributed, fitted: EpochOutcome, validated: EpochOutcome, lr: float
+) -> dict[str, float]:
     """One line of metrics.jsonl, over every rank's predictions (scikit-learn's weighted P/R/F1)."""
     row: dict[str, float] = {"epoch": epoch + 1}
     seen = {}
@@ -175,6 +219,42 @@ def _epoch_row(epoch: int, ctx: Distributed, fitted: EpochOutcome, validated: Ep
     return row
 
 
+@dataclass
+class RunSetup:
+    """What :func:`_set_up` settles before a model exists: the run folder, the dataset and its split, the objective."""
+
+    run_dir: Path
+    index: DatasetIndex
+    objective: Objective
+    train_samples: list[Sample]  # what the objective trains on (a zero-shot run: the seen classes only)
+    val_samples: list[Sample]
+
+
+@dataclass
+class Built:
+    """What :func:`_build` makes: the model and what trains it, the data it reads, and where training starts."""
+
+    model: nn.Module
+    target: StepTarget  # what a training batch runs through (the head alone, DDP-wrapped, ...)
+    spec: InputSpec
+    train_data: Any
+    val_data: Any
+    workers: int
+    cached: bool  # the frozen trunk's features were computed once: the data are features, not images
+    channels_last: bool
+    amp_dtype: torch.dtype | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    criteria: Criteria
+    steps_per_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    start_epoch: int = 0
+    start_step: int = 0
+    resume_rng: torch.Tensor | None = None  # resuming mid-epoch: the interrupted random stream, to continue it
+
+
 def _fit(
     config: TrainConfig,
     resuming: tuple[Path, dict[str, Any]] | None,
@@ -183,11 +263,27 @@ def _fit(
     log: Callable[[str], None],
     on_epoch_end: EpochCallback | None,
 ) -> TrainResult:
+    """Set up the run, build what trains it, run its epochs. Only rank 0 writes files and logs."""
     started = time.perf_counter()
     progress = progress and ctx.is_main
     if not ctx.is_main:
         log = lambda message: None  # noqa: E731
-    if resuming is None:
+    run_dir, state = resuming if resuming is not None else (None, None)
+    run = _set_up(config, run_dir, ctx, progress, log)
+    built = _build(config, run, state, ctx, progress, log)
+    history, best_epoch, stopped_early = _run_epochs(config, run, built, ctx, progress, log, on_epoch_end)
+    ctx.barrier()
+    return TrainResult(run.run_dir, history, best_epoch, stopped_early, time.perf_counter() - started)
+
+
+def _set_up(
+    config: TrainConfig, resumed: Path | None, ctx: Distributed, progress: bool, log: Callable[[str], None]
+) -> RunSetup:
+    """The run folder (new, or ``resumed``'s), the dataset with its saved or new split, and the objective.
+
+    Rank 0 writes the split, the objective's files, the skipped-files report and the config.
+    """
+    if resumed is None:
         run_dir = ctx.broadcast(
             Path(config.out) if config.out else new_run_dir(config.runs_dir, config.backbone) if ctx.is_main else None
         )
@@ -195,43 +291,68 @@ def _fit(
         if (run_dir / BEST).exists() or (run_dir / LAST).exists():
             raise UsageError(f"{run_dir} already holds a run: resume it with --resume, or choose another --out")
     else:
-        run_dir, state = resuming
-        split_file = run_dir / SPLIT
+        run_dir, split_file = resumed, resumed / SPLIT
     index = load_dataset(
-        config.data, format=config.format, val_fraction=config.val_fraction, seed=config.seed,
-        split_file=split_file, fold=config.fold, classes=config.classes, progress=progress,
-    )  # fmt: skip
+        config.data,
+        format=config.format,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        split_file=split_file,
+        fold=config.fold,
+        classes=config.classes,
+        progress=progress,
+    )
     if index.task != config.task:
         raise UsageError(f"{config.data} holds {index.task}s but this run was set up for {config.task}s")
-    zero_shot = prepare_zero_shot(config, index) if config.zero_shot else None
-    train_samples = zero_shot.seen_samples(index.splits["train"]) if zero_shot else index.splits["train"]
-    val_samples = zero_shot.seen_samples(index.splits.get("val", [])) if zero_shot else index.splits.get("val", [])
+    objective = training_objective(config, index)
+    train_samples = objective.trains_on(index.splits["train"])
+    val_samples = objective.trains_on(index.splits.get("val", []))
     if not val_samples:
         raise UsageError(f"no validation {index.task}s in {config.data}: add some or lower --val-fraction")
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_split(run_dir / SPLIT, [index.relative(s.path) for s in index.splits["train"]],
-                   [index.relative(s.path) for s in index.splits["val"]], config.val_fraction, config.seed)  # fmt: skip
-        if zero_shot:
-            write_json(run_dir / ZERO_SHOT_CLASSES, zero_shot.describe(index, train_samples, val_samples))
+        save_split(
+            run_dir / SPLIT,
+            [index.relative(s.path) for s in index.splits["train"]],
+            [index.relative(s.path) for s in index.splits["val"]],
+            config.val_fraction,
+            config.seed,
+        )
+        for name, content in objective.run_files(index, train_samples, val_samples).items():
+            write_json(run_dir / name, content)
         write_skipped_report(index, run_dir / SKIPPED)
         write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
         for skipped in index.skipped:
             log(f"skipped {index.relative(skipped.path)} ({skipped.reason})")
+    return RunSetup(run_dir, index, objective, train_samples, val_samples)
 
-    device = ctx.device
+
+def _build(
+    config: TrainConfig,
+    run: RunSetup,
+    state: dict[str, Any] | None,
+    ctx: Distributed,
+    progress: bool,
+    log: Callable[[str], None],
+) -> Built:
+    """The model (seeded, or ``state``'s weights), its data (trunk features cached where they can be), optimizer,
+    scheduler, scaler and losses, and where training starts: from ``state`` when resuming, else epoch 1."""
+    index, objective, device = run.index, run.objective, ctx.device
     torch.manual_seed(config.seed)  # the same seed builds the same initial weights (on every DDP rank too)
-    outputs = zero_shot.dim if zero_shot else len(index.classes)
-    model = get_model(config.backbone, outputs, weights="none" if resuming else config.weights, freeze=config.freeze)
-    if resuming:
+    outputs = objective.head_width(len(index.classes))
+    weights = "none" if state is not None else config.weights
+    model = get_model(config.backbone, outputs, weights=weights, freeze=config.freeze)
+    if state is not None:
         model.load_state_dict(state["state_dict"])
     model.to(device)
     memory_format = model_memory_format(model)
-    input_rank = 5 if config.task == "video" else 4
+    input_rank = task_of(config.task).input_rank
     channels_last = (
-        config.channels_last and device.type in ("cpu", "cuda") and memory_format is not None
+        config.channels_last
+        and device.type in ("cpu", "cuda")
+        and memory_format is not None
         and (memory_format == torch.channels_last_3d) == (input_rank == 5)
-    )  # fmt: skip
+    )
     if channels_last:
         model.to(memory_format=memory_format)
     amp_dtype = autocast_dtype(device, config.amp)
@@ -241,22 +362,32 @@ def _fit(
     cached = frozen_trunk and config.cache_features and not (augment.enabled and augment.strength > 0)
     workers = config.workers if config.workers is not None else min(4, os.cpu_count() or 1)
 
-    train_data: Any = training_dataset(train_samples, spec, augment, index.frame_counts)
-    val_data: Any = evaluation_dataset(val_samples, spec, frame_counts=index.frame_counts)
+    train_data: Any = training_dataset(run.train_samples, spec, augment, index.frame_counts)
+    val_data: Any = evaluation_dataset(run.val_samples, spec, frame_counts=index.frame_counts)
     if cached:
         t0 = time.perf_counter()
-        common = dict(ctx=ctx, batch_size=config.batch_size, workers=workers, amp_dtype=amp_dtype, channels_last=channels_last,
-                      progress=progress, task=spec.task)  # fmt: skip
+        common = dict(
+            ctx=ctx,
+            batch_size=config.batch_size,
+            workers=workers,
+            amp_dtype=amp_dtype,
+            channels_last=channels_last,
+            progress=progress,
+            task=spec.task,
+        )
         train_data = extract_features(model, train_data, desc="caching train features", **common)
         val_data = extract_features(model, val_data, desc="caching val features", **common)
         megabytes = (cache_bytes(train_data) + cache_bytes(val_data)) / 2**20
-        log(f"cached frozen-trunk features of {len(train_data) + len(val_data)} images ({megabytes:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        log(
+            f"cached frozen-trunk features of {len(train_data) + len(val_data)} images ({megabytes:.0f} MB) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         workers = 0
-    clip = f" x {spec.clip_length} frames (stride {spec.clip_stride})" if spec.task == "video" else ""
+    clip = f" x {spec.clip_length} frames (stride {spec.clip_stride})" if task_of(spec).is_video else ""
     log(
-        f"run {run_dir} | {config.backbone} freeze={model.freeze} | {len(index.classes)} classes"
-        + (f" ({len(zero_shot.seen)} seen, {len(zero_shot.unseen)} unseen: zero-shot)" if zero_shot else "")
-        + f" | train {len(train_samples)} val {len(val_samples)} | {spec.size}px{clip} | "
+        f"run {run.run_dir} | {config.backbone} freeze={model.freeze} | {len(index.classes)} classes"
+        + objective.note()
+        + f" | train {len(run.train_samples)} val {len(run.val_samples)} | {spec.size}px{clip} | "
         f"amp={amp_dtype and str(amp_dtype).replace('torch.', '') or 'off'} | device={device}"
         + (f" x{ctx.world}" if ctx.enabled else "")
     )
@@ -269,40 +400,91 @@ def _fit(
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    if zero_shot:
-        criterion = val_criterion = zero_shot.objective().to(device)
-    else:
-        criterion, val_criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), nn.CrossEntropyLoss()
+    built = Built(
+        model=model,
+        target=target,
+        spec=spec,
+        train_data=train_data,
+        val_data=val_data,
+        workers=workers,
+        cached=cached,
+        channels_last=channels_last,
+        amp_dtype=amp_dtype,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        criteria=objective.criteria().to(device),
+        steps_per_epoch=steps_per_epoch,
+    )
+    if state is not None:
+        _restore(built, state, log)
+    return built
 
-    history: list[dict[str, float]] = []
-    best_epoch, start_epoch, start_step = 0, 0, 0
-    if resuming:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history, best_epoch = list(state["history"]), int(state["best_epoch"])
-        start_epoch, start_step = int(state["position"]["epoch"]), int(state["position"]["step"])
-        log(f"resuming at epoch {start_epoch + 1}" + (f", batch {start_step + 1}" if start_step else ""))
+
+def _restore(built: Built, state: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Resuming: the optimizer, scheduler and scaler as ``last.pt`` saved them, the history, and where to go on."""
+    built.optimizer.load_state_dict(state["optimizer"])
+    built.scheduler.load_state_dict(state["scheduler"])
+    built.scaler.load_state_dict(state["scaler"])
+    built.history, built.best_epoch = list(state["history"]), int(state["best_epoch"])
+    built.start_epoch, built.start_step = int(state["position"]["epoch"]), int(state["position"]["step"])
+    if built.start_step:
+        built.resume_rng = state["rng"]["torch"]
+    batch = f", batch {built.start_step + 1}" if built.start_step else ""
+    log(f"resuming at epoch {built.start_epoch + 1}{batch}")
+
+
+def _run_epochs(
+    config: TrainConfig,
+    run: RunSetup,
+    built: Built,
+    ctx: Distributed,
+    progress: bool,
+    log: Callable[[str], None],
+    on_epoch_end: EpochCallback | None,
+) -> tuple[list[dict[str, float]], int, bool]:
+    """Train and validate epoch by epoch from where ``built`` starts; returns the history, best epoch and early stop.
+
+    Rank 0 saves ``best.pt`` when the validation loss improves and ``last.pt`` after every
+    epoch, and on Ctrl-C or SIGTERM in mid-epoch (then :class:`TrainingInterrupted` is raised).
+    """
+    run_dir, model, device, spec, workers = run.run_dir, built.model, ctx.device, built.spec, built.workers
+    train_data, val_data = built.train_data, built.val_data
+    optimizer, scheduler, scaler, criteria = built.optimizer, built.scheduler, built.scaler, built.criteria
+    channels_last = built.channels_last and not built.cached
+    pin = device.type == "cuda"
+    history, best_epoch = list(built.history), built.best_epoch
+    start_epoch, start_step = built.start_epoch, built.start_step
+
+    def meta(row: dict[str, float] | None) -> dict[str, Any]:
+        return _checkpoint_meta(config, run.index, model, row, run.objective)
 
     def save_last(epoch: int, step: int) -> None:
         if ctx.is_main:
-            row = history[-1] if history else None
             save_checkpoint(
-                run_dir / LAST, model, _checkpoint_meta(config, index, model, row, zero_shot),
-                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
-                history=history, best_epoch=best_epoch, position={"epoch": epoch, "step": step},
+                run_dir / LAST,
+                model,
+                meta(history[-1] if history else None),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=scaler.state_dict(),
+                history=history,
+                best_epoch=best_epoch,
+                position={"epoch": epoch, "step": step},
                 rng={"torch": torch.get_rng_state()},
-            )  # fmt: skip
+            )
 
     stopped_early = False
     with stop_requests() as stop:
         for epoch in range(start_epoch, config.epochs):
             seed_epoch(config.seed, epoch)
-            if resuming and epoch == start_epoch and start_step:
-                torch.set_rng_state(state["rng"]["torch"])  # mid-epoch: continue the interrupted random stream
+            if epoch == start_epoch and built.resume_rng is not None:
+                torch.set_rng_state(built.resume_rng)  # mid-epoch: continue the interrupted random stream
             skip = start_step * config.batch_size if epoch == start_epoch else 0
-            sampler = EpochSampler(len(train_data), shuffle=True, seed=config.seed, epoch=epoch, rank=ctx.rank, world=ctx.world, skip=skip)
-            loader = make_loader(train_data, config.batch_size, sampler, workers, config.seed, device.type == "cuda", spec.task)
+            sampler = EpochSampler(
+                len(train_data), shuffle=True, seed=config.seed, epoch=epoch, rank=ctx.rank, world=ctx.world, skip=skip
+            )
+            loader = make_loader(train_data, config.batch_size, sampler, workers, config.seed, pin, spec.task)
             already = start_step if epoch == start_epoch else 0
 
             def on_stop(steps_done: int, epoch: int = epoch, already: int = already) -> None:
@@ -312,21 +494,35 @@ def _fit(
                 )
 
             model.train()
-            batches = min(len(sampler), (steps_per_epoch - already) * config.batch_size)
+            batches = min(len(sampler), (built.steps_per_epoch - already) * config.batch_size)
             with progress_bar(total=batches, desc=f"epoch {epoch + 1}/{config.epochs}", enabled=progress) as bar:
                 outcome = train_one_epoch(
-                    target, loader, criterion=criterion, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                    device=device, amp_dtype=amp_dtype, channels_last=channels_last and not cached, stop=stop,
+                    built.target,
+                    loader,
+                    criteria=criteria,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    scaler=scaler,
+                    device=device,
+                    amp_dtype=built.amp_dtype,
+                    channels_last=channels_last,
+                    stop=stop,
                     should_stop=lambda flag: bool(ctx.all_sum([float(flag)])[0]),
                     max_batches=None if config.max_batches is None else config.max_batches - already,
-                    on_step=on_stop, bar=bar,
-                )  # fmt: skip
+                    on_step=on_stop,
+                    bar=bar,
+                )
             val_sampler = EpochSampler(len(val_data), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
-            val_loader = make_loader(val_data, config.batch_size, val_sampler, workers, config.seed, device.type == "cuda", spec.task)
+            val_loader = make_loader(val_data, config.batch_size, val_sampler, workers, config.seed, pin, spec.task)
             val = validate(
-                model, val_loader, criterion=val_criterion, device=device, amp_dtype=amp_dtype,
-                channels_last=channels_last and not cached, cached=cached,
-            )  # fmt: skip
+                model,
+                val_loader,
+                criteria=criteria,
+                device=device,
+                amp_dtype=built.amp_dtype,
+                channels_last=channels_last,
+                cached=built.cached,
+            )
             row = _epoch_row(epoch, ctx, outcome, val, optimizer.param_groups[0]["lr"])
             history.append(row)
             improved = best_epoch == 0 or row["val_loss"] < history[best_epoch - 1]["val_loss"]
@@ -334,13 +530,14 @@ def _fit(
                 best_epoch = epoch + 1
             if ctx.is_main:
                 if improved:
-                    save_checkpoint(run_dir / BEST, model, _checkpoint_meta(config, index, model, row, zero_shot))
+                    save_checkpoint(run_dir / BEST, model, meta(row))
                 save_last(epoch + 1, 0)
                 _write_history(run_dir, history, f"{run_dir.name}: {config.backbone}")
             log(
-                f"epoch {epoch + 1:>3}/{config.epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
+                f"epoch {epoch + 1:>3}/{config.epochs}  "
+                f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
                 f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f} f1 {row['val_f1']:.3f}  "
-                f"{row['seconds']:.1f}s {row['images_per_second']:.0f} {'clips' if spec.task == 'video' else 'img'}/s"
+                f"{row['seconds']:.1f}s {row['images_per_second']:.0f} {task_of(spec).rate_unit}/s"
                 + ("  *best" if improved else "")
             )
             if config.early_stop and epoch + 1 - best_epoch >= config.early_stop:
@@ -349,5 +546,4 @@ def _fit(
                 break
             if on_epoch_end is not None and on_epoch_end(row) is False:
                 break
-    ctx.barrier()
-    return TrainResult(run_dir, history, best_epoch, stopped_early, time.perf_counter() - started)
+    return history, best_epoch, stopped_early
