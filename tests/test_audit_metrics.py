@@ -18,11 +18,11 @@ from torch import nn
 
 from hartrace.attribution import explain
 from hartrace.base.errors import UsageError
+from hartrace.metrics import faithfulness as F
+from hartrace.metrics import sanity as S
 from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, perturbation_curve
 from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.models import get_model
-from hartrace.workflows.audit import faithfulness as F
-from hartrace.workflows.audit import sanity as S
 
 L = math.log(3.0)
 
