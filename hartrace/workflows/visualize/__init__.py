@@ -21,10 +21,10 @@ from hartrace.attribution.registry import method_spec
 from hartrace.base.errors import UsageError
 from hartrace.base.io import save_figure
 from hartrace.probe import resolve_layers
-from hartrace.render import cam_figure, histogram_figure, layer_flow_figure, probability_bars_figure
+from hartrace.render import cam_figure, layer_flow_figure
 from hartrace.runs.loading import open_model
 from hartrace.runs.tasks import task_of
-from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures, write_captures_and_report
+from hartrace.workflows.visualize.capture import capture_with_cam, save_capture_pictures, write_captures_and_report
 
 
 @dataclass
@@ -99,19 +99,7 @@ def visualize(
     def save(key: str, figure: Any, name: str) -> None:
         pictures[key] = save_figure(figure, out_dir / name)
 
-    save_layer_pictures(save, captured, layers, top_n)
-    save(
-        "histograms",
-        histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"),
-        "histograms.png",
-    )
-    save(
-        "probabilities",
-        probability_bars_figure(
-            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
-        ),
-        "probabilities.png",
-    )
+    save_capture_pictures(save, captured, layers, classes, top_n)
     save(
         "cam",
         cam_figure(shown, [cams.numpy()], titles=[f"{method} at {cam_layer}: {target_name}"], alpha=alpha),

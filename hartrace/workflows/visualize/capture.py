@@ -19,7 +19,7 @@ from hartrace.attribution.targets import resolve_targets
 from hartrace.base.io import write_json, write_text
 from hartrace.probe import HookManager
 from hartrace.probe.capture import Capture
-from hartrace.render import html_report, kernel_grid_figure
+from hartrace.render import histogram_figure, html_report, kernel_grid_figure, probability_bars_figure
 from hartrace.render.views import layer_view_figure
 
 
@@ -27,11 +27,15 @@ def file_name(layer: str) -> str:
     return layer.replace(".", "_")
 
 
-def save_layer_pictures(
-    save: Callable[[str, Any, str], None], captured: Capture, layers: Sequence[str], top_n: int
+def save_capture_pictures(
+    save: Callable[[str, Any, str], None],
+    captured: Capture,
+    layers: Sequence[str],
+    classes: Sequence[str],
+    top_n: int,
 ) -> None:
-    """Each layer's output drawn as what it is (maps, maps over time, a time x feature heatmap, bars),
-    and its kernels."""
+    """The pictures every capture gives, image or video: each layer's output drawn as what it is (maps, maps
+    over time, a time x feature heatmap, bars) and its kernels, the layers' histograms, and the probabilities."""
     for layer in layers:
         entry, view = captured[layer], captured.view(layer)
         title = f"{layer} ({entry.kind})"
@@ -47,6 +51,18 @@ def save_layer_pictures(
                 kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"),
                 f"kernels_{file_name(layer)}.png",
             )
+    save(
+        "histograms",
+        histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"),
+        "histograms.png",
+    )
+    save(
+        "probabilities",
+        probability_bars_figure(
+            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
+        ),
+        "probabilities.png",
+    )
 
 
 def capture_with_cam(

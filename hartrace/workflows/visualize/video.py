@@ -19,7 +19,7 @@ import torch
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
 from hartrace.probe import resolve_layers
-from hartrace.render import histogram_figure, layer_flow_figure, probability_bars_figure
+from hartrace.render import layer_flow_figure
 from hartrace.render.video import (
     frame_strip_figure,
     temporal_importance_figure,
@@ -28,7 +28,7 @@ from hartrace.render.video import (
 )
 from hartrace.runs.loading import Opened
 from hartrace.runs.tasks import VIDEO
-from hartrace.workflows.visualize.capture import capture_with_cam, save_layer_pictures
+from hartrace.workflows.visualize.capture import capture_with_cam, save_capture_pictures
 
 
 def visualize_video(
@@ -88,19 +88,7 @@ def visualize_video(
     pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
     write_mp4(overlays, out_dir / "cam.mp4", play_fps)
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
-    save_layer_pictures(save, captured, layers, top_n)
-    save(
-        "histograms",
-        histogram_figure({name: captured[name].stats for name in layers}, title="activation values per layer"),
-        "histograms.png",
-    )
-    save(
-        "probabilities",
-        probability_bars_figure(
-            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
-        ),
-        "probabilities.png",
-    )
+    save_capture_pictures(save, captured, layers, classes, top_n)
     middle = shown[len(shown) // 2]
     save(
         "flow",
