@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,15 +76,3 @@ def model_outputs(
 def predict_probabilities(model: nn.Module, samples: Sequence[Sample], run: RunSpec, **options: Any) -> np.ndarray:
     """Softmax probabilities ``[N, classes]`` (float32) for ``samples``, in order (videos: averaged over clips)."""
     return model_outputs(model, samples, run, softmax=True, **options)
-
-
-@dataclass
-class Scored:
-    """What a model made of some samples: a score per class (probabilities or similarities) and the true labels."""
-
-    split: str
-    samples: list[Sample]
-    scores: np.ndarray  # [N, len(classes)]
-    labels: np.ndarray  # [N], positions in classes
-    classes: list[str]
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from hartrace.data.samples import Sample
 from hartrace.metrics.classification import evaluation_report
 from hartrace.render import confusion_matrix_figure, image_gallery_figure
 from hartrace.runs.discovery import EVAL_DIR
-from hartrace.runs.inference import Scored, model_outputs
+from hartrace.runs.inference import model_outputs
 from hartrace.runs.loading import Opened, open_dataset, open_model
 from hartrace.zeroshot.objectives import run_objective
 
@@ -26,6 +26,18 @@ GALLERY_SIZE = 24
 class EvalResult:
     out_dir: Path
     report: dict[str, Any]
+
+
+@dataclass
+class Scored:
+    """What a model made of some samples: a score per class (probabilities or similarities) and the true labels."""
+
+    split: str
+    samples: list[Sample]
+    scores: np.ndarray  # [N, len(classes)]
+    labels: np.ndarray  # [N], positions in classes
+    classes: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def write_predictions_csv(
