@@ -111,8 +111,12 @@ def test_split_is_saved_and_held_out_images_never_move(tmp_path: Path) -> None:
 def test_explicit_split_file_is_reused(tmp_path: Path) -> None:
     root = _folder(tmp_path / "data", 10)
     run_split = tmp_path / "run" / "split.json"
-    made = load_dataset(root, split_file=run_split, seed=1, progress=False)
-    assert run_split.exists()
+    with pytest.raises(DataError, match="split file not found"):
+        load_dataset(root, split_file=run_split, seed=1, progress=False)  # a typo is not a new split
+    assert not run_split.exists()
+    made = load_dataset(root, seed=1, progress=False)
+    run_split.parent.mkdir()
+    run_split.write_bytes(made.split_file.read_bytes())
     again = load_dataset(root, split_file=run_split, seed=99, progress=False)
     assert {s.path for s in again.splits["val"]} == {s.path for s in made.splits["val"]}
 

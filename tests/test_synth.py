@@ -161,7 +161,10 @@ def test_refuses_a_non_empty_folder_that_is_not_a_synthetic_set(tmp_path: Path) 
 def test_overwrites_an_earlier_synthetic_set_without_leftovers(tmp_path: Path) -> None:
     root = tmp_path / "set"
     generate(root, workers=1, **{**SMALL, "per_class": 2})
-    report = generate(root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 1})
+    with pytest.raises(UsageError, match="--overwrite"):
+        generate(root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 1})
+    assert len(list((root / "train").iterdir())) == 30, "a refused regeneration leaves the set as it was"
+    report = generate(root, workers=1, overwrite=True, **{**SMALL, "per_class": 1, "test_per_class": 1})
     assert report.n_train == 15
     assert len(list((root / "train").iterdir())) == 15 and len(list((root / "masks" / "train").iterdir())) == 15
     assert len(list((root / "test").iterdir())) == 15

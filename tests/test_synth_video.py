@@ -167,8 +167,10 @@ def test_refuses_foreign_folders_and_overwrites_its_own(tmp_path: Path) -> None:
 
     root = tmp_path / "set"
     generate_video_set(root, workers=1, **{**SMALL, "per_class": 2, "test_per_class": 1, "frames": 4, "size": 32})
+    with pytest.raises(UsageError, match="--overwrite"):
+        generate_video_set(root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 0, "frames": 4, "size": 32})
     report = generate_video_set(
-        root, workers=1, **{**SMALL, "per_class": 1, "test_per_class": 0, "frames": 4, "size": 32}
+        root, workers=1, overwrite=True, **{**SMALL, "per_class": 1, "test_per_class": 0, "frames": 4, "size": 32}
     )
     assert (report.n_train, report.n_test) == (12, 0)
     assert len(list((root / "UCF-101").rglob("*.avi"))) == 12 and len(list((root / "masks").rglob("*.npz"))) == 12

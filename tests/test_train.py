@@ -44,7 +44,7 @@ def test_a_run_folder_holds_everything(colours: Path, tmp_path: Path) -> None:
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     for key in ("train_loss", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "lr", "seconds"):
         assert all(np.isfinite(r[key]) for r in rows), key
-    assert result.best["val_accuracy"] >= 0.9, "three colours are learnt in three epochs"
+    assert result.best["val_accuracy"] >= 0.8, "three colours are learnt in three epochs (chance: 1/3)"
     model, meta = load_checkpoint(run / "best.pt")
     assert meta["classes"] == ["blue", "green", "red"] and meta["epoch"] == result.best_epoch
     assert meta["config"]["backbone"] == "resnet_small" and meta["input_size"] == 32

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from hartrace import __version__
-from hartrace.base.errors import HartraceError
+from hartrace.base.errors import HartraceError, describe_os_error
+from hartrace.base.io import require_writable_folder
 
 from . import (
     audit_cmd,
@@ -56,17 +59,42 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (2 for usage errors, 1 for other failures)."""
+    """Run the command line; returns the exit code (2 for usage errors, 1 for other failures, 130 interrupted).
+
+    This is the one place a failure becomes what the user reads: every expected one (bad
+    input, a broken checkpoint, a full disk, a read-only folder) is one line naming the
+    path and what to do; anything else is a bug, shown with its traceback and a line saying so.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "out", None) is not None:  # every command's --out is a folder it will write to
+            require_writable_folder(args.out, "--out")
         return int(args.handler(args) or 0)
     except HartraceError as exc:
-        print(f"hartrace {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(args.command, str(exc), exc.exit_code)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # `hartrace ... | head` stopped reading: stop quietly, like other tools
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        return _fail(args.command, describe_os_error(exc), 1)
     except KeyboardInterrupt:
-        print(f"hartrace {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args.command, "interrupted", 130, label="")
+    except Exception:
+        traceback.print_exc()
+        return _fail(
+            args.command,
+            f"unexpected {sys.exc_info()[0].__name__}: this is a bug in hartrace {__version__}; "  # type: ignore[union-attr]
+            "please report it with the traceback above and the command you ran (README: Reporting a bug)",
+            1,
+            label="internal error: ",
+        )
+
+
+def _fail(command: str, message: str, code: int, label: str = "error: ") -> int:
+    line = " ".join(message.split())  # one line, whatever the message was built from
+    print(f"hartrace {command}: {label}{line}", file=sys.stderr)
+    return code

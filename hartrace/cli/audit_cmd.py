@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
+from hartrace.cli.common import add_model_source, add_quiet, comma_list, non_negative_int, positive_int
 from hartrace.workflows.audit import DEFAULT_METHODS
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,6 +20,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "to <run>/audit/<split>/ (or --out).",
     )
     add_model_source(parser)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="dataset folder (default: the one the run was trained on); with --run: that dataset moved here",
+    )
     parser.add_argument(
         "--methods",
         type=comma_list,
@@ -63,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         args.run,
         checkpoint=args.checkpoint,
         runs_dir=args.runs_dir,
+        data=args.data,
         methods=args.methods,
         layer=args.layer,
         split=args.split,

@@ -39,6 +39,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535, got {text}")
+    return value
+
+
 def comma_list(text: str) -> list[str]:
     """``a,b, c`` -> ``["a", "b", "c"]``; an empty list is a usage error."""
     items = [item.strip() for item in text.split(",") if item.strip()]

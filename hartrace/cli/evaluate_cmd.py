@@ -13,10 +13,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "evaluate",
         help="score a run on its held-out split: report, confusion matrix, predictions, misclassified gallery",
         description="Score a run's best checkpoint on the run's saved validation split (default), or any "
-        "--checkpoint on --data. Outputs go to <run>/eval/<split>/ unless --out says otherwise.",
+        "--checkpoint on --data. A run finds its dataset from any working folder; if the dataset has moved, "
+        "--data says where it is now. Outputs go to <run>/eval/<split>/ unless --out says otherwise.",
     )
     add_model_source(ev)
-    ev.add_argument("--data", type=Path, help="dataset folder (default: the one the checkpoint was trained on)")
+    ev.add_argument(
+        "--data",
+        type=Path,
+        help="dataset folder (default: the one the run was trained on). With --run: that dataset moved here, "
+        "scored on the run's saved split; with --checkpoint: any dataset, scored with the checkpoint's classes",
+    )
     ev.add_argument("--split", default="val", help="split to score: val (default), train, or test where labelled")
     ev.add_argument("--out", type=Path)
     ev.add_argument("--batch-size", type=positive_int, default=64)
@@ -48,10 +54,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from hartrace.workflows.evaluate import evaluate, format_report
 
-    if args.data and not args.checkpoint:
-        from hartrace.base.errors import UsageError
-
-        raise UsageError("--data goes with --checkpoint; a run is scored on its own saved split")
     result = evaluate(
         args.run,
         checkpoint=args.checkpoint,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hartrace.cli.common import positive_int
+from hartrace.cli.common import port_number
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", help="open this run (default: the latest)")
     parser.add_argument("--data", type=Path, help="dataset folder (default: each run's own)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=positive_int, default=8050)
+    parser.add_argument("--port", type=port_number, default=8050)
     parser.set_defaults(handler=run)
 
 
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from hartrace.explorer import ExplorerService
     from hartrace.runs.discovery import list_runs
 
+    if args.data is not None and not args.data.is_dir():
+        raise UsageError(f"dataset folder not found: {args.data}")
     if not list_runs(args.runs):
         raise UsageError(f"no trained runs in {args.runs}/: train one first (`make demo` or `hartrace train`)")
     service = ExplorerService(args.runs, run=args.run, data=args.data)

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from hartrace.attribution.registry import method_help
-from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
+from hartrace.cli.common import add_model_source, add_quiet, comma_list, non_negative_int, positive_int
 
 METHOD_HELP = method_help()
 
@@ -56,13 +56,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Runs one method over a split with a progress bar; under torchrun the images are shared out.",
     )
     add_model_source(exp)
+    exp.add_argument(
+        "--data",
+        type=Path,
+        help="dataset folder (default: the one the run was trained on); with --run: that dataset moved here",
+    )
     exp.add_argument("--split", default="val")
     exp.add_argument("--method", default="gradcam", help=METHOD_HELP)
     exp.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
     exp.add_argument("--target", help="class name or index (default: each image's predicted class)")
     exp.add_argument("--limit", type=positive_int, help="only the first N images")
     exp.add_argument("--batch-size", type=positive_int, default=16)
-    exp.add_argument("--tolerance", type=int, default=0, help="pointing-game tolerance in pixels (default 0)")
+    exp.add_argument(
+        "--tolerance", type=non_negative_int, default=0, help="pointing-game tolerance in pixels (default 0)"
+    )
     exp.add_argument("--no-overlays", action="store_true", help="write only the CSV and summary")
     exp.add_argument("--out", type=Path)
     add_quiet(exp)
@@ -136,6 +143,7 @@ def run_explain(args: argparse.Namespace) -> int:
         layer=args.layer,
         target=args.target,
         runs_dir=args.runs_dir,
+        data=args.data,
         out=args.out,
         batch_size=args.batch_size,
         limit=args.limit,

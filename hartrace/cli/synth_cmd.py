@@ -41,6 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a synthetic set already in --out")
     add_quiet(parser)
     parser.set_defaults(handler=run)
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(
         f"wrote {report.n_train} training and {report.n_test} test images to {report.root} "
@@ -82,6 +84,7 @@ def _run_video(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(
         f"wrote {report.n_train} training and {report.n_test} test videos of {report.frames} frames to {report.root} "

@@ -155,15 +155,22 @@ def run(args: argparse.Namespace) -> int:
 
     log = print
     if args.resume:
-        given = [
-            name for name in OPTION_NAMES if getattr(args, name) is not None and name not in ("epochs", "runs_dir")
-        ]
+        may_change = ("epochs", "runs_dir", "data")
+        given = [name for name in OPTION_NAMES if getattr(args, name) is not None and name not in may_change]
         if given or args.config:
             from hartrace.base.errors import UsageError
 
-            raise UsageError("--resume continues a run with its saved config; only --epochs may change")
+            raise UsageError(
+                "--resume continues a run with its saved config; only --epochs and --data (where its dataset is now) "
+                "may change"
+            )
         result = resume(
-            args.resume, epochs=args.epochs, runs_dir=args.runs_dir or "checkpoints", progress=not args.quiet, log=log
+            args.resume,
+            epochs=args.epochs,
+            data=args.data,
+            runs_dir=args.runs_dir or "checkpoints",
+            progress=not args.quiet,
+            log=log,
         )
     else:
         config = config_from_args(args)

@@ -148,6 +148,7 @@ def load_dataset(
     workers: int | None = None,
     progress: bool = True,
     fold: int = 1,
+    min_classes: int = 1,
 ) -> DatasetIndex:
     """Read a dataset folder in any supported layout.
 
@@ -161,10 +162,13 @@ def load_dataset(
             order; by default ``root/classes.txt`` if there is one, else the layout's own.
         check_images: decode every image (probe every video) once, skipping and listing the unusable ones.
         fold: the official UCF101/HMDB51 train/test split, 1..3.
+        min_classes: refuse a dataset with fewer classes (training needs 2), before anything is written.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}")
+    if split_file is not None and not Path(split_file).is_file():
+        raise DataError(f"split file not found: {split_file} (give a saved split.json, or leave it out to make one)")
     if format == "auto":
         format = detect_format(root)
     if format not in READERS:
@@ -174,6 +178,11 @@ def load_dataset(
         raise UsageError(f"--fold applies to the UCF101 and HMDB51 layouts only, not {format}")
     given = class_list(root, classes)
     listing = READERS[format](root, given, fold=fold) if video else READERS[format](root, given)
+    if len(listing.classes) < min_classes:
+        raise DataError(
+            f"{root} has {len(listing.classes)} class ({', '.join(listing.classes) or 'none'}): "
+            f"this needs at least {min_classes} (one folder of images per class)"
+        )
     pools, used_split = _with_validation(
         listing,
         root,

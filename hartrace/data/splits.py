@@ -13,6 +13,7 @@ whole groups go to one side, and a later clip follows its group.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -134,11 +135,17 @@ def resolve_split(
     split_file: Path,
     group: GroupOf = _own_group,
 ) -> tuple[set[str], set[str]]:
-    """Read the split from ``split_file``, or make it and save it there."""
+    """Read the split from ``split_file``, or make it and save it there.
+
+    Where it cannot be saved (a read-only dataset beside a read-only cache), it is used unsaved:
+    it depends only on the files, their labels and the seed, so it is made the same way next time,
+    and a run keeps its own copy in its folder.
+    """
     if split_file.exists():
         return _assign(keys, load_split(split_file), group)
     train_list, val_list = stratified_split(keys, labels, val_fraction, seed, group)
-    save_split(split_file, train_list, val_list, val_fraction, seed)
+    with contextlib.suppress(OSError):
+        save_split(split_file, train_list, val_list, val_fraction, seed)
     return set(train_list), set(val_list)
 
 

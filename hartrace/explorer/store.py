@@ -21,7 +21,7 @@ from hartrace.explorer.rows import Confusion, ItemRow, RunDetails, RunRow
 from hartrace.explorer.state import RunState
 from hartrace.models import ModelInfo
 from hartrace.probe import Capture
-from hartrace.runs.discovery import BEST, CONFIG, EVAL_DIR, METRICS_JSONL, find_run, list_runs
+from hartrace.runs.discovery import CONFIG, EVAL_DIR, METRICS_JSONL, find_run, list_runs
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import Input, Task, task_of
 
@@ -96,7 +96,7 @@ class RunStore:
             run_dir = find_run(run, self.runs_dir)
             if run_dir.parent.resolve() != self.runs_dir.resolve():
                 raise UsageError(f"run {run!r} is not in {self.runs_dir}")
-            opened = open_model(checkpoint=run_dir / BEST)
+            opened = open_model(run_dir)  # as a run: --data is where its dataset is now, read with its own split
             index = open_dataset(opened, self.data)
             files = {index.relative(s.path): s.path for samples in index.splits.values() for s in samples}
             return RunState(opened, index, files)

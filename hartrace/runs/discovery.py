@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -20,16 +21,22 @@ DEFAULT_RUNS_DIR = Path("checkpoints")
 
 
 def new_run_dir(runs_dir: str | Path, backbone: str) -> Path:
-    """A fresh ``<runs_dir>/<backbone>-<date>-<time>`` folder (suffixed if that exists)."""
+    """Claim a fresh ``<runs_dir>/<backbone>-<date>-<time>`` folder (suffixed ``-2``, ``-3``... if taken).
+
+    The claim is the ``mkdir`` itself, which fails if the folder exists: two trainings
+    started in the same second can never share (or trip over) one folder.
+    """
     runs_dir = Path(runs_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = runs_dir / f"{backbone}-{stamp}"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = runs_dir / f"{backbone}-{stamp}-{n}"
-    candidate.mkdir(parents=True)
-    return candidate
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{backbone}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in itertools.count(1):
+        candidate = runs_dir / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[Path]:

@@ -9,11 +9,35 @@ training configuration and where its data was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hartrace.base.errors import UsageError
 from hartrace.data.pipeline import InputSpec
 from hartrace.zeroshot.training import ZeroShotSetup
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Where a run's dataset was: as its config gave it, absolute, and relative to the run folder.
+
+    The last two are recorded since runs travel; a checkpoint saved before has only ``given``.
+    """
+
+    given: str | None = None
+    absolute: str | None = None
+    from_run: str | None = None
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> DataPaths:
+        recorded, config = meta.get("dataset") or {}, meta.get("config") or {}
+        root = recorded.get("root")
+        given = config.get("data") or (root if root and not Path(root).is_absolute() else None)
+        return cls(
+            given=None if given is None else str(given),
+            absolute=str(root) if root and Path(root).is_absolute() else None,
+            from_run=recorded.get("root_from_run"),
+        )
 
 
 @dataclass(frozen=True)
@@ -28,6 +52,7 @@ class RunSpec:
     cam_layer: str
     config: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     zero_shot: ZeroShotSetup | None = field(default=None, hash=False, compare=False)
+    data_paths: DataPaths = field(default_factory=DataPaths, hash=False, compare=False)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], source: object = "checkpoint") -> RunSpec:
@@ -47,6 +72,7 @@ class RunSpec:
                 cam_layer=str(cam_layer),
                 config=dict(meta.get("config") or {}),
                 zero_shot=ZeroShotSetup.from_meta(meta["zero_shot"]) if "zero_shot" in meta else None,
+                data_paths=DataPaths.from_meta(meta),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{source} does not describe its run ({type(exc).__name__}: {exc})") from None

@@ -212,6 +212,7 @@ def generate_video_set(
     video_format: str = "avi",
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> VideoSynthReport:
     """Write the synthetic video action set to ``out_dir`` in the UCF101 layout, with per-frame evidence masks.
 
@@ -246,7 +247,7 @@ def generate_video_set(
         "video_format": video_format,
         "classes": list(VIDEO_ACTIONS),
     }
-    claim_folder(root, meta, _clear_videos, what="synthetic video set")
+    claim_folder(root, meta, _clear_videos, what="synthetic video set", overwrite=overwrite)
 
     start = time.perf_counter()
     items: list[Item] = []

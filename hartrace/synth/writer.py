@@ -92,8 +92,11 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def claim_folder(root: Path, meta: dict, clear: Callable[[Path], None], what: str = "synthetic set") -> None:
-    """Refuse a foreign non-empty folder; let ``clear`` remove an earlier set of ``meta["format"]``; mark it ours.
+def claim_folder(
+    root: Path, meta: dict, clear: Callable[[Path], None], what: str = "synthetic set", *, overwrite: bool = False
+) -> None:
+    """Refuse a foreign non-empty folder, and an earlier set of ``meta["format"]`` unless ``overwrite``
+    (then ``clear`` removes it); mark the folder ours.
 
     A folder is ours when its marker file names the same format, so an image
     set is never overwritten by a video set or the other way round.
@@ -108,6 +111,8 @@ def claim_folder(root: Path, meta: dict, clear: Callable[[Path], None], what: st
             ours = False
         if not ours:
             raise UsageError(f"output folder {root} is not empty and is not a {what}; choose an empty or new folder")
+        if not overwrite:
+            raise UsageError(f"{root} already holds a {what}: add --overwrite to replace it, or choose another --out")
         shutil.rmtree(root / ".hartrace", ignore_errors=True)  # a saved split of the old files is stale
         clear(root)
     write_marker(root, meta, complete=False)
@@ -163,13 +168,15 @@ def generate(
     seed: int = 0,
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> SynthReport:
     """Write the synthetic action dataset to ``out_dir`` in the Kaggle HAR layout, with evidence masks.
 
     Layout: ``Training_set.csv`` (filename,label) + ``train/``, ``Testing_set.csv``
     (filename) + ``test/``, ``Testing_set_labels.csv`` (the test answer key),
     ``masks/{train,test}/Image_N.png`` (0/255) and ``classes.txt``.  The same
-    ``seed`` gives byte-identical files for any ``workers``.
+    ``seed`` gives byte-identical files for any ``workers``. An earlier set in ``out_dir`` is
+    replaced only with ``overwrite``.
     """
     per_class = _check_int("per_class", per_class, 1)
     test_per_class = _check_int("test_per_class", test_per_class, 0)
@@ -186,7 +193,7 @@ def generate(
         "size": size,
         "classes": list(ACTIONS),
     }
-    claim_folder(root, meta, _clear_images)
+    claim_folder(root, meta, _clear_images, overwrite=overwrite)
     for sub in _IMAGE_DIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.base.errors import UsageError
-from hartrace.base.io import write_csv, write_json, write_text
+from hartrace.base.io import require_writable_folder, write_csv, write_json, write_text
 from hartrace.models import model_info
 from hartrace.workflows.evaluate import evaluate
 from hartrace.workflows.train.config import TrainConfig
@@ -50,9 +50,11 @@ def compare(
             "compare scores classifiers on one validation split; a zero-shot model is judged over several class "
             "splits: run `hartrace train --zero-shot --zs-splits K` per backbone and compare their zeroshot.md"
         )
+    base.check_paths()
     for name in backbones:
         model_info(name)  # validate every name before hours of training
     out_dir = Path(out) if out else Path(base.runs_dir) / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    require_writable_folder(out_dir, "--out" if out else "--runs-dir")
     grid = list(itertools.product(backbones, sizes, freezes))
     rows: list[dict[str, Any]] = []
     for i, (backbone, size, freeze) in enumerate(grid, start=1):

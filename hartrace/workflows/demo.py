@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hartrace.base.io import require_writable_folder
+
 #: Synthetic set size for the demo: enough images per class for a scratch net to pass 90%.
 DEMO_PER_CLASS = 160
 DEMO_TEST_PER_CLASS = 10
@@ -67,10 +69,14 @@ def run_demo(
 ) -> DemoResult:
     """Generate the synthetic set, summarise it, train the quick model on it, evaluate, explain and audit it."""
     start = time.perf_counter()
+    require_writable_folder(data, "--data")
+    require_writable_folder(runs_dir, "--runs-dir")
     from hartrace.synth import generate
 
     # before torch is imported, so the generator's worker processes can fork
-    report = generate(data, per_class=DEMO_PER_CLASS, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress)
+    report = generate(
+        data, per_class=DEMO_PER_CLASS, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress, overwrite=True
+    )  # the demo's own set: remade each time (a folder that is not a synthetic set is still refused)
     log(
         f"[1/7] synthetic dataset: {report.n_train} train + {report.n_test} test images "
         f"in {report.seconds:.1f} s -> {report.root}"

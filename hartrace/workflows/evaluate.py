@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hartrace.base.io import save_figure, write_csv, write_json
+from hartrace.base.io import require_writable_folder, save_figure, write_csv, write_json
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
 from hartrace.metrics.classification import evaluation_report
@@ -99,10 +99,13 @@ def evaluate(
 ) -> EvalResult:
     """Score a run (its best checkpoint on its saved split) or any checkpoint on ``data``.
 
+    With a run, ``data`` is where the run's dataset is now (moved): its saved split is still the one scored.
+
     Writes ``eval.json``, ``predictions.csv``, ``per_class.csv``, ``confusion_matrix.{png,csv}``
     and ``misclassified.png`` to ``out`` (default ``<run>/eval/<split>/``).
     """
     opened = open_model(run, checkpoint, runs_dir)
+    require_writable_folder(Path(out) if out else opened.checkpoint.parent / EVAL_DIR)  # before any scoring
     index = open_dataset(opened, data)
     scored = score_run(opened, index, split, batch_size=batch_size, progress=progress)
     out_dir = Path(out) if out else opened.checkpoint.parent / EVAL_DIR / scored.split

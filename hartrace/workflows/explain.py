@@ -17,12 +17,15 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from hartrace.attribution.explanation import explain
+from hartrace.attribution.registry import method_spec
+from hartrace.attribution.targets import resolve_targets
 from hartrace.attribution.temporal import evenly_spaced
 from hartrace.base.errors import UsageError
-from hartrace.base.io import atomic_path, write_csv, write_json
+from hartrace.base.io import atomic_path, require_writable_folder, write_csv, write_json
 from hartrace.base.progress import progress_bar
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.probe.layers import resolve_layers
 from hartrace.runs.distributed import setup_distributed, teardown_distributed
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import Task, task_of
@@ -74,6 +77,7 @@ def explain_split(
     layer: str | None = None,
     target: str | None = None,
     runs_dir: str | Path = "checkpoints",
+    data: str | Path | None = None,
     out: str | Path | None = None,
     batch_size: int = 16,
     limit: int | None = None,
@@ -85,15 +89,25 @@ def explain_split(
 
     Where the dataset has evidence (synthetic masks, Stanford 40 person boxes), each
     row also says whether the map's peak hits it (pointing game) and how much of the
-    map's energy lies inside it, beside the random-map baseline.
+    map's energy lies inside it, beside the random-map baseline. ``data`` is where the run's dataset
+    is now, if it has moved (with a bare ``checkpoint``: any dataset).
     """
+    if tolerance < 0:
+        raise UsageError(f"--tolerance is a distance in pixels, 0 or more; got {tolerance}")
     ctx = setup_distributed()
     try:
         opened = open_model(run, checkpoint, runs_dir)
         opened.require_class_scores("explain")
         model = opened.model.to(ctx.device)
         layer = layer or opened.spec.cam_layer
-        index = open_dataset(opened, progress=progress and ctx.is_main)
+        method = method_spec(method).name  # every name checked before the dataset is read
+        resolve_layers(model, [layer])
+        if target not in (None, "pred"):
+            resolve_targets(target, torch.zeros(1, len(opened.classes)), opened.classes)
+        out_dir = require_writable_folder(
+            Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
+        )
+        index = open_dataset(opened, data, progress=progress and ctx.is_main)
         if split not in index.splits:
             raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
         samples = index.splits[split][:limit]
@@ -104,9 +118,6 @@ def explain_split(
             [samples[i] for i in mine], spec, with_evidence=True, frame_counts=index.frame_counts
         )
         columns = VIDEO_COLUMNS if task.is_video else COLUMNS
-        out_dir = (
-            Path(out) if out else opened.checkpoint.parent / "explain" / f"{split}-{method.replace('+', 'p')}-{layer}"
-        )
         started = time.perf_counter()
         rows: list[dict[str, Any]] = []
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hartrace.base.errors import UsageError
-from hartrace.base.io import save_figure, write_csv
+from hartrace.base.io import require_writable_folder, save_figure, write_csv
 from hartrace.data.layouts import files_in, read_csv, resolve_name
 from hartrace.data.samples import Sample, SkippedFile
 from hartrace.render import probability_bars_figure
@@ -82,18 +82,24 @@ def predict(
         raise UsageError(f"input not found: {missing}")
     opened = open_model(None, checkpoint, runs_dir)
     checkpoint, classes, task = opened.checkpoint, opened.classes, task_of(opened.spec.input)
+    out_dir = require_writable_folder(Path(out) if out else Path(checkpoint).parent / "predictions", "--out")
     paths = collect_inputs(inputs, task)
     listed = [("input", Sample(p, None)) for p in paths]
     skipped = task.scan(listed)
     bad = {s.path for s in skipped}
     samples = [Sample(p, None) for p in paths if p not in bad]
+    if not samples:
+        unreadable = f" ({len(skipped)} unreadable)" if skipped else ""
+        raise UsageError(
+            f"no {task.nouns} to predict in {', '.join(map(str, inputs))}{unreadable}: "
+            f"give {task.nouns} files or folders holding them"
+        )
     probabilities = class_scores(opened, samples, batch_size=batch_size, progress=progress)
     k = min(top_k, len(classes))
     predictions = []
     for sample, probs in zip(samples, probabilities, strict=True):
         order = np.argsort(-probs)[:k]
         predictions.append(Prediction(sample.path, [(classes[i], float(probs[i])) for i in order], probs))
-    out_dir = Path(out) if out else Path(checkpoint).parent / "predictions"
     csv_path = write_csv(
         out_dir / "predictions.csv",
         ["path", "predicted", "probability", *(f"p_{c}" for c in classes)],

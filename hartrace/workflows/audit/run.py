@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from hartrace.attribution.explanation import explain
 from hartrace.attribution.registry import method_spec
 from hartrace.base.errors import UsageError
+from hartrace.base.io import require_writable_folder
 from hartrace.base.progress import progress_bar
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
@@ -92,6 +93,7 @@ def audit(
     *,
     checkpoint: str | Path | None = None,
     runs_dir: str | Path = "checkpoints",
+    data: str | Path | None = None,
     methods: Sequence[str] = DEFAULT_METHODS,
     layer: str | None = None,
     split: str = "val",
@@ -110,7 +112,8 @@ def audit(
     class at ``layer`` (default: the model's CAM layer); the pointing game allows
     ``tolerance`` pixels; each perturbation curve has ``steps`` steps; the sanity check
     randomises the model cascading from the top on the first ``cascade_images`` images
-    (0: skip it).
+    (0: skip it). ``data`` is where the run's dataset is now, if it has moved (with a bare ``checkpoint``: any
+    dataset).
     """
     from hartrace.workflows.audit.report import write_report
 
@@ -128,7 +131,8 @@ def audit(
         )
     layer = layer or opened.spec.cam_layer
     resolve_layers(model, [layer])
-    index = open_dataset(opened, progress=progress)
+    out_dir = require_writable_folder(Path(out) if out else opened.checkpoint.parent / AUDIT_DIR / split)
+    index = open_dataset(opened, data, progress=progress)
     if split not in index.splits:
         raise UsageError(f"{index.root} has no {split!r} split (it has: {', '.join(index.splits)})")
     samples = index.splits[split][:limit]
@@ -167,7 +171,6 @@ def audit(
         **summary,
     }
     rows = per_image_rows(paths, base, scored, opened.classes)
-    out_dir = Path(out) if out else opened.checkpoint.parent / AUDIT_DIR / split
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_report(out_dir, summary, rows, [tile for s in scored.values() for tile in s.worst])
     return AuditResult(out_dir, summary)

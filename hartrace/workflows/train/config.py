@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from hartrace.base.errors import UsageError
+from hartrace.base.io import require_writable_folder
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "step", "none")
@@ -92,11 +93,32 @@ class TrainConfig:
                 f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}",
             ),
             (self.zs_splits >= 1, f"--zs-splits must be >= 1, got {self.zs_splits}"),
+            (self.workers is None or self.workers >= 0, f"--workers must be 0 or more, got {self.workers}"),
+            (0.0 < self.val_fraction < 1.0, f"--val-fraction must be between 0 and 1, got {self.val_fraction}"),
+            (self.augment_strength >= 0, f"--augment-strength must be >= 0, got {self.augment_strength}"),
+            (self.max_batches is None or self.max_batches >= 1, f"--max-batches must be >= 1, got {self.max_batches}"),
             (0 <= self.zs_split < self.zs_splits, f"zs_split must be in [0, {self.zs_splits}), got {self.zs_split}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        return self
+
+    def check_paths(self) -> TrainConfig:
+        """Before a new run does any work: its inputs exist and its output folder can be written.
+
+        Kept apart from :meth:`validate` because a resumed run re-reads its config
+        wherever it now is, and finds its data through the run folder instead.
+        """
+        if not Path(self.data).expanduser().is_dir():
+            raise UsageError(f"dataset folder not found: {self.data} (give --data, or make one with `hartrace synth`)")
+        for option, file in (("--split-file", self.split_file), ("--classes", self.classes)):
+            if file is not None and not Path(file).is_file():
+                raise UsageError(f"{option} {file}: no such file")
+        if self.out:
+            require_writable_folder(self.out, "--out")
+        else:
+            require_writable_folder(self.runs_dir, "--runs-dir")
         return self
 
     def to_dict(self) -> dict[str, Any]:

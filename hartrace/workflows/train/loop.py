@@ -102,9 +102,11 @@ def seed_epoch(seed: int, epoch: int) -> None:
     random.seed(s)
 
 
-def _ignore_sigint(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C to the main process, which saves a checkpoint first."""
+def _leave_stops_to_the_main_process(worker_id: int) -> None:
+    """DataLoader workers ignore Ctrl-C and SIGTERM, which reach the whole process group (a terminal, a
+    scheduler): the main process saves a checkpoint first, then shuts the workers down itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def make_loader(
@@ -118,7 +120,7 @@ def make_loader(
         num_workers=workers,
         pin_memory=pin,
         generator=generator,
-        worker_init_fn=_ignore_sigint if workers else None,
+        worker_init_fn=_leave_stops_to_the_main_process if workers else None,
         multiprocessing_context=loader_context(task) if workers else None,
         persistent_workers=False,
     )
@@ -160,12 +162,16 @@ def train_one_epoch(
     stop: list[bool],
     should_stop: Callable[[bool], bool],
     max_batches: int | None,
-    on_step: Callable[[int], None],
+    on_stop: Callable[[int, EpochOutcome], None],
     bar: Any,
+    carried: EpochOutcome | None = None,
 ) -> EpochOutcome:
-    """One pass over the training batches; ``on_step(batches_done)`` saves state when a stop is asked."""
+    """One pass over the training batches; ``on_stop(batches_done, outcome_so_far)`` saves state when a stop
+    is asked. ``carried`` is what an interrupted pass over this epoch had already seen: the outcome covers both."""
     start = time.perf_counter()
-    outcome = EpochOutcome(0.0)
+    carried = carried or EpochOutcome(0.0)
+    earlier = carried.seconds
+    outcome = EpochOutcome(carried.loss_sum, list(carried.y_true), list(carried.y_pred))
     for step, (images, labels) in enumerate(loader):
         if max_batches is not None and step >= max_batches:
             break
@@ -191,8 +197,9 @@ def train_one_epoch(
             acc=f"{np.mean(np.equal(outcome.y_true, outcome.y_pred)):.3f}",
         )
         if should_stop(stop[0]):
-            on_step(step + 1)
-    outcome.seconds = time.perf_counter() - start
+            outcome.seconds = earlier + time.perf_counter() - start
+            on_stop(step + 1, outcome)
+    outcome.seconds = earlier + time.perf_counter() - start
     return outcome
 
 

@@ -1,7 +1,9 @@
-"""A seeded per-epoch shuffle, sharded across DDP ranks, that can start part-way through an epoch.
+"""Randomness a resumed run replays exactly: the order of each epoch, and each item's augmentation.
 
-The order of epoch ``e`` depends only on ``(seed, e)``, so a resumed run sees
-exactly the batches an uninterrupted run would have seen.
+The order of epoch ``e`` depends only on ``(seed, e)``, and an item's random crop, flip or
+clip start only on ``(seed, e, index)``, never on which DataLoader worker made it or how
+many items that worker made before. So a run resumed part-way through an epoch, with any
+number of workers, sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -10,11 +12,41 @@ import math
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**63)
+
+
+def item_seed(seed: int, epoch: int, index: int) -> int:
+    return (epoch_seed(seed, epoch) * 6_364_136_223_846_793_005 + index * 1_442_695_040_888_963_407 + 1) % (2**63)
+
+
+class SeededItems(Dataset):
+    """``dataset`` whose item ``i`` in epoch ``e`` draws its randomness from ``item_seed(seed, e, i)``.
+
+    torch's global generator (what the transforms draw from) is reseeded around each item and
+    put back afterwards, so the main process's own stream (dropout) is left as it was.
+    ``set_epoch`` before each epoch's DataLoader is made: workers take a copy when they start.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> object:
+        outside = torch.get_rng_state()
+        torch.manual_seed(item_seed(self.seed, self.epoch, index))
+        try:
+            return self.dataset[index]
+        finally:
+            torch.set_rng_state(outside)
 
 
 class EpochSampler(Sampler[int]):

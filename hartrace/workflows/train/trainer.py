@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from hartrace.workflows.train.loop import (
     validate,
     wrap_for_training,
 )
-from hartrace.workflows.train.sampler import EpochSampler
+from hartrace.workflows.train.sampler import EpochSampler, SeededItems
 from hartrace.workflows.train.schedule import build_optimizer, build_scheduler
 from hartrace.zeroshot.objectives import Criteria, Objective, training_objective
 
@@ -147,7 +148,8 @@ def train(
     on_epoch_end: EpochCallback | None = None,
 ) -> TrainResult:
     """Train a new run. ``on_epoch_end(row)`` may return False to stop after that epoch (resumable)."""
-    return _with_distributed(lambda ctx: _fit(resolved(config.validate()), None, ctx, progress, log, on_epoch_end))
+    config = config.validate().check_paths()
+    return _with_distributed(lambda ctx: _fit(resolved(config), None, ctx, progress, log, on_epoch_end))
 
 
 def resume(
@@ -155,16 +157,25 @@ def resume(
     *,
     epochs: int | None = None,
     runs_dir: str | Path = "checkpoints",
+    data: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
     on_epoch_end: EpochCallback | None = None,
 ) -> TrainResult:
-    """Continue a run from its ``last.pt``: model, optimizer, scheduler, RNG and position; ``epochs`` extends it."""
+    """Continue a run from its ``last.pt``: model, optimizer, scheduler, RNG and position; ``epochs`` extends it.
+
+    The dataset is found from any working folder as :func:`hartrace.runs.loading.dataset_root` finds it, or is
+    ``data`` (the run's dataset, moved there); the resumed config names it by its absolute path.
+    """
+    from hartrace.runs.loading import dataset_root
+    from hartrace.runs.spec import DataPaths
+
     run_dir = find_run(run, runs_dir)
     if not (run_dir / LAST).is_file():
         raise UsageError(f"{run_dir} has no {LAST} to resume from")
     state = read_checkpoint(run_dir / LAST)
-    config = resolve_config(state["meta"]["config"], epochs=epochs)
+    root = os.path.abspath(dataset_root(DataPaths.from_meta(state["meta"]), run_dir, data))
+    config = dataclasses.replace(resolve_config(state["meta"]["config"], epochs=epochs), data=root)
     return _with_distributed(lambda ctx: _fit(config, (run_dir, state), ctx, progress, log, on_epoch_end))
 
 
@@ -177,17 +188,32 @@ def _with_distributed(body: Callable[[Distributed], TrainResult]) -> TrainResult
 
 
 def _checkpoint_meta(
-    config: TrainConfig, index: DatasetIndex, model: nn.Module, row: dict[str, float] | None, objective: Objective
+    config: TrainConfig,
+    index: DatasetIndex,
+    model: nn.Module,
+    row: dict[str, float] | None,
+    objective: Objective,
+    run_dir: Path | None = None,
 ) -> dict[str, Any]:
+    """What a checkpoint says about its run. The dataset is recorded both absolute and relative to ``run_dir``
+    (the run folder), so the run finds its data from any working folder, and after a project folder moves whole
+    (:func:`hartrace.runs.loading.dataset_root`)."""
     info = model.info
     outputs = objective.head_width(len(index.classes))
+    root = os.path.abspath(index.root)
+    dataset: dict[str, Any] = {"root": root, "layout": index.layout}
+    if run_dir is not None:
+        try:
+            dataset["root_from_run"] = Path(os.path.relpath(root, os.path.abspath(run_dir))).as_posix()
+        except ValueError:  # another drive (Windows): there is no relative path
+            pass
     return {
         **input_spec(config, info).to_meta(),
         "model": {"name": config.backbone, "num_classes": outputs, "freeze": str(model.freeze)},
         "classes": list(index.classes),
         "cam_layer": info.cam_layer,
         "config": config.to_dict(),
-        "dataset": {"root": str(index.root), "layout": index.layout},
+        "dataset": dataset,
         "metrics": row or {},
         "epoch": int(row["epoch"]) if row else 0,
         **objective.meta(),
@@ -228,6 +254,7 @@ class RunSetup:
     objective: Objective
     train_samples: list[Sample]  # what the objective trains on (a zero-shot run: the seen classes only)
     val_samples: list[Sample]
+    found_in_folder: frozenset[str] | None = None  # what --out held before this run; None: the run made the folder
 
 
 @dataclass
@@ -252,7 +279,8 @@ class Built:
     best_epoch: int = 0
     start_epoch: int = 0
     start_step: int = 0
-    resume_rng: torch.Tensor | None = None  # resuming mid-epoch: the interrupted random stream, to continue it
+    resume_rng: dict[str, Any] | None = None  # resuming mid-epoch: the interrupted random streams, to continue them
+    resume_partial: EpochOutcome | None = None  # resuming mid-epoch: what the interrupted epoch had already seen
 
 
 def _fit(
@@ -270,8 +298,13 @@ def _fit(
         log = lambda message: None  # noqa: E731
     run_dir, state = resuming if resuming is not None else (None, None)
     run = _set_up(config, run_dir, ctx, progress, log)
-    built = _build(config, run, state, ctx, progress, log)
-    history, best_epoch, stopped_early = _run_epochs(config, run, built, ctx, progress, log, on_epoch_end)
+    try:
+        built = _build(config, run, state, ctx, progress, log)
+        history, best_epoch, stopped_early = _run_epochs(config, run, built, ctx, progress, log, on_epoch_end)
+    except BaseException as exc:
+        if ctx.is_main and resuming is None and not isinstance(exc, TrainingInterrupted):
+            _discard_unfinished(run)
+        raise
     ctx.barrier()
     return TrainResult(run.run_dir, history, best_epoch, stopped_early, time.perf_counter() - started)
 
@@ -279,19 +312,17 @@ def _fit(
 def _set_up(
     config: TrainConfig, resumed: Path | None, ctx: Distributed, progress: bool, log: Callable[[str], None]
 ) -> RunSetup:
-    """The run folder (new, or ``resumed``'s), the dataset with its saved or new split, and the objective.
+    """The dataset with its saved or new split and the objective, checked; then the run folder (new, or
+    ``resumed``'s), claimed only once nothing is left to refuse.
 
     Rank 0 writes the split, the objective's files, the skipped-files report and the config.
     """
     if resumed is None:
-        run_dir = ctx.broadcast(
-            Path(config.out) if config.out else new_run_dir(config.runs_dir, config.backbone) if ctx.is_main else None
-        )
         split_file = Path(config.split_file) if config.split_file else None
-        if (run_dir / BEST).exists() or (run_dir / LAST).exists():
-            raise UsageError(f"{run_dir} already holds a run: resume it with --resume, or choose another --out")
+        if config.out and ((Path(config.out) / BEST).exists() or (Path(config.out) / LAST).exists()):
+            raise UsageError(f"{config.out} already holds a run: resume it with --resume, or choose another --out")
     else:
-        run_dir, split_file = resumed, resumed / SPLIT
+        split_file = resumed / SPLIT
     index = load_dataset(
         config.data,
         format=config.format,
@@ -301,6 +332,7 @@ def _set_up(
         fold=config.fold,
         classes=config.classes,
         progress=progress,
+        min_classes=2,
     )
     if index.task != config.task:
         raise UsageError(f"{config.data} holds {index.task}s but this run was set up for {config.task}s")
@@ -309,22 +341,65 @@ def _set_up(
     val_samples = objective.trains_on(index.splits.get("val", []))
     if not val_samples:
         raise UsageError(f"no validation {index.task}s in {config.data}: add some or lower --val-fraction")
+    if resumed is not None:
+        run = RunSetup(resumed, index, objective, train_samples, val_samples, frozenset())
+    else:
+        run_dir, found = ctx.broadcast(_claim_run_folder(config) if ctx.is_main else None)
+        run = RunSetup(run_dir, index, objective, train_samples, val_samples, found)
     if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_split(
-            run_dir / SPLIT,
-            [index.relative(s.path) for s in index.splits["train"]],
-            [index.relative(s.path) for s in index.splits["val"]],
-            config.val_fraction,
-            config.seed,
-        )
-        for name, content in objective.run_files(index, train_samples, val_samples).items():
-            write_json(run_dir / name, content)
-        write_skipped_report(index, run_dir / SKIPPED)
-        write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
-        for skipped in index.skipped:
-            log(f"skipped {index.relative(skipped.path)} ({skipped.reason})")
-    return RunSetup(run_dir, index, objective, train_samples, val_samples)
+        try:
+            _write_run_files(config, run, log)
+        except BaseException:
+            if resumed is None:
+                _discard_unfinished(run)
+            raise
+    return run
+
+
+def _claim_run_folder(config: TrainConfig) -> tuple[Path, frozenset[str] | None]:
+    """The run folder and what it already held: ``--out`` (made if missing), else a new one claimed atomically."""
+    if not config.out:
+        return new_run_dir(config.runs_dir, config.backbone), None
+    run_dir = Path(config.out)
+    try:
+        run_dir.mkdir(parents=True)
+        return run_dir, None
+    except FileExistsError:
+        return run_dir, frozenset(p.name for p in run_dir.iterdir())
+
+
+def _write_run_files(config: TrainConfig, run: RunSetup, log: Callable[[str], None]) -> None:
+    index, run_dir = run.index, run.run_dir
+    save_split(
+        run_dir / SPLIT,
+        [index.relative(s.path) for s in index.splits["train"]],
+        [index.relative(s.path) for s in index.splits["val"]],
+        config.val_fraction,
+        config.seed,
+    )
+    for name, content in run.objective.run_files(index, run.train_samples, run.val_samples).items():
+        write_json(run_dir / name, content)
+    write_skipped_report(index, run_dir / SKIPPED)
+    write_text(run_dir / CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    for skipped in index.skipped:
+        log(f"skipped {index.relative(skipped.path)} ({skipped.reason})")
+
+
+def _discard_unfinished(run: RunSetup) -> None:
+    """A new run that failed before its first checkpoint leaves nothing behind: the folder it made goes,
+    or, for an ``--out`` that existed, what it wrote there. A run with ``last.pt`` stays, to be resumed."""
+    if (run.run_dir / LAST).exists():
+        return
+    if run.found_in_folder is None:
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        return
+    for entry in run.run_dir.iterdir():
+        if entry.name in run.found_in_folder:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _build(
@@ -429,9 +504,39 @@ def _restore(built: Built, state: dict[str, Any], log: Callable[[str], None]) ->
     built.history, built.best_epoch = list(state["history"]), int(state["best_epoch"])
     built.start_epoch, built.start_step = int(state["position"]["epoch"]), int(state["position"]["step"])
     if built.start_step:
-        built.resume_rng = state["rng"]["torch"]
+        built.resume_rng = state["rng"]
+        partial = state.get("partial")  # absent from checkpoints written before it was kept
+        if partial is not None:
+            built.resume_partial = EpochOutcome(
+                float(partial["loss_sum"]), list(partial["y_true"]), list(partial["y_pred"]), float(partial["seconds"])
+            )
     batch = f", batch {built.start_step + 1}" if built.start_step else ""
     log(f"resuming at epoch {built.start_epoch + 1}{batch}")
+
+
+def _random_streams(device: torch.device) -> dict[str, Any]:
+    """The main process's random state mid-epoch (dropout draws from it; augmentation is seeded per item)."""
+    streams: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        streams["cuda"] = torch.cuda.get_rng_state(device)
+    return streams
+
+
+def _continue_random_streams(streams: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(streams["torch"])
+    if device.type == "cuda" and "cuda" in streams:
+        torch.cuda.set_rng_state(streams["cuda"], device)
+
+
+def _merged(shares: list[EpochOutcome]) -> dict[str, Any]:
+    """Every rank's part of an interrupted epoch as one record, kept in ``last.pt`` so the resumed epoch's
+    metrics cover all of it."""
+    return {
+        "loss_sum": sum(share.loss_sum for share in shares),
+        "y_true": [y for share in shares for y in share.y_true],
+        "y_pred": [y for share in shares for y in share.y_pred],
+        "seconds": max(share.seconds for share in shares),
+    }
 
 
 def _run_epochs(
@@ -449,7 +554,7 @@ def _run_epochs(
     epoch, and on Ctrl-C or SIGTERM in mid-epoch (then :class:`TrainingInterrupted` is raised).
     """
     run_dir, model, device, spec, workers = run.run_dir, built.model, ctx.device, built.spec, built.workers
-    train_data, val_data = built.train_data, built.val_data
+    val_data = built.val_data
     optimizer, scheduler, scaler, criteria = built.optimizer, built.scheduler, built.scaler, built.criteria
     channels_last = built.channels_last and not built.cached
     pin = device.type == "cuda"
@@ -457,9 +562,10 @@ def _run_epochs(
     start_epoch, start_step = built.start_epoch, built.start_step
 
     def meta(row: dict[str, float] | None) -> dict[str, Any]:
-        return _checkpoint_meta(config, run.index, model, row, run.objective)
+        return _checkpoint_meta(config, run.index, model, row, run.objective, run.run_dir)
 
-    def save_last(epoch: int, step: int) -> None:
+    def save_last(epoch: int, step: int, partial: EpochOutcome | None = None) -> None:
+        shares = ctx.gather(partial) if partial is not None else []  # every rank's share of the interrupted epoch
         if ctx.is_main:
             save_checkpoint(
                 run_dir / LAST,
@@ -471,24 +577,29 @@ def _run_epochs(
                 history=history,
                 best_epoch=best_epoch,
                 position={"epoch": epoch, "step": step},
-                rng={"torch": torch.get_rng_state()},
+                rng=_random_streams(device),
+                **({"partial": _merged(shares)} if shares else {}),
             )
 
     stopped_early = False
+    train_data = SeededItems(built.train_data, config.seed)
     with stop_requests() as stop:
         for epoch in range(start_epoch, config.epochs):
             seed_epoch(config.seed, epoch)
-            if epoch == start_epoch and built.resume_rng is not None:
-                torch.set_rng_state(built.resume_rng)  # mid-epoch: continue the interrupted random stream
+            interrupted_streams = built.resume_rng if epoch == start_epoch else None
+            if interrupted_streams is not None:  # resuming mid-epoch: go on where it was interrupted
+                _continue_random_streams(interrupted_streams, device)
             skip = start_step * config.batch_size if epoch == start_epoch else 0
             sampler = EpochSampler(
                 len(train_data), shuffle=True, seed=config.seed, epoch=epoch, rank=ctx.rank, world=ctx.world, skip=skip
             )
+            train_data.set_epoch(epoch)
             loader = make_loader(train_data, config.batch_size, sampler, workers, config.seed, pin, spec.task)
             already = start_step if epoch == start_epoch else 0
+            carried = built.resume_partial if interrupted_streams is not None and ctx.is_main else None
 
-            def on_stop(steps_done: int, epoch: int = epoch, already: int = already) -> None:
-                save_last(epoch, already + steps_done)
+            def on_stop(steps_done: int, so_far: EpochOutcome, epoch: int = epoch, already: int = already) -> None:
+                save_last(epoch, already + steps_done, so_far)
                 raise TrainingInterrupted(
                     f"interrupted in epoch {epoch + 1}; resume with: hartrace train --resume {run_dir}"
                 )
@@ -509,8 +620,9 @@ def _run_epochs(
                     stop=stop,
                     should_stop=lambda flag: bool(ctx.all_sum([float(flag)])[0]),
                     max_batches=None if config.max_batches is None else config.max_batches - already,
-                    on_step=on_stop,
+                    on_stop=on_stop,
                     bar=bar,
+                    carried=carried,
                 )
             val_sampler = EpochSampler(len(val_data), shuffle=False, rank=ctx.rank, world=ctx.world, pad=False)
             val_loader = make_loader(val_data, config.batch_size, val_sampler, workers, config.seed, pin, spec.task)

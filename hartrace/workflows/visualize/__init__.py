@@ -19,7 +19,7 @@ import torch
 
 from hartrace.attribution.registry import method_spec
 from hartrace.base.errors import UsageError
-from hartrace.base.io import save_figure
+from hartrace.base.io import require_writable_folder, save_figure
 from hartrace.probe import resolve_layers
 from hartrace.render import cam_figure, layer_flow_figure
 from hartrace.runs.loading import open_model
@@ -58,9 +58,16 @@ def visualize(
     ``frames.png``, ``cam.gif``, ``cam.mp4`` and ``temporal_importance.png/.csv`` take the
     place of ``cam.png``, and ``cam.npy`` is ``[T, H, W]`` (see :mod:`hartrace.workflows.visualize.video`).
     """
+    if not 0.0 <= alpha <= 1.0:
+        raise UsageError(f"--alpha is the overlay's opacity, from 0 to 1; got {alpha}")
+    if not Path(image).is_file():
+        raise UsageError(f"input not found: {image}")
     opened = open_model(run, checkpoint, runs_dir)
     model, classes = opened.model, opened.classes
     opened.require_class_scores("visualize")
+    out_dir = require_writable_folder(
+        Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem, "--out"
+    )
     info = model.info
     layers = list(layers) if layers else [p for group in info.layer_groups.values() for p in group][:6]
     cam_layer = cam_layer or opened.spec.cam_layer
@@ -72,7 +79,6 @@ def visualize(
 
         if not task.is_member(Path(image)):
             raise UsageError(f"{image} is not a video file, and {opened.checkpoint} is a video model: give it a video")
-        out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
         pictures, summary, cams, captured = visualize_video(
             opened,
             image,
@@ -93,7 +99,6 @@ def visualize(
     target_name = classes[int(targets[0, 0])]
     layers = [name for name in captured.layers if name in layers]  # model order, as the flow diagram reads
 
-    out_dir = Path(out) if out else opened.checkpoint.parent / "visualize" / Path(image).stem
     pictures: dict[str, Path] = {}
 
     def save(key: str, figure: Any, name: str) -> None:
