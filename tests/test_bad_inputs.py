@@ -288,3 +288,25 @@ def test_thirty_runs_started_at_once_claim_thirty_folders(tmp_path: Path) -> Non
     with ThreadPoolExecutor(30) as pool:
         folders = list(pool.map(lambda _: new_run_dir(tmp_path, "harnet"), range(30)))
     assert len(set(folders)) == 30 and all(folder.is_dir() for folder in folders)
+
+
+def test_a_short_checkpoint_write_on_a_full_disk_is_no_space_left(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """On a real full file system torch does not raise ENOSPC: its writer sees a short write and says
+    ``[enforce fail at inline_container.cc:672] . unexpected pos 19584 vs 19480`` (seen on a full 2 MB tmpfs)."""
+    import shutil as shell_utilities
+    from collections import namedtuple
+
+    def short_write(payload: object, file: object) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 19584 vs 19480")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("hartrace.runs.checkpoint.torch.save", short_write)
+    monkeypatch.setattr(shell_utilities, "disk_usage", lambda path: usage(2**21, 2**21, 0))
+    monkeypatch.chdir(project)
+    out = tmp_path / "run"
+    code, lines = _run(OUTPUT_COMMANDS[2].format(out=out), capsys)
+    assert code == 1 and len(lines) == 1, lines
+    assert f"{out / 'best.pt'}: no space left on the device" in lines[0]
+    assert not out.exists()

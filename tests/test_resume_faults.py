@@ -103,14 +103,28 @@ def test_mid_epoch_ctrl_c_with_two_workers_resumes_bit_identically(
     _assert_same_run(straight, resumed)
 
 
-def test_sigterm_to_the_process_group_saves_and_exits_130(tmp_path: Path) -> None:
+def _video_set(root: Path) -> Path:
+    from hartrace.synth.video import generate_video_set
+
+    return generate_video_set(root, per_class=4, test_per_class=0, size=32, frames=8, workers=1, progress=False).root
+
+
+KINDS = {
+    # kind: (dataset, options); video workers come from a forkserver, which the signal reaches too
+    "image": (lambda root: colour_folder(root), ["--backbone", "resnet_small", "--image-size", "32"]),
+    "video": (_video_set, ["--backbone", "c3d_small", "--image-size", "32", "--clip-length", "4"]),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigterm_to_the_process_group_saves_and_exits_130(kind: str, tmp_path: Path) -> None:
     """What a job scheduler does: SIGTERM to the trainer and its DataLoader workers at once."""
-    data = colour_folder(tmp_path / "colours")
+    make_data, options = KINDS[kind]
+    data = make_data(tmp_path / "data")
     out = tmp_path / "run"
-    args = ["--backbone", "resnet_small", "--weights", "none", "--image-size", "32", "--batch-size", "4"]
     child = subprocess.Popen(
-        [sys.executable, "-m", "hartrace", "train", "--data", str(data), *args, "--epochs", "200"]
-        + ["--workers", "2", "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "hartrace", "train", "--data", str(data), *options, "--weights", "none"]
+        + ["--batch-size", "4", "--epochs", "200", "--workers", "2", "--out", str(out), "--quiet"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -119,7 +133,8 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(tmp_path: Path) -> Non
     )
     deadline = time.time() + 120
     while not (out / "metrics.jsonl").exists() and time.time() < deadline and child.poll() is None:
-        time.sleep(0.1)  # the first epoch is done: workers are running
+        time.sleep(0.05)  # the first epoch is done: its workers are gone, the next ones are starting
+    time.sleep(0.2)
     os.killpg(child.pid, signal.SIGTERM)
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stderr

@@ -9,8 +9,11 @@ several clips per video whose scores are averaged).
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -160,4 +163,23 @@ def loader_context(task: str) -> BaseContext | None:
         return None
     context = mp.get_context("forkserver")
     context.set_forkserver_preload(["hartrace.data.clips"])
+    _start_forkserver_deaf_to_stops()
     return context
+
+
+def _start_forkserver_deaf_to_stops() -> None:
+    """Start the forkserver ignoring Ctrl-C and SIGTERM (an ignored signal stays ignored across exec).
+
+    Both reach the whole process group; the trainer answers them by saving a checkpoint and
+    stopping, which may need one more DataLoader, so the server must outlive them. It still
+    exits with this process: it stops when the pipe from this process closes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal handlers can only be changed from the main thread
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        forkserver.ensure_running()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

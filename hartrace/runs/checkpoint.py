@@ -12,8 +12,11 @@ not fit that model) is its own one-line :class:`UsageError` naming the file. tor
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 import re
+import shutil
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,9 +48,22 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], **
         "meta": meta,
         **extra,
     }
-    with atomic_path(path) as tmp, open(tmp, "wb") as file:
-        torch.save(payload, file)  # to a file object: a full disk is torch's OSError (ENOSPC), not an enforce-fail
+    with atomic_path(path) as tmp:
+        try:
+            with open(tmp, "wb") as file:
+                torch.save(payload, file)
+        except RuntimeError as exc:  # torch's writer reports a short write as "[enforce fail ...] unexpected pos"
+            raise _write_failure(exc, tmp, payload["state_dict"]) from exc
     return Path(path)
+
+
+def _write_failure(exc: RuntimeError, tmp: Path, state_dict: dict[str, torch.Tensor]) -> OSError:
+    """torch's failed write as the OSError it is: no space left if the disk is (nearly) full, else an I/O error."""
+    needed = sum(t.numel() * t.element_size() for t in state_dict.values())
+    if shutil.disk_usage(tmp.parent).free < max(needed, 2**20):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return OSError(errno.EIO, f"the checkpoint could not be written ({said})", str(tmp))
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

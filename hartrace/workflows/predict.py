@@ -92,7 +92,7 @@ def predict(
         unreadable = f" ({len(skipped)} unreadable)" if skipped else ""
         raise UsageError(
             f"no {task.nouns} to predict in {', '.join(map(str, inputs))}{unreadable}: "
-            f"give {task.nouns} files or folders holding them"
+            f"give files or folders of {task.nouns}"
         )
     probabilities = class_scores(opened, samples, batch_size=batch_size, progress=progress)
     k = min(top_k, len(classes))
