@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 CLASSES = ["calling", "clapping", "running"]
 
 
+def figure_message(figure: Any) -> str:
+    """What a placeholder figure says, as one line (it is drawn wrapped, with ``<br>``)."""
+    return " ".join(figure.layout.annotations[0].text.split("<br>"))
+
+
 def png_data_uri(size: int = 8, colour: tuple[int, int, int] = (200, 30, 30)) -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(buffer, format="PNG")

@@ -19,6 +19,7 @@ from hartrace.explorer import ExplorerService
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components import audit as figures
 from hartrace.explorer.app.pages import audit as page
+from tests.conftest_app import figure_message
 from tests.test_app_callbacks import find, texts
 
 RUN = "tiny"
@@ -309,7 +310,7 @@ def test_a_malformed_audit_is_shown_as_an_error_not_a_crash(service, runs):
     assert "tiny/audit/val/audit.json is not a hartrace audit: gradcam.deletion_auc should be a number" in texts(
         notices
     )
-    assert "not a hartrace audit" in page.show_cascade(RUN, "val", service=service).layout.annotations[0].text
+    assert "not a hartrace audit" in figure_message(page.show_cascade(RUN, "val", service=service))
     assert "not a hartrace audit" in texts(page.show_curves(RUN, "val", service=service))
     (folder / "audit.json").write_text("{not json")
     assert "is not valid JSON" in texts(page.show_audit(RUN, "val", None, service=service)[0])
@@ -364,7 +365,7 @@ def test_the_per_class_chart_follows_the_method_picker(service, runs):
     fig = page.show_per_class(RUN, "val", "saliency", service=service)
     assert list(fig.data[0].y) == [0.4375, 0.3125, 0.4375] and "saliency" in fig.layout.title.text
     assert fig.data[0].marker.color != page.show_per_class(RUN, "val", "gradcam", service=service).data[0].marker.color
-    assert page.show_per_class(RUN, "val", None, service=service).layout.annotations[0].text.startswith("no per-class")
+    assert figure_message(page.show_per_class(RUN, "val", None, service=service)).startswith("no per-class")
 
 
 def test_the_overall_baseline_when_classes_have_none(service, runs):

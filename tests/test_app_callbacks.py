@@ -12,7 +12,7 @@ from hartrace.explorer.app.clicks import cell_from_click, channel_from_click, cl
 from hartrace.explorer.app.components.figures import TARGET_COLOUR
 from hartrace.explorer.app.pages import compare, evaluation, explain, images, inside, prediction, run
 from hartrace.explorer.app.shell import choose_run, describe_selection, highlight_nav
-from tests.conftest_app import CLASSES, FakeService, png_data_uri
+from tests.conftest_app import CLASSES, FakeService, figure_message, png_data_uri
 
 
 @pytest.fixture
@@ -274,7 +274,7 @@ def test_clicking_a_channel_enlarges_it(service):
     assert enlarged.data[0].z.shape == (8, 8) and "channel 2" in enlarged.layout.title.text
     assert int(sum(histogram.data[0].y)) == 64 and "channel 2" in histogram.layout.title.text
     placeholder, _ = inside.show_channel(None, "new", IMAGE, "conv1", service=service)
-    assert inside.PICK_A_CHANNEL in placeholder.layout.annotations[0].text
+    assert inside.PICK_A_CHANNEL in figure_message(placeholder)
     vector, _ = inside.show_channel({"points": [{"customdata": 1}]}, "new", IMAGE, "fc", service=service)
     assert "no channel maps" in vector.layout.annotations[0].text
 

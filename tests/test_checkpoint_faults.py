@@ -171,3 +171,10 @@ def test_the_explorer_shows_a_broken_runs_checkpoint_as_one_line(model: nn.Modul
     with pytest.raises(UsageError) as raised:
         service.classes("broken")
     _assert_one_line(str(raised.value), best, ["is cut short or corrupt"])
+    from hartrace.explorer.app.pages import evaluation
+    from tests.conftest_app import figure_message
+
+    shown = figure_message(evaluation.show_confusion("broken", service=service)[0])
+    assert shown.split() != [] and "".join(shown.split()) == "".join(str(raised.value).split()), (
+        "the page shows the whole message (wrapped to the card, long paths broken), not an HTTP 500"
+    )

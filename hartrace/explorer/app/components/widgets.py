@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
+from html import escape as html_escape
 from typing import Any
 
 import plotly.graph_objects as go
@@ -32,7 +34,9 @@ def graph(component_id: Any, figure: go.Figure | None = None, *, zoom: bool = Fa
 
 
 def empty_figure(message: str = "", height: int = 260) -> go.Figure:
-    """A blank figure that says why it is blank."""
+    """A blank figure that says why it is blank, wrapped to the width of the narrowest card (an annotation
+    is one line that plotly clips, and an error naming a path is long)."""
+    shown = "<br>".join(textwrap.wrap(html_escape(message, quote=False), 44, break_long_words=True))
     fig = go.Figure()
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -43,7 +47,7 @@ def empty_figure(message: str = "", height: int = 260) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         annotations=[
             {
-                "text": message,
+                "text": shown,
                 "showarrow": False,
                 "xref": "paper",
                 "yref": "paper",
