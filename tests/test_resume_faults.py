@@ -111,8 +111,8 @@ def _video_set(root: Path) -> Path:
 
 KINDS = {
     # kind: (dataset, options); video workers come from a forkserver, which the signal reaches too
-    "image": (lambda root: colour_folder(root), ["--backbone", "resnet_small", "--image-size", "32"]),
-    "video": (_video_set, ["--backbone", "c3d_small", "--image-size", "32", "--clip-length", "4"]),
+    "image": (lambda root: colour_folder(root, per_class=150, size=96), ["--backbone", "resnet_small"]),
+    "video": (_video_set, ["--backbone", "c3d_small", "--clip-length", "4"]),
 }
 
 
@@ -124,7 +124,8 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(kind: str, tmp_path: P
     out = tmp_path / "run"
     child = subprocess.Popen(
         [sys.executable, "-m", "hartrace", "train", "--data", str(data), *options, "--weights", "none"]
-        + ["--batch-size", "4", "--epochs", "200", "--workers", "2", "--out", str(out), "--quiet"],
+        + ["--image-size", "64" if kind == "image" else "32", "--batch-size", "16" if kind == "image" else "4"]
+        + ["--epochs", "200", "--workers", "2", "--out", str(out), "--quiet"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -134,7 +135,7 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(kind: str, tmp_path: P
     deadline = time.time() + 120
     while not (out / "metrics.jsonl").exists() and time.time() < deadline and child.poll() is None:
         time.sleep(0.05)  # the first epoch is done: its workers are gone, the next ones are starting
-    time.sleep(0.2)
+    time.sleep(0.3)
     os.killpg(child.pid, signal.SIGTERM)
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stderr

@@ -35,6 +35,7 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6
 _LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[:-1]  # the older format's first bytes
 _UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")  # how the weights-only unpickler names what it refused to import
 _FIX = "retrain, or pass the matching --checkpoint"
+_TORCH_WRITE_FAILURE = re.compile(r"inline_container|PytorchStreamWriter|file write failed|unexpected pos")
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], **extra: Any) -> Path:
@@ -53,6 +54,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], **
             with open(tmp, "wb") as file:
                 torch.save(payload, file)
         except RuntimeError as exc:  # torch's writer reports a short write as "[enforce fail ...] unexpected pos"
+            if not _TORCH_WRITE_FAILURE.search(str(exc)):
+                raise
             raise _write_failure(exc, tmp, payload["state_dict"]) from exc
     return Path(path)
 

@@ -13,6 +13,7 @@ and once for every objective: the losses and how an output names a class come as
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,18 +103,42 @@ def seed_epoch(seed: int, epoch: int) -> None:
     random.seed(s)
 
 
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _leave_stops_to_the_main_process(worker_id: int) -> None:
     """DataLoader workers ignore Ctrl-C and SIGTERM, which reach the whole process group (a terminal, a
-    scheduler): the main process saves a checkpoint first, then shuts the workers down itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    scheduler): the main process saves a checkpoint first, then shuts the workers down itself.
+
+    They start with both signals blocked (:class:`StopSafeLoader`): one that came before this ran is
+    still pending, and is dropped here instead of killing the worker.
+    """
+    for sig in _STOPS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+
+class StopSafeLoader(DataLoader):
+    """A DataLoader whose workers are started with Ctrl-C and SIGTERM blocked (a forked child inherits the
+    mask). torch's worker installs a SIGTERM handler that exits before ``worker_init_fn`` can ignore it, so
+    without the block a signal to the process group in that moment kills a worker, and the trainer with it.
+    The main process's own signals are held only while the workers start, then delivered."""
+
+    def __iter__(self) -> Any:
+        if self.num_workers == 0 or threading.current_thread() is not threading.main_thread():
+            return super().__iter__()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            return super().__iter__()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def make_loader(
     dataset: Dataset, batch_size: int, sampler: EpochSampler, workers: int, seed: int, pin: bool, task: str = "image"
 ) -> DataLoader:
     generator = torch.Generator().manual_seed(epoch_seed(seed, sampler.epoch) + 1)
-    return DataLoader(
+    return StopSafeLoader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
