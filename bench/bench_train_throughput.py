@@ -70,17 +70,20 @@ def reference_loop(data: Path, size: int, batch_size: int, workers: int) -> dict
             return transform(Image.open(samples[i].path).convert("RGB")), samples[i].label
 
     torch.manual_seed(0)
-    model = get_model("harnet", len(index.classes), weights="none", freeze="trunk")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where hartrace trains too
+    model = get_model("harnet", len(index.classes), weights="none", freeze="trunk").to(device)
     nn.Module.train(model, True)  # plain train mode everywhere, as the seed does
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     criterion = nn.CrossEntropyLoss()
     loader = torch.utils.data.DataLoader(PILDataset(), batch_size=batch_size, shuffle=True, num_workers=workers)
     start = time.perf_counter()
     for images, labels in loader:
-        loss = criterion(model(images), labels)
+        loss = criterion(model(images.to(device)), labels.to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return {"images_per_second": len(samples) / (time.perf_counter() - start)}
 
 
@@ -133,6 +136,14 @@ def measure(config: str, data: Path, args: argparse.Namespace, out: Path) -> dic
     return hartrace_run(data, out, args.scratch_epochs, amp="bf16", channels_last=True, **scratch)
 
 
+def _device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA)"
+    return f"the CPU ({os.cpu_count()} cores)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -171,8 +182,7 @@ def main() -> None:
             print(f"  measured {group}: {config}", file=sys.stderr)
 
     print(
-        f"training throughput on the CPU ({os.cpu_count()} cores), batch {args.batch_size}; "
-        "ratios against the first row of each group"
+        f"training throughput on {_device_name()}, batch {args.batch_size}; ratios against the first row of each group"
     )
     print(
         f"{'group':<22} {'configuration':<20} {'images/s':>9} {'ratio':>7} {'target':>12} {'val acc':>8} {'peak MB':>8}"
