@@ -310,3 +310,20 @@ def test_a_short_checkpoint_write_on_a_full_disk_is_no_space_left(
     assert code == 1 and len(lines) == 1, lines
     assert f"{out / 'best.pt'}: no space left on the device" in lines[0]
     assert not out.exists()
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(tmp_path: Path) -> None:
+    """`hartrace models | head -1`: once the reader has gone, the command stops quietly (like other tools)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hartrace", "models"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # the reader leaves before the first line is written
+    stderr = child.communicate(timeout=120)[1].decode()
+    assert child.returncode == 141, stderr
+    assert stderr == "", "no traceback, no 'Exception ignored' from the interpreter"
