@@ -14,14 +14,14 @@ from hartrace.workflows.train import resolve_config, train
 
 @pytest.mark.slow
 def test_short_training_run_on_synthetic_actions_learns_them(tmp_path: Path) -> None:
-    """resnet_small from scratch, 8 epochs at 96 px on 60 images per class: well above 1/15 chance."""
+    """resnet_small from scratch, 8 epochs at 64 px on 60 images per class: well above 1/15 chance."""
     data = generate(tmp_path / "synthetic", per_class=60, test_per_class=1, progress=False).root
     config = resolve_config(
         None,
         data=str(data),
         backbone="resnet_small",
         weights="none",
-        image_size=96,
+        image_size=64,
         epochs=8,
         batch_size=32,
         optimizer="adamw",
@@ -41,7 +41,12 @@ def test_short_training_run_on_synthetic_actions_learns_them(tmp_path: Path) -> 
 def test_demo_leaves_every_output(tmp_path: Path) -> None:
     messages: list[str] = []
     result = run_demo(
-        tmp_path / "data" / "synthetic", tmp_path / "checkpoints", epochs=1, progress=False, log=messages.append
+        tmp_path / "data" / "synthetic",
+        tmp_path / "checkpoints",
+        epochs=1,
+        per_class=20,
+        progress=False,
+        log=messages.append,
     )
     assert isinstance(result, DemoResult)
     assert [m[:5] for m in messages if m.startswith("[")] == [f"[{i}/7]" for i in range(1, 8)]

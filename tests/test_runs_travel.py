@@ -158,3 +158,21 @@ def test_audit_takes_data_for_a_moved_dataset(
     assert main(argv) == 2 and "pass --data" in capsys.readouterr().err
     assert main([*argv, "--data", str(new_place)]) == 0, capsys.readouterr().err
     assert (tmp_path / "audit" / "audit.json").is_file()
+
+
+def test_a_run_given_a_relative_classes_file_resumes_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hartrace.workflows.train import resume, train
+
+    colour_folder(tmp_path / "data")
+    (tmp_path / "classes.txt").write_text("red\ngreen\nblue\n")
+    monkeypatch.chdir(tmp_path)
+    config = quick_config(Path("data"), Path("run"), epochs=1, classes="classes.txt")
+    train(config, progress=False, log=lambda message: None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    resumed = resume(tmp_path / "run", epochs=2, progress=False, log=lambda message: None)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    assert read_checkpoint(tmp_path / "run" / "best.pt")["meta"]["classes"] == ["red", "green", "blue"]

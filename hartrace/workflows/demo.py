@@ -64,10 +64,14 @@ def run_demo(
     *,
     seed: int = 0,
     epochs: int | None = None,
+    per_class: int = DEMO_PER_CLASS,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Generate the synthetic set, summarise it, train the quick model on it, evaluate, explain and audit it."""
+    """Generate the synthetic set, summarise it, train the quick model on it, evaluate, explain and audit it.
+
+    ``epochs`` and ``per_class`` (training images per class) make it shorter, for a first look at every output.
+    """
     start = time.perf_counter()
     require_writable_folder(data, "--data")
     require_writable_folder(runs_dir, "--runs-dir")
@@ -75,7 +79,7 @@ def run_demo(
 
     # before torch is imported, so the generator's worker processes can fork
     report = generate(
-        data, per_class=DEMO_PER_CLASS, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress, overwrite=True
+        data, per_class=per_class, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress, overwrite=True
     )  # the demo's own set: remade each time (a folder that is not a synthetic set is still refused)
     log(
         f"[1/7] synthetic dataset: {report.n_train} train + {report.n_test} test images "

@@ -147,8 +147,13 @@ def train(
     log: Callable[[str], None] = print,
     on_epoch_end: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train a new run. ``on_epoch_end(row)`` may return False to stop after that epoch (resumable)."""
+    """Train a new run. ``on_epoch_end(row)`` may return False to stop after that epoch (resumable).
+
+    ``--classes`` and ``--split-file`` are saved as absolute paths, so a resumed run finds them from any folder.
+    """
     config = config.validate().check_paths()
+    given_files = {name: getattr(config, name) for name in ("classes", "split_file") if getattr(config, name)}
+    config = dataclasses.replace(config, **{name: os.path.abspath(path) for name, path in given_files.items()})
     return _with_distributed(lambda ctx: _fit(resolved(config), None, ctx, progress, log, on_epoch_end))
 
 
