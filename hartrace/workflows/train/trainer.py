@@ -304,6 +304,8 @@ def _fit(
     run_dir, state = resuming if resuming is not None else (None, None)
     run = _set_up(config, run_dir, ctx, progress, log)
     try:
+        if ctx.is_main:
+            _write_run_files(config, run, log)
         built = _build(config, run, state, ctx, progress, log)
         history, best_epoch, stopped_early = _run_epochs(config, run, built, ctx, progress, log, on_epoch_end)
     except BaseException as exc:
@@ -318,10 +320,7 @@ def _set_up(
     config: TrainConfig, resumed: Path | None, ctx: Distributed, progress: bool, log: Callable[[str], None]
 ) -> RunSetup:
     """The dataset with its saved or new split and the objective, checked; then the run folder (new, or
-    ``resumed``'s), claimed only once nothing is left to refuse.
-
-    Rank 0 writes the split, the objective's files, the skipped-files report and the config.
-    """
+    ``resumed``'s), claimed only once nothing is left to refuse. :func:`_write_run_files` fills it."""
     if resumed is None:
         split_file = Path(config.split_file) if config.split_file else None
         if config.out and ((Path(config.out) / BEST).exists() or (Path(config.out) / LAST).exists()):
@@ -351,13 +350,6 @@ def _set_up(
     else:
         run_dir, found = ctx.broadcast(_claim_run_folder(config) if ctx.is_main else None)
         run = RunSetup(run_dir, index, objective, train_samples, val_samples, found)
-    if ctx.is_main:
-        try:
-            _write_run_files(config, run, log)
-        except BaseException:
-            if resumed is None:
-                _discard_unfinished(run)
-            raise
     return run
 
 
@@ -374,6 +366,7 @@ def _claim_run_folder(config: TrainConfig) -> tuple[Path, frozenset[str] | None]
 
 
 def _write_run_files(config: TrainConfig, run: RunSetup, log: Callable[[str], None]) -> None:
+    """Rank 0's files: the split, the objective's files, the skipped-files report and the config."""
     index, run_dir = run.index, run.run_dir
     save_split(
         run_dir / SPLIT,
