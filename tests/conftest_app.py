@@ -17,7 +17,19 @@ from PIL import Image
 
 from hartrace.base.errors import UsageError
 from hartrace.explorer.audits import how_to_audit
-from hartrace.explorer.rows import Audit, ClassScore, Confusion, ItemPage, ItemRow, LayerRow, RunDetails, RunRow
+from hartrace.explorer.class_report import confusion_report
+from hartrace.explorer.rows import (
+    Audit,
+    ClassScore,
+    Confusion,
+    Embedding,
+    ItemPage,
+    ItemRow,
+    JobRow,
+    LayerRow,
+    RunDetails,
+    RunRow,
+)
 from hartrace.probe import LayerStats
 
 if TYPE_CHECKING:
@@ -64,6 +76,7 @@ class FakeService:
         self.forward_passes = 0
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.uploads: dict[str, str] = {}
+        self.job_rows: dict[str, JobRow] = {}
 
     def _log(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append((name, args, kwargs))
@@ -73,6 +86,61 @@ class FakeService:
             raise UsageError(f"unknown run {run!r}")
         if image_id is not None and image_id not in {r["id"] for r in self.rows} and image_id not in self.uploads:
             raise UsageError(f"unknown image {image_id!r}")
+
+    # background work: a slow method's map is a job that stays running until a test calls finish_job
+    def job(self, key: str) -> JobRow | None:
+        self._log("job", key)
+        return self.job_rows.get(key)
+
+    def cancel_job(self, key: str, owner: str = "") -> JobRow | None:
+        self._log("cancel_job", key, owner)
+        row = self.job_rows.get(key)
+        if row is not None and row["state"] == "running":
+            row.update(state="cancelled", message=f"{row['label']}: cancelled")
+        return row
+
+    def finish_job(self, key: str) -> None:
+        self.job_rows[key].update(state="done", fraction=1.0, message=f"{self.job_rows[key]['label']}: done")
+
+    def cam_ready(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+    ) -> bool:
+        self._log("cam_ready", run, image_id, method=method, layer=layer, target=target)
+        key = f"cam|{run}|{image_id}|{method}|{target}"
+        return method not in self.methods()["slow"] or self.job_rows.get(key, {}).get("state") == "done"
+
+    def cam_job(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+        owner: str = "",
+    ) -> JobRow | None:
+        self._log("cam_job", run, image_id, method=method, layer=layer, target=target, owner=owner)
+        self._analyse(run, image_id)
+        if method not in self.methods()["slow"]:
+            return None
+        key = f"cam|{run}|{image_id}|{method}|{target}"
+        label = f"{method} for '{target or 'the prediction'}'"
+        row = self.job_rows.get(key)
+        if row is None or row["state"] == "cancelled":
+            row = self.job_rows[key] = {
+                "key": key,
+                "label": label,
+                "state": "running",
+                "fraction": 0.25,
+                "message": f"{label}: 25%",
+            }
+        return None if row["state"] == "done" else row
 
     # runs
     def list_runs(self) -> list[RunRow]:
@@ -206,7 +274,7 @@ class FakeService:
         return ["layer4", "layer3"]
 
     def methods(self) -> dict[str, list[str]]:
-        return {"fast": ["gradcam", "gradcam++"], "slow": ["occlusion"]}
+        return {"fast": ["gradcam", "gradcam++"], "slow": ["occlusion"], "layerless": ["occlusion"]}
 
     # inside the network
     def layer_tree(self, run: str) -> list[LayerRow]:
@@ -240,9 +308,14 @@ class FakeService:
         self._analyse(run, image_id)
         return png_data_uri(16)
 
+    def true_class(self, run: str, image_id: str) -> str | None:
+        self._check(run, image_id)
+        return next((r["true"] for r in self.rows if r["id"] == image_id), None)
+
     def confusion(self, run: str) -> Confusion:
+        """The real report of the fake's rows, so its numbers, counts and galleries agree as the service's do."""
         self._check(run)
-        return {"classes": list(CLASSES), "matrix": [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.25, 0.25, 0.5]]}
+        return confusion_report(self.rows, CLASSES)
 
     # videos: every run here is an image run
     def _no_videos(self, run: str) -> UsageError:
@@ -280,6 +353,34 @@ class FakeService:
     def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
         self._check(run)
         raise UsageError(how_to_audit(run))
+
+    # the embedding: always computed, the items on a circle
+    def start_embedding(self, run: str, owner: str = "") -> JobRow:
+        self._log("start_embedding", run, owner)
+        self._check(run)
+        label = f"Embedding of {run}"
+        return {
+            "key": f"embedding:{run}",
+            "label": label,
+            "state": "done",
+            "fraction": 1.0,
+            "message": f"{label}: done",
+        }
+
+    def embedding(self, run: str) -> Embedding:
+        self._check(run)
+        turns = np.linspace(0, 2 * np.pi, len(self.rows), endpoint=False)
+        points = [
+            {
+                "id": r["id"],
+                "x": float(np.cos(t)),
+                "y": float(np.sin(t)),
+                "true": r["true"],
+                "predicted": r["predicted"],
+            }
+            for r, t in zip(self.rows, turns, strict=True)
+        ]
+        return {"method": "umap", "layer": "fc", "points": points}
 
 
 def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:

@@ -8,6 +8,7 @@ serve every test, and each test starts from a fresh browser session. Screenshots
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import shutil
@@ -15,6 +16,8 @@ import socket
 from pathlib import Path
 
 import pytest
+
+from hartrace.explorer.app import ids
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH") or next(
@@ -186,11 +189,18 @@ def click_graph_at(duo, graph_id: str, fx: float, fy: float) -> None:
     ActionChains(duo.driver).move_to_element(area).move_by_offset(dx, dy).pause(0.3).click().perform()
 
 
-def pick_option(duo, dropdown_id: str, text: str) -> None:
+def css(component_id: str | dict[str, str]) -> str:
+    """A CSS selector for a component id; a pattern id is in the page as Dash writes it (JSON, keys sorted)."""
+    if isinstance(component_id, dict):
+        return "[id='" + json.dumps(component_id, sort_keys=True, separators=(",", ":")) + "']"
+    return f"#{component_id}"
+
+
+def pick_option(duo, dropdown_id: str | dict[str, str], text: str) -> None:
     """Open a dcc.Dropdown and click the first option whose text contains ``text``."""
     from selenium.webdriver.common.by import By
 
-    click(duo, f"#{dropdown_id}")
+    click(duo, css(dropdown_id))
     menu = duo.find_element(".dash-dropdown-options")
     for option in menu.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"):
         if option.text.strip() == text or option.text.strip().startswith(text + " "):
@@ -237,16 +247,19 @@ def test_picking_an_image_shows_its_prediction_and_cam(duo, service):
     wait_text(duo, "#images-pager", "page 1 of 2")
     before = service.forward_passes
     image_id = open_first_image(duo)
-    assert image_id and duo.driver.current_url.endswith("/explain")
+    assert image_id and "/explain#run=tiny-b&image=" in duo.driver.current_url  # the view is in the URL
     wait_text(duo, "#explain-caption", "by gradcam at layer4")
     assert duo.find_elements("#explain-original .main-svg image")
-    assert len(duo.find_elements("#explain-bars .bars .point")) == 5
+    assert len(duo.find_elements("#explain-classes .class-row")) == 15  # every class, one click each
+    assert duo.find_elements("#explain-overlay .colorbar")  # the colour scale beside the overlay
+    wait_text(duo, "#explain-original .gtitle", "true: ")
     wait_text(duo, "#selection", image_id)
     snap(duo, "03-explain")
     go(duo, "/prediction")
-    duo.wait_for_element("#prediction-bars .bars .point", timeout=WAIT)
+    duo.wait_for_element("#prediction-classes .class-row", timeout=WAIT)
     wait_text(duo, "#prediction-note", "predicted")
-    assert len(duo.find_elements("#prediction-bars .bars .point")) == 5
+    wait_text(duo, "#prediction-note", "true: ")
+    assert len(duo.find_elements("#prediction-classes .class-row")) == 15
     snap(duo, "04-prediction")
     assert service.forward_passes - before == 1  # one pass for the new image; the other views reuse it
 
@@ -256,27 +269,27 @@ def test_switching_layer_and_target_class(duo, service):
     passes = service.forward_passes
     caption = duo.find_element("#explain-caption").text
     predicted = caption.split("'")[1]
-    pick_option(duo, "explain-layer", "layer3")
+    pick_option(duo, ids.EXPLAIN_LAYER, "layer3")
     wait_text(duo, "#explain-caption", "at layer3")
     assert stored(duo, "layer-store") == "layer3"
-    # the third bar is another class than the prediction: clicking it makes it the target
-    bars = duo.find_elements("#explain-bars .bars .point")
-    click_graph_point(duo, "#explain-bars .bars .point:nth-child(3) path")
-    duo.wait_for_element("#explain-caption", timeout=WAIT)
+    # the least probable class (its bar a sliver) is one click on its row away
+    last = duo.find_elements("#explain-classes .class-row")[-1]
+    target = last.find_element_by_css_selector(".class-name").text
+    assert target != predicted
+    click(duo, last)
     from dash.testing.wait import until
 
-    until(lambda: stored(duo, "target-store") not in (None, predicted), timeout=WAIT)
-    target = stored(duo, "target-store")
+    until(lambda: stored(duo, "target-store") == target, timeout=WAIT)
     wait_text(duo, "#explain-caption", f"'{target}'")
     wait_text(duo, "#selection", f"explaining {target}")
-    assert len(bars) == 5
+    wait_text(duo, "#explain-classes .class-row-explained", target)
     snap(duo, "05-explain-layer3-target")
     click(duo, "#explain-reset")
     wait_text(duo, "#explain-caption", f"'{predicted}'")
     assert service.forward_passes == passes  # layer and class switches reuse the one capture
     # a slow pixel method: computed on demand behind a loading indicator, then kept
-    pick_option(duo, "explain-method", "occlusion (slow)")
-    wait_text(duo, "#explain-caption", "by occlusion at layer3")
+    pick_option(duo, ids.EXPLAIN_METHOD, "occlusion (slow)")
+    wait_text(duo, "#explain-caption", "by occlusion over the input pixels")
     assert stored(duo, "method-store") == "occlusion"
     snap(duo, "06-explain-occlusion")
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from dash import no_update
 
 from hartrace.explorer.app import ids
-from hartrace.explorer.app.clicks import cell_from_click, channel_from_click, clicked_tile, target_from_click
-from hartrace.explorer.app.components.figures import TARGET_COLOUR
+from hartrace.explorer.app.clicks import cell_from_click, channel_from_click, clicked_tile
 from hartrace.explorer.app.pages import compare, evaluation, explain, images, inside, prediction, run
-from hartrace.explorer.app.shell import choose_run, describe_selection, highlight_nav
+from hartrace.explorer.app.shell import choose_run, describe_selection, highlight_nav, restore_view, view_from_fragment
 from tests.conftest_app import CLASSES, FakeService, figure_message, png_data_uri
 
 
@@ -50,17 +50,33 @@ def find(component, predicate) -> list:
 
 
 def test_choose_run_prefers_the_pick_then_the_session_then_the_latest(service):
-    options, value, stored = choose_run(None, None, service=service)
+    options, value, stored = choose_run(None, None, None, service=service)
     assert [o["value"] for o in options] == ["old", "new"] and "resnet_small" in options[0]["label"]
     assert value == stored == "new"  # nothing chosen yet: the latest run
-    assert choose_run(None, "old", service=service)[1:] == ("old", "old")  # a reload keeps the session's run
-    assert choose_run("old", "new", service=service, triggered_id=ids.RUN_DROPDOWN)[1:] == ("old", "old")
-    assert choose_run(None, "deleted-run", service=service)[2] == "new"
+    assert choose_run(None, "old", None, service=service)[1:] == ("old", "old")  # a reload keeps the session's run
+    assert choose_run("old", "new", None, service=service, triggered_id=ids.RUN_DROPDOWN)[1:] == ("old", "old")
+    assert choose_run(None, "deleted-run", None, service=service)[2] == "new"
+    assert choose_run(None, "new", "#run=old&image=x", service=service)[2] == "old"  # an opened URL names the run
+    assert choose_run(None, "new", "#run=gone", service=service)[2] == "new"
+
+
+def test_a_url_names_the_view():
+    fragment = "#run=new&image=train%2FImage_3.jpg&class=running&method=gradcam%2B%2B&layer=layer3&x=1"
+    assert view_from_fragment(fragment) == {
+        "run": "new",
+        "image": "train/Image_3.jpg",
+        "class": "running",
+        "method": "gradcam++",
+        "layer": "layer3",
+    }
+    assert restore_view(fragment) == ("train/Image_3.jpg", "running", "gradcam++", "layer3")
+    assert restore_view("#run=new&image=a.jpg") == ("a.jpg", None, no_update, no_update)  # no class: the prediction
+    assert restore_view("") == (no_update,) * 4 and restore_view(None) == (no_update,) * 4
 
 
 def test_no_runs_at_all():
     service = FakeService(runs=())
-    assert choose_run(None, None, service=service) == ([], None, None)
+    assert choose_run(None, None, None, service=service) == ([], None, None)
     assert "train one" in texts(describe_selection(None, None, None, service=service))
     summary, metrics, *_ = run.show_run(None, service=service)
     assert "No run found" in texts(summary) and metrics == []
@@ -170,69 +186,142 @@ def test_a_bad_upload_shows_its_error_and_keeps_the_selection(service):
 # -- Prediction ----------------------------------------------------------------------------
 
 
-def test_prediction_bars_mark_the_explained_class(service):
-    picture, bars, note = prediction.show_prediction("new", IMAGE, None, 3, service=service)
-    bar = bars.data[0]
-    assert list(bar.customdata) == ["clapping", "calling", "running"]
-    assert bar.marker.color[0] == TARGET_COLOUR  # no target: the prediction is the one explained
-    assert "predicted clapping (70.0%)" in note
-    _, bars, note = prediction.show_prediction("new", IMAGE, "running", 3, service=service)
-    assert bars.data[0].marker.color[2] == TARGET_COLOUR and bars.data[0].marker.color[0] != TARGET_COLOUR
-    assert "explaining running" in note
-    assert picture.data[0].type == "image"
-    empty_image, empty_bars, _ = prediction.show_prediction("new", None, None, 5, service=service)
-    assert "no image selected" in empty_bars.layout.annotations[0].text
+def rows_of(class_list) -> list[tuple[str, str]]:
+    """(class, css classes) of each row of a class list, in order."""
+    return [(row.id["index"], row.className) for row in class_list.children if getattr(row, "id", None)]
 
 
-def test_clicking_a_bar_sets_the_target_class():
-    click = {"points": [{"curveNumber": 0, "pointNumber": 2, "x": 0.1, "y": "running", "customdata": "running"}]}
-    assert prediction.pick_target(click) == "running"
-    assert explain.pick_explain_target(click) == "running"
-    assert prediction.pick_target({"points": []}) is no_update
-    assert prediction.pick_target(None) is no_update
-    assert target_from_click({"points": [{"y": "calling"}]}) == "calling"
+def test_prediction_lists_every_class_with_the_truth(service):
+    picture, classes, note = prediction.show_prediction("new", IMAGE, None, 0, service=service)
+    rows = rows_of(classes)
+    assert [name for name, _ in rows] == ["clapping", "calling", "running"]  # every class, most probable first
+    assert "class-row-explained" in rows[0][1]  # no target: the prediction is the one explained
+    text = " ".join(str(part) for part in note)
+    assert "clapping (70.0%)" in text and "true: " in text and "calling" in text  # IMAGE's label is calling
+    _, classes, note = prediction.show_prediction("new", IMAGE, "running", 2, service=service)
+    rows = rows_of(classes)
+    assert [name for name, _ in rows] == ["clapping", "calling"] and "1 more classes" in str(classes.children[-1])
+    assert not any("explained" in css for _, css in rows)  # running is not among the top 2 shown
+    assert picture.data[0].type == "image" and picture.data[0].source.startswith("data:image/png;base64,")
+    empty_image, empty_rows, _ = prediction.show_prediction("new", None, None, 5, service=service)
+    assert "no image selected" in empty_rows.children
 
 
-# -- Explain -------------------------------------------------------------------------------
+def test_clicking_a_class_row_sets_the_target_class():
+    row_ids = [ids.class_pick("prediction", name) for name in ("clapping", "calling", "running")]
+    clicked = ids.class_pick("prediction", "running")
+    assert prediction.pick_target([0, 0, 1], row_ids, triggered_id=clicked) == "running"
+    assert prediction.pick_target([0, 0, 0], row_ids, triggered_id=clicked) is no_update  # just drawn, not clicked
+    explain_ids = [ids.class_pick("explain", name) for name in ("clapping", "calling", "running")]
+    assert explain.pick_explain_target([0, 1, 0], explain_ids, triggered_id=explain_ids[1]) == "calling"
+    assert explain.pick_explain_target([0, 0, 0], explain_ids, triggered_id=None) is no_update
+
+
+def test_a_one_percent_class_is_a_full_width_row(service):
+    """The tiniest probability still gets a row the width of the card: one click explains it."""
+    from hartrace.explorer.app.components.classes import class_list
+
+    listing = class_list("explain", [0.996, 0.004], ["sure", "unlikely"], explained=None, true_class="unlikely")
+    sure, unlikely = listing.children
+    assert unlikely.id == ids.class_pick("explain", "unlikely") and unlikely.n_clicks == 0
+    label = unlikely.children[0].children
+    tags = [c.children for c in label if "class-tag" in (getattr(c, "className", "") or "")]
+    assert tags == ["true"] and "0.4%" in unlikely.children[-1].children
 
 
 def test_explain_controls_keep_valid_choices(service):
-    methods, method, layers, layer = explain.explain_controls("new", "occlusion", "layer3", service=service)
-    assert {"label": "occlusion (slow)", "value": "occlusion"} in methods and method == "occlusion"
-    assert [o["value"] for o in layers] == ["layer4", "layer3"] and layers[0]["label"] == "layer4 (default)"
-    assert layer == "layer3"
-    _, method, _, layer = explain.explain_controls("new", "gone", "layer9", service=service)
-    assert (method, layer) == ("gradcam", "layer4")
-    assert explain.remember_explain("gradcam++", "layer3") == ("gradcam++", "layer3")
+    methods, method, layers, layer, disabled, kept_method, kept_layer = explain.explain_controls(
+        "new", "occlusion", "layer3", [None], [None], service=service
+    )
+    assert {"label": "occlusion (slow)", "value": "occlusion"} in methods[0] and method == ["occlusion"]
+    assert [o["value"] for o in layers[0]] == ["layer4", "layer3"] and layers[0][0]["label"] == "layer4 (default)"
+    assert layer == ["layer3"] and disabled == [True]  # occlusion attributes to pixels: the layer does not apply
+    assert (kept_method, kept_layer) == (no_update, no_update)  # the session's choice stands
+    _, method, _, layer, disabled, kept_method, kept_layer = explain.explain_controls(
+        "new", "gone", "layer9", [None], [None], service=service
+    )
+    assert (method, layer, disabled) == (["gradcam"], ["layer4"], [False])
+    assert (kept_method, kept_layer) == ("gradcam", "layer4")  # what no longer applies is replaced
+    picked = explain.explain_controls(
+        "new", "gradcam", "layer4", ["gradcam++"], ["layer4"], service=service, triggered_id=ids.EXPLAIN_METHOD
+    )
+    assert picked[1] == ["gradcam++"] and picked[5] == "gradcam++"  # a pick is shown and remembered
+    off_page = explain.explain_controls("new", "gradcam++", "layer3", [], [], service=service)
+    assert off_page[:5] == ([], [], [], [], []) and off_page[5:] == (no_update, no_update)
 
 
 def test_explanation_asks_the_service_for_the_chosen_map(service):
-    fig, caption = explain.show_explanation("new", IMAGE, "running", "gradcam++", "layer3", 0.3, service=service)
-    assert service.calls[-1] == ("cam", ("new", IMAGE), {"method": "gradcam++", "layer": "layer3", "target": "running"})
+    fig, caption, job, poll_off, _, box_hidden = explain.show_explanation(
+        "new", IMAGE, "running", "gradcam++", "layer3", 0.3, 0, "tab", service=service
+    )
+    assert ("cam", ("new", IMAGE), {"method": "gradcam++", "layer": "layer3", "target": "running"}) in service.calls
     assert fig.data[0].type == "image" and "running" in fig.layout.title.text
+    assert fig.data[1].showscale is not False  # the colour scale beside the overlay
     assert "'running'" in caption and "gradcam++ at layer3" in caption
-    _, caption = explain.show_explanation("new", IMAGE, None, None, None, None, service=service)
-    assert service.calls[-1][2] == {"method": "gradcam", "layer": None, "target": None}
+    assert (job, poll_off, box_hidden) == (None, True, True)
+    _, caption, *_ = explain.show_explanation("new", IMAGE, None, None, None, None, 0, "tab", service=service)
+    assert ("cam", ("new", IMAGE), {"method": "gradcam", "layer": None, "target": None}) in service.calls
     assert "'clapping'" in caption and "its prediction" in caption
-    error, caption = explain.show_explanation("new", IMAGE, "flying", "gradcam", "layer4", 0.5, service=service)
-    assert "unknown class 'flying'" in error.layout.annotations[0].text and caption == ""
+    error, caption, *_ = explain.show_explanation(
+        "new", IMAGE, "flying", "gradcam", "layer4", 0.5, 0, "tab", service=service
+    )
+    assert "unknown class 'flying'" in figure_message(error) and caption == ""
     assert service.forward_passes == 1  # one image: the fake counts one analysis, whatever was asked of it
 
 
-def test_slow_explanations_sit_behind_a_loading_indicator(service):
-    loading = find(
-        explain.layout(), lambda c: type(c).__name__ == "Loading" and getattr(c, "id", None) == ids.EXPLAIN_LOADING
+def test_a_slow_method_runs_in_the_background_with_progress_and_cancel(service):
+    fig, caption, job, poll_off, progress, box_hidden = explain.show_explanation(
+        "new", IMAGE, None, "occlusion", "layer4", 0.5, 0, "tab", service=service
     )
-    assert loading and find(loading[0].children, lambda c: getattr(c, "id", None) == ids.EXPLAIN_OVERLAY)
-    methods, *_ = explain.explain_controls("new", None, None, service=service)
-    assert [m["label"] for m in methods] == ["gradcam", "gradcam++", "occlusion (slow)"]
+    assert job and poll_off is False and box_hidden is False  # answered at once, polling starts
+    assert "background" in figure_message(fig) and "25%" in str(progress)
+    assert not any(c[0] == "cam" for c in service.calls)  # the slow map is not made in the request
+    progress, poll_off, ready = explain.poll_job(1, job, 0, service=service)
+    assert "25%" in str(progress) and poll_off is False and ready is no_update
+    service.finish_job(job)
+    progress, poll_off, ready = explain.poll_job(2, job, 0, service=service)
+    assert (progress, poll_off, ready) == ("", True, 1)  # done: the overlay is asked for again
+    fig, caption, job_after, *_ = explain.show_explanation(
+        "new", IMAGE, None, "occlusion", "layer4", 0.5, ready, "tab", service=service
+    )
+    assert job_after is None and "over the input pixels" in caption and fig.data[0].type == "image"
+    _, _, other, *_ = explain.show_explanation(
+        "new", IMAGE, "running", "occlusion", None, 0.5, 0, "tab", service=service
+    )
+    assert explain.cancel_job(1, other, "tab", service=service)[1] is True
+    assert ("cancel_job", (other, "tab"), {}) in service.calls
+    assert service.job(other)["state"] == "cancelled"
 
 
-def test_explain_side_bars_and_reset(service):
-    bars = explain.show_explain_bars("new", IMAGE, "calling", service=service)
-    assert bars.data[0].marker.color[list(bars.data[0].customdata).index("calling")] == TARGET_COLOUR
+def test_explain_class_list_and_reset(service):
+    listing = explain.show_classes("new", IMAGE, "calling", service=service)
+    rows = dict(rows_of(listing))
+    assert "class-row-explained" in rows["calling"] and len(rows) == 3
     assert explain.reset_target(1) is None and explain.reset_target(0) is no_update
-    assert explain.show_original("new", IMAGE, service=service).data[0].type == "image"
+    original = explain.show_original("new", IMAGE, service=service)
+    assert original.data[0].type == "image" and "true: calling" in original.layout.title.text
+
+
+def test_methods_grid_shows_every_fast_method_and_the_slow_ones_made(service):
+    from hartrace.explorer.app.pages import methods
+
+    tiles, note = methods.show_methods("new", IMAGE, "running", "layer3", service=service)
+    titles = [tile.children[0].children for tile in tiles]
+    assert titles == ["image", "gradcam", "gradcam++", "occlusion"]
+    assert all(tile.children[1].src.startswith("data:image/png;base64,") for tile in tiles[:3])
+    assert "not computed yet" in str(tiles[3].children[1].children)  # nothing slow is started from here
+    assert not any(c[0] == "cam_job" for c in service.calls) and "'running'" in note
+    cams = [c for c in service.calls if c[0] == "cam"]
+    assert [c[2]["method"] for c in cams] == ["gradcam", "gradcam++"]
+    assert all(c[2]["target"] == "running" and c[2]["layer"] == "layer3" for c in cams)
+    service.cam_job("new", IMAGE, method="occlusion", target="running")
+    service.finish_job(f"cam|new|{IMAGE}|occlusion|running")
+    tiles, _ = methods.show_methods("new", IMAGE, "running", "layer3", service=service)
+    assert tiles[3].children[1].src.startswith("data:image/png") and "input pixels" in str(tiles[3])
+    assert methods.show_methods("new", None, None, None, service=service) == (
+        [],
+        "no image selected: pick one on the Images page",
+    )
 
 
 # -- Inside the network ----------------------------------------------------------------------
@@ -319,7 +408,8 @@ def test_confusion_click_shows_the_cell_gallery_and_opens_explain(service):
 def test_compare_two_runs(service):
     options, a, _, b = compare.compare_controls("new", None, service=service)
     assert (a, b) == ("new", "old") and len(options) == 2
-    assert compare.compare_controls("new", {"a": "old", "b": "new"}, service=service)[1::2] == ("old", "new")
+    # run A is always the top run picker's; run B is the session's pick
+    assert compare.compare_controls("new", {"a": "old", "b": "new"}, service=service)[1::2] == ("new", "new")
     panel = compare.compare_panel(service, "old", IMAGE, "running", "gradcam")
     assert "old predicts clapping (70.0%)" in texts(panel)
     assert len(find(panel, lambda c: type(c).__name__ == "Graph")) == 2
@@ -359,7 +449,10 @@ def test_the_app_serves_its_layout_and_callbacks(service):
             {"id": ids.RUN_STORE, "property": "data"},
         ],
         "inputs": [{"id": ids.RUN_DROPDOWN, "property": "value", "value": None}],
-        "state": [{"id": ids.RUN_STORE, "property": "data", "value": "old"}],
+        "state": [
+            {"id": ids.RUN_STORE, "property": "data", "value": "old"},
+            {"id": ids.URL, "property": "hash", "value": ""},
+        ],
         "changedPropIds": [],
     }
     answer = client.post("/_dash-update-component", json=body)
@@ -381,15 +474,21 @@ def test_callbacks_stay_plain_functions():
 
     for module in [*modules(), shell]:
         for spec in module.callback.specs:
+            if spec.clientside:  # runs in the browser: its function lives in the app's assets
+                script = (Path(shell.__file__).parent / "assets" / "url-state.js").read_text()
+                assert f"{spec.function.function_name}: function" in script
+                continue
             assert getattr(module, spec.function.__name__) is spec.function
     assert [m.PATH for m in modules()] == [
         "/",
         "/images",
         "/prediction",
         "/explain",
+        "/methods",
         "/video",
         "/inside",
         "/evaluation",
+        "/embedding",
         "/audit",
         "/compare",
     ]

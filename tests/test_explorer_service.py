@@ -67,7 +67,7 @@ def test_one_pass_per_image_and_switching_never_reruns_the_model(service: Explor
     top = service.prediction("tiny", image_id, top_k=3)
     assert service.forward_passes == before + 1 and len(top) == 3
     for method in ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam"):
-        for layer in service.cam_layers("tiny"):
+        for layer in service.cam_layers("tiny")[:2]:  # the two captured with every image
             for target in (None, "calling", "sleeping"):
                 cam = service.cam("tiny", image_id, method=method, layer=layer, target=target)
                 assert cam.shape == (64, 64) and 0 <= cam.min() and cam.max() <= 1
@@ -76,6 +76,26 @@ def test_one_pass_per_image_and_switching_never_reruns_the_model(service: Explor
         service.layer_stats("tiny", image_id, layer)
     service.flow_png("tiny", image_id, ["conv1", "layer2", "layer4"])
     assert service.forward_passes == before + 1, "layers, classes, methods and views reuse the capture"
+
+
+def test_every_spatial_layer_is_offered_and_costs_one_more_pass_once(service: ExplorerService) -> None:
+    image_id = service.images("tiny")["rows"][2]["id"]
+    layers = service.cam_layers("tiny")
+    tree = {row["name"]: row["shape"] for row in service.layer_tree("tiny")}
+    assert len(layers) > 2 and all(len(tree[name]) == 4 for name in layers)
+    assert "fc" not in layers and "conv1" in layers and "layer1.0.conv1" in layers
+    service.prediction("tiny", image_id)
+    before = service.forward_passes
+    model = service.store.run("tiny").opened.model
+    batch = service.analysis("tiny", image_id).batch
+    for target in (0, 7, 14):
+        for method in ("gradcam", "layercam"):
+            got = service.cam("tiny", image_id, method=method, layer="layer1.0.conv1", target=target)
+            expected = grad_cam(model, batch, "layer1.0.conv1", target=target, method=method)[0].numpy()
+            assert np.allclose(got, expected, atol=1e-5)
+    assert service.forward_passes == before + 1, "one pass for the new layer, whatever the class and method"
+    with pytest.raises(UsageError, match="no spatial output"):
+        service.cam("tiny", image_id, layer="fc")
 
 
 def test_cams_equal_the_library_on_the_same_input(service: ExplorerService) -> None:

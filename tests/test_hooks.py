@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 from hartrace.base.errors import UsageError
-from hartrace.probe import HookManager, LayerStats, capture, layer_table, list_layers
+from hartrace.probe import GradientSource, HookManager, LayerStats, capture, layer_table, list_layers
 
 
 def _hook_count(model: nn.Module) -> int:
@@ -202,7 +202,7 @@ def test_batched_and_per_class_gradients_agree(monkeypatch: pytest.MonkeyPatch) 
     def no_batching_rule(*args: object) -> None:
         raise RuntimeError("no batching rule")
 
-    monkeypatch.setattr(HookManager, "_batched_gradients", no_batching_rule)
+    monkeypatch.setattr(GradientSource, "_batched", no_batching_rule)
     looped = capture(model, x, ["layer3", "layer4"], gradient_layers=["layer3", "layer4"], targets=targets)
     for name in ("layer3", "layer4"):
         assert batched[name].gradient.shape == (2, 3, *batched[name].shape[1:])

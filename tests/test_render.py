@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import cv2
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -350,6 +351,10 @@ def test_plotly_confusion_curves_kernels_histogram_and_overlay() -> None:
 
     image = np.full((10, 10, 3), 100, np.uint8)
     cam = np.linspace(0, 1, 100).reshape(10, 10)
-    np.testing.assert_array_equal(
-        np.asarray(cam_overlay_plotly(image, cam, alpha=0.4).data[0].z), cam_overlay(image, cam, alpha=0.4)
-    )
+    overlay = cam_overlay_plotly(image, cam, alpha=0.4)
+    sent = overlay.data[0].source  # one PNG, decoded back to exactly the blended pixels
+    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(sent.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), cam_overlay(image, cam, alpha=0.4))
+    scale = overlay.data[1]  # the colour bar: OpenCV's JET from 0 (dark blue) to 1 (dark red), as painted
+    assert scale.showscale is not False and (scale.zmin, scale.zmax) == (0, 1)
+    assert scale.colorscale[0][1] == "rgb(0,0,128)" and scale.colorscale[-1][1] == "rgb(128,0,0)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from hartrace.attribution.registry import DEFAULT_METHOD
-from hartrace.explorer.rows import Audit, Confusion, ItemPage, ItemRow, LayerRow, RunDetails, RunRow
+from hartrace.explorer.rows import Audit, Confusion, Embedding, ItemPage, ItemRow, JobRow, LayerRow, RunDetails, RunRow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,11 @@ class ExplorerAPI(Protocol):
         """The largest upload accepted (the app sizes its request limit from it)."""
         ...
 
+    # -- background work ---------------------------------------------------------------------
+    def job(self, key: str) -> JobRow | None: ...
+
+    def cancel_job(self, key: str, owner: str = "") -> JobRow | None: ...
+
     # -- runs -------------------------------------------------------------------------------
     def list_runs(self) -> list[RunRow]: ...
 
@@ -41,6 +46,8 @@ class ExplorerAPI(Protocol):
     def task(self, run: str) -> str:
         """``"image"`` or ``"video"``, a task name: ``hartrace.runs.tasks.task_of(name)`` is its strategy."""
         ...
+
+    def true_class(self, run: str, image_id: str) -> str | None: ...
 
     def confusion(self, run: str) -> Confusion: ...
 
@@ -69,6 +76,27 @@ class ExplorerAPI(Protocol):
     def probabilities(self, run: str, image_id: str) -> list[float]: ...
 
     def methods(self) -> dict[str, list[str]]: ...
+
+    def cam_job(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+        owner: str = "",
+    ) -> JobRow | None: ...
+
+    def cam_ready(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+    ) -> bool: ...
 
     def cam_layers(self, run: str) -> list[str]: ...
 
@@ -114,3 +142,10 @@ class ExplorerAPI(Protocol):
     def audit(self, run: str, split: str | None = "val") -> Audit: ...
 
     def audit_picture(self, run: str, split: str | None, kind: str) -> str | None: ...
+
+    # -- the whole run in 2-D -------------------------------------------------------------
+    def start_embedding(self, run: str, owner: str = "") -> JobRow:
+        """Start (or join, as ``owner``) the background job that computes :meth:`embedding`; done at once when saved."""
+        ...
+
+    def embedding(self, run: str) -> Embedding: ...

@@ -2,7 +2,8 @@
 
 An item id is a key, never a path: a dataset-relative path looked up in the run's index,
 or ``upload:<digest>`` for an image someone dropped in (kept only after it decodes as a
-PNG, JPEG or WebP). :meth:`Gallery.path` is the one place an id becomes a file.
+PNG, JPEG or WebP; see :mod:`hartrace.explorer.uploads`). :meth:`Gallery.path` is the one
+place an id becomes a file.
 """
 
 from __future__ import annotations
@@ -11,33 +12,44 @@ import base64
 import binascii
 import hashlib
 import io
-import tempfile
-import threading
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from hartrace.base.errors import UsageError
 from hartrace.data import load_rgb
-from hartrace.data.decode import ImageDecodeError
+from hartrace.data.decode import MAX_PIXELS, ImageDecodeError
 from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.rows import ItemPage, ItemRow
 from hartrace.explorer.store import RunStore
+from hartrace.explorer.uploads import UploadFolder, image_type, too_large
 
-UPLOAD_TYPES = {"PNG", "JPEG", "WEBP"}
 UPLOAD_PREFIX = "upload:"
+GONE = "that upload is no longer available: upload the image again"
 
 
 class Gallery:
-    """Browsing a run's items (paged, filtered), their thumbnails (cached), and uploads (kept in a private folder)."""
+    """Browsing a run's items (paged, filtered), their thumbnails (cached), and uploads (kept in a private folder
+    of at most ``max_kept_bytes``, removed by :meth:`close` or at exit)."""
 
-    def __init__(self, store: RunStore, *, max_upload_bytes: int = 5 * 2**20) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        max_upload_bytes: int = 5 * 2**20,
+        max_upload_pixels: int = MAX_PIXELS,
+        max_kept_bytes: int = 64 * 2**20,
+        uploads_root: str | Path | None = None,
+    ) -> None:
         self.store = store
         self.max_upload_bytes = max_upload_bytes
+        self.max_upload_pixels = max_upload_pixels
         self._thumbnails: LRUCache[str] = LRUCache(1024)
-        self._upload_dir = Path(tempfile.mkdtemp(prefix="hartrace-uploads-"))
-        self._uploads: dict[str, Path] = {}
-        self._lock = threading.Lock()
+        self.uploads = UploadFolder(max_total_bytes=max_kept_bytes, root=uploads_root)
+
+    def close(self) -> None:
+        """Delete every upload and their folder; their ids then say to upload again."""
+        self.uploads.close()
 
     def images(
         self,
@@ -70,10 +82,9 @@ class Gallery:
     def path(self, run: str, image_id: str) -> Path:
         """The file behind an image id: an upload, or an image of the run's indexed dataset (nothing else)."""
         if image_id.startswith(UPLOAD_PREFIX):
-            with self._lock:
-                path = self._uploads.get(image_id)
+            path = self.uploads.get(image_id)
             if path is None:
-                raise UsageError("that upload is no longer available: upload the image again")
+                raise UsageError(GONE)
             return path
         files = self.store.run(run).files
         if image_id not in files:
@@ -98,32 +109,30 @@ class Gallery:
         return self._thumbnails.get_or_compute((run, image_id, size), make)
 
     def upload(self, run: str, contents: str, filename: str) -> str:
-        """Check and keep an uploaded image (PNG, JPEG or WebP, judged by content); return its id."""
+        """Check and keep an uploaded image (PNG, JPEG or WebP, judged by content); return its id.
+
+        Every refusal is a :class:`UsageError` naming the file: too large (bytes or pixels), not an image
+        of those types, or damaged; nothing is decoded before its header has passed.
+        """
         if self.store.task(run).is_video:
             raise UsageError(f"{filename}: {run} is a video run, which explains its own videos (see the Video page)")
         header, _, payload = (contents or "").partition(",")
         if not header.startswith("data:") or ";base64" not in header:
             raise UsageError(f"{filename}: not an uploaded file")
         if len(payload) * 3 // 4 > self.max_upload_bytes:
-            raise UsageError(f"{filename}: too large (limit {self.max_upload_bytes // 2**20} MB)")
+            raise UsageError(too_large(filename, len(payload) * 3 // 4, self.max_upload_bytes))
         try:
             data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise UsageError(f"{filename}: the upload is corrupt") from None
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        path = self._upload_dir / f"{digest}.img"
-        path.write_bytes(data)
-        try:
-            with Image.open(path) as probe:
-                kind = probe.format
-            load_rgb(path)
-        except (ImageDecodeError, OSError, UnidentifiedImageError):
-            path.unlink(missing_ok=True)
-            raise UsageError(f"{filename}: not a readable PNG, JPEG or WebP image") from None
-        if kind not in UPLOAD_TYPES:
-            path.unlink(missing_ok=True)
-            raise UsageError(f"{filename}: {kind} images are not accepted; upload PNG, JPEG or WebP")
-        image_id = UPLOAD_PREFIX + digest
-        with self._lock:
-            self._uploads[image_id] = path
+        image_type(data, filename, max_pixels=self.max_upload_pixels)
+
+        def decodes(path: Path) -> None:
+            try:
+                load_rgb(path)
+            except ImageDecodeError as exc:
+                raise UsageError(f"{filename}: the image is damaged ({exc}): export it again or pick another") from None
+
+        image_id = UPLOAD_PREFIX + hashlib.sha256(data).hexdigest()[:16]
+        self.uploads.add(image_id, data, decodes)
         return image_id

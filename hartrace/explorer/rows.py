@@ -49,11 +49,26 @@ class ItemPage(TypedDict):
     rows: list[ItemRow]
 
 
+class ClassMetrics(TypedDict):
+    """One row of scikit-learn's classification report: a class, or an average (its support: every item)."""
+
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
 class Confusion(TypedDict):
-    """The normalised confusion matrix: rows are true classes, columns predicted ones."""
+    """The evaluation's confusion matrix (rows are true classes, columns predicted ones) and per-class report."""
 
     classes: list[str]
-    matrix: list[list[float]]
+    matrix: list[list[float]]  # each row's fractions: a row sums to 1 (0 for a class with no item)
+    counts: list[list[int]]
+    per_class: list[ClassMetrics]  # in the order of ``classes``
+    macro_avg: ClassMetrics
+    weighted_avg: ClassMetrics
+    accuracy: float
 
 
 class LayerRow(TypedDict):
@@ -71,3 +86,31 @@ ClassScore = TypedDict("ClassScore", {"class": str, "index": int, "probability":
 
 #: A checked audit (see :func:`hartrace.explorer.audits.check_audit`): nested, so kept as a plain mapping.
 Audit = dict[str, Any]
+
+
+class JobRow(TypedDict):
+    """Where a piece of slow background work stands (a slow map, a first evaluation, an embedding)."""
+
+    key: str
+    label: str
+    state: str  # queued | running | done | failed | cancelled
+    fraction: float | None  # share done, None while unknown
+    message: str  # one line for the page
+
+
+class EmbeddingPoint(TypedDict):
+    """One item of the Embedding page: where the projection put it, and its true and predicted class."""
+
+    id: str
+    x: float
+    y: float
+    true: str
+    predicted: str
+
+
+class Embedding(TypedDict):
+    """A run's evaluated split as 2-D points: the input of its final classifier, projected by ``method``."""
+
+    method: str  # "umap" or "t-sne"
+    layer: str  # the final classifier, whose input (the penultimate features) was projected
+    points: list[EmbeddingPoint]

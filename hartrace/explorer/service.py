@@ -8,7 +8,8 @@ caches and nothing per user. It composes:
 - :class:`~hartrace.explorer.gallery.Gallery`: browsing a run's items, thumbnails and uploads;
 - :class:`~hartrace.explorer.images.ImageViews`: one cached pass per image, its maps and layers;
 - :class:`~hartrace.explorer.video.VideoViews`: one cached pass per video, its maps over time;
-- :class:`~hartrace.explorer.audits.AuditViews`: the audits saved in run folders.
+- :class:`~hartrace.explorer.audits.AuditViews`: the audits saved in run folders;
+- :class:`~hartrace.explorer.embedding.EmbeddingViews`: a run's features in 2-D, computed in the background.
 
 Each part takes the store (and only what else it uses) in its constructor; the methods
 here only delegate, so every part can be built and tested alone.
@@ -23,9 +24,22 @@ import torch
 
 from hartrace.attribution.registry import DEFAULT_METHOD
 from hartrace.explorer.audits import AuditViews
+from hartrace.explorer.embedding import EmbeddingViews
 from hartrace.explorer.gallery import Gallery
 from hartrace.explorer.images import FAST_METHODS, SLOW_METHODS, Analysis, ImageViews
-from hartrace.explorer.rows import Audit, ClassScore, Confusion, ItemPage, ItemRow, LayerRow, RunDetails, RunRow
+from hartrace.explorer.jobs import Job, JobPool
+from hartrace.explorer.rows import (
+    Audit,
+    ClassScore,
+    Confusion,
+    Embedding,
+    ItemPage,
+    ItemRow,
+    JobRow,
+    LayerRow,
+    RunDetails,
+    RunRow,
+)
 from hartrace.explorer.store import RunStore
 from hartrace.explorer.video import VideoAnalysis, VideoViews
 from hartrace.probe import LayerStats
@@ -50,11 +64,17 @@ class ExplorerService:
         max_upload_bytes: int = 5 * 2**20,
     ) -> None:
         self.store = RunStore(runs_dir, run=run, data=data)
+        self.jobs = JobPool(workers=1)  # slow work, one at a time: fast requests keep the other core
         self.gallery = Gallery(self.store, max_upload_bytes=max_upload_bytes)
-        self.image_views = ImageViews(self.store, self.gallery, cache_size=cache_size)
+        self.image_views = ImageViews(self.store, self.gallery, self.jobs, cache_size=cache_size)
         # fewer videos than images: each holds a whole clip's capture
         self.video_views = VideoViews(self.store, cache_size=max(2, cache_size // 2))
         self.audit_views = AuditViews(self.store)
+        self.embeddings = EmbeddingViews(self.store, self.jobs)
+
+    def close(self) -> None:
+        """Delete the uploads kept so far and their folder (done at exit too); the service still answers."""
+        self.gallery.close()
 
     @property
     def runs_dir(self) -> Path:
@@ -68,6 +88,17 @@ class ExplorerService:
     def forward_passes(self) -> int:
         """Model passes so far (images, videos and extra layers together)."""
         return self.store.forward_passes
+
+    # -- background work -------------------------------------------------------------------
+    def job(self, key: str) -> JobRow | None:
+        """Where the background job ``key`` stands (None: never submitted, or long forgotten)."""
+        found = self.jobs.get(key)
+        return None if found is None else job_row(found)
+
+    def cancel_job(self, key: str, owner: str = "") -> JobRow | None:
+        """``owner`` (a session) stops waiting for ``key``; the work stops once nobody waits."""
+        found = self.jobs.cancel(key, owner)
+        return None if found is None else job_row(found)
 
     # -- runs ------------------------------------------------------------------------------
     def list_runs(self) -> list[RunRow]:
@@ -85,6 +116,10 @@ class ExplorerService:
     def task(self, run: str) -> str:
         """``"video"`` or ``"image"``: what the run's model takes (older checkpoints are image models)."""
         return self.store.task(run).name
+
+    def true_class(self, run: str, image_id: str) -> str | None:
+        """An item's label, where the run's evaluated split gives one (an upload has none)."""
+        return None if image_id.startswith("upload:") else self.store.true_class(run, image_id)
 
     def confusion(self, run: str) -> Confusion:
         return self.store.confusion(run)
@@ -150,6 +185,33 @@ class ExplorerService:
     ) -> np.ndarray:
         return self.image_views.cam(run, image_id, method=method, layer=layer, target=target)
 
+    def cam_job(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+        owner: str = "",
+    ) -> JobRow | None:
+        """None when :meth:`cam` answers at once; else the background job making that slow map, which ``owner``
+        (a session) now waits for: poll :meth:`job` with its key, then ask :meth:`cam`."""
+        found = self.image_views.cam_job(run, image_id, method=method, layer=layer, target=target, owner=owner)
+        return None if found is None else job_row(found)
+
+    def cam_ready(
+        self,
+        run: str,
+        image_id: str,
+        *,
+        method: str = "gradcam",
+        layer: str | None = None,
+        target: str | int | None = None,
+    ) -> bool:
+        """Whether :meth:`cam` answers at once (a fast method, or a slow map already made); starts nothing."""
+        return self.image_views.cam_ready(run, image_id, method=method, layer=layer, target=target)
+
     # -- inside the network ----------------------------------------------------------------
     def layer_tree(self, run: str) -> list[LayerRow]:
         return self.image_views.layer_tree(run)
@@ -195,3 +257,23 @@ class ExplorerService:
 
     def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
         return self.audit_views.audit_picture(run, split, kind)
+
+    # -- the whole run in 2-D --------------------------------------------------------------
+    def start_embedding(self, run: str, owner: str = "") -> JobRow:
+        """The job computing ``run``'s embedding, started or joined by ``owner``; a done row when it is saved."""
+        return job_row(self.embeddings.start(run, owner))
+
+    def embedding(self, run: str) -> Embedding:
+        """``run``'s computed embedding (:meth:`start_embedding` first)."""
+        return self.embeddings.embedding(run)
+
+
+def job_row(job: Job) -> JobRow:
+    """A job as the pages see it (its key is always a string here)."""
+    return {
+        "key": str(job.key),
+        "label": job.label,
+        "state": job.state,
+        "fraction": job.fraction,
+        "message": job.describe(),
+    }

@@ -20,4 +20,5 @@ class RunState:
     files: dict[str, Path]  # image id (dataset-relative path) -> file
     lock: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time per model
     predictions: list[ItemRow] | None = None
+    labels: dict[str, str] | None = None  # item id -> true class, of the evaluated split
     tree: list[LayerRow] | None = None

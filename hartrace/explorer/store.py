@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from hartrace.base.errors import UsageError
 from hartrace.explorer.cache import LRUCache
+from hartrace.explorer.class_report import confusion_report
 from hartrace.explorer.rows import Confusion, ItemRow, RunDetails, RunRow
 from hartrace.explorer.state import RunState
 from hartrace.models import ModelInfo
@@ -170,9 +171,18 @@ class RunStore:
             ]
         return state.predictions
 
+    def true_class(self, run: str, item_id: str) -> str | None:
+        """The label of one of the evaluated split's items (None for an upload, or an item without one)."""
+        state = self.run(run)
+        if state.labels is None:
+            state.labels = {row["id"]: row["true"] for row in self.predictions(run) if row["true"]}
+        return state.labels.get(item_id)
+
     def confusion(self, run: str) -> Confusion:
-        report = self.evaluation(run)
-        return {"classes": self.classes(run), "matrix": report["confusion_matrix_normalised"]}
+        """Counts, row fractions and per-class report of the evaluation's predictions, over the classes it scored
+        (a zero-shot run scores only its unseen ones)."""
+        scored = list(self.evaluation(run).get("per_class") or self.classes(run))
+        return confusion_report(self.predictions(run), scored)
 
     def target_index(self, run: str, capture: Capture, target: str | int | None) -> int:
         """The class index a target names: a class name or index; None or "" is the class ``capture`` predicts."""

@@ -170,49 +170,19 @@ class HookManager:
         """
         if self._capture is None or self._logits is None:
             raise RuntimeError("call HookManager.forward before backward")
-        names = [n for n in self._graph_inputs]
-        if not names:
-            raise RuntimeError("no gradient layers ran in the forward pass: pass gradients=[...] to HookManager")
-        targets = targets.to(self._logits.device).long()
-        if targets.dim() == 1:
-            targets = targets[:, None]
-        inputs = [self._graph_inputs[n] for n in names]
-        try:
-            gradients = self._batched_gradients(targets, inputs)
-        except RuntimeError:  # an op without a batching rule: one backward pass per target column
-            gradients = self._looped_gradients(targets, inputs)
-        for name, gradient in zip(names, gradients, strict=True):
+        targets = targets.long()
+        targets = targets[:, None] if targets.dim() == 1 else targets
+        for name, gradient in self.keep_graph().gradients(targets).items():
             self._capture.layers[name].gradient = self._move(gradient)
         self._capture.extra["targets"] = targets.detach().cpu()
         return self._capture
 
-    def _graph_logits(self) -> torch.Tensor:
-        if self._logits is None:
-            raise RuntimeError("HookManager.backward needs a forward pass first")
-        return self._logits
-
-    def _batched_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """All K target columns in one vectorised backward pass (``is_grads_batched``): ``[B, K, ...]`` each."""
-        batch, k = targets.shape
-        logits = self._graph_logits()
-        one_hot = torch.zeros(k, *logits.shape, dtype=logits.dtype, device=logits.device)
-        one_hot[torch.arange(k)[:, None], torch.arange(batch)[None, :], targets.T] = 1.0
-        grads = torch.autograd.grad(
-            logits, inputs, grad_outputs=one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
-        )
-        return [
-            (torch.zeros(k, *x.shape, dtype=x.dtype, device=x.device) if g is None else g.detach()).transpose(0, 1)
-            for g, x in zip(grads, inputs, strict=True)
-        ]
-
-    def _looped_gradients(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        per_input: list[list[torch.Tensor]] = [[] for _ in inputs]
-        for k in range(targets.shape[1]):
-            score = self._graph_logits().gather(1, targets[:, k : k + 1]).sum()
-            grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
-            for collected, grad, x in zip(per_input, grads, inputs, strict=True):
-                collected.append(torch.zeros_like(x) if grad is None else grad.detach())
-        return [torch.stack(collected, dim=1) for collected in per_input]
+    def keep_graph(self) -> GradientSource:
+        """The last pass's autograd graph (from the gradient layers to the logits), usable after the ``with`` block:
+        a class's gradients can then be asked for later, one class at a time, without running the model again."""
+        if self._logits is None or not self._graph_inputs:
+            raise RuntimeError("no gradient layers ran in the forward pass: pass gradients=[...] to HookManager")
+        return GradientSource(self._logits, dict(self._graph_inputs))
 
     # -- helpers ------------------------------------------------------------------
     def _move(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -251,3 +221,51 @@ def capture(
         if gradient_layers:
             hooks.backward(result.logits.argmax(1) if targets is None else targets)
     return result
+
+
+class GradientSource:
+    """Gradients of chosen logits with respect to the gradient layers' outputs, from a kept autograd graph.
+
+    The graph spans only the layers from the first gradient layer up, so keeping it costs
+    little memory, and each later call is a backward pass through those layers alone.
+    """
+
+    def __init__(self, logits: torch.Tensor, inputs: dict[str, torch.Tensor]) -> None:
+        self.logits = logits
+        self.inputs = inputs
+
+    def gradients(self, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``targets`` ``[B]`` or ``[B, K]`` class indices -> ``{layer: [B, K, *output_shape[1:]]}``."""
+        targets = targets.to(self.logits.device).long()
+        if targets.dim() == 1:
+            targets = targets[:, None]
+        names = list(self.inputs)
+        inputs = [self.inputs[n] for n in names]
+        try:
+            gradients = self._batched(targets, inputs)
+        except RuntimeError:  # an op without a batching rule: one backward pass per target column
+            gradients = self._looped(targets, inputs)
+        return dict(zip(names, gradients, strict=True))
+
+    def _batched(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """All K target columns in one vectorised backward pass (``is_grads_batched``): ``[B, K, ...]`` each."""
+        batch, k = targets.shape
+        logits = self.logits
+        one_hot = torch.zeros(k, *logits.shape, dtype=logits.dtype, device=logits.device)
+        one_hot[torch.arange(k)[:, None], torch.arange(batch)[None, :], targets.T] = 1.0
+        grads = torch.autograd.grad(
+            logits, inputs, grad_outputs=one_hot, retain_graph=True, allow_unused=True, is_grads_batched=True
+        )
+        return [
+            (torch.zeros(k, *x.shape, dtype=x.dtype, device=x.device) if g is None else g.detach()).transpose(0, 1)
+            for g, x in zip(grads, inputs, strict=True)
+        ]
+
+    def _looped(self, targets: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        per_input: list[list[torch.Tensor]] = [[] for _ in inputs]
+        for k in range(targets.shape[1]):
+            score = self.logits.gather(1, targets[:, k : k + 1]).sum()
+            grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
+            for collected, grad, x in zip(per_input, grads, inputs, strict=True):
+                collected.append(torch.zeros_like(x) if grad is None else grad.detach())
+        return [torch.stack(collected, dim=1) for collected in per_input]

@@ -6,10 +6,12 @@ their class name, so a click callback never has to reverse-engineer positions.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -17,7 +19,7 @@ from plotly.subplots import make_subplots
 from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
 from hartrace.render.kernels import _symmetric_limit, kernel_tiles
-from hartrace.render.overlay import cam_overlay
+from hartrace.render.overlay import as_rgb_uint8, cam_overlay
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
@@ -34,18 +36,27 @@ def _image_axes(fig: go.Figure) -> None:
     fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
 
 
-def activation_grid_plotly(activation: Any, top_n: int = 16, time_index: int | None = None) -> go.Figure:
-    """The ``top_n`` loudest channels of one item as heatmaps; each trace's name and customdata is its channel."""
+def activation_grid_plotly(
+    activation: Any, top_n: int = 16, time_index: int | None = None, labels: Sequence[str] | None = None
+) -> go.Figure:
+    """The ``top_n`` loudest channels of one item as heatmaps; each trace's name and customdata is its channel.
+
+    A vector (a linear layer's output) is drawn as bars, named by ``labels`` where the features have names
+    (a classifier's outputs are its classes), else ``f <index>``.
+    """
     values = to_numpy(activation)
     if values.ndim == 1:
         picked = top_channels(values, top_n)
+        if labels is not None and len(labels) != values.shape[0]:
+            raise UsageError(f"{len(labels)} labels for {values.shape[0]} features")
+        names = [labels[i] for i in picked] if labels is not None else [f"f {i}" for i in picked]
         fig = go.Figure(
             go.Bar(
-                x=[f"f {i}" for i in picked],
+                x=names,
                 y=values[picked],
                 customdata=picked,
                 name="features",
-                hovertemplate="feature %{customdata}<br>%{y:.4g}<extra></extra>",
+                hovertemplate="%{x} (feature %{customdata})<br>%{y:.4g}<extra></extra>",
             )
         )
         fig.update_layout(title=f"top {len(picked)} of {values.shape[0]} features", margin=_MARGIN)
@@ -104,13 +115,62 @@ def probability_bars_plotly(probabilities: Any, classes: Sequence[str], top_k: i
     return fig
 
 
-def cam_overlay_plotly(image: Any, cam: Any, alpha: float = 0.5) -> go.Figure:
-    """The image with its cam blended in (same colours as :func:`cam_overlay`), as a zoomable ``go.Image``."""
+def png_data_uri(image: Any) -> str:
+    """An RGB (or grey) uint8 picture as a PNG data URI: what a browser draws fastest, and a small answer
+    (a ``go.Image`` of ``z`` values sends every pixel as JSON numbers)."""
+    rgb = as_rgb_uint8(image)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise UsageError("could not encode the picture as PNG")
+    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode()
+
+
+def cam_colorscale(steps: int = 11) -> list[list[Any]]:
+    """The overlay's colour map (OpenCV's JET, as :func:`cam_overlay` paints) as a plotly colour scale."""
+    levels = np.linspace(0, 255, steps).round().astype(np.uint8)
+    colours = cv2.cvtColor(cv2.applyColorMap(levels[:, None], cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)[:, 0]
+    return [[float(v) / 255, f"rgb({r},{g},{b})"] for v, (r, g, b) in zip(levels, colours, strict=True)]
+
+
+def image_plotly(image: Any, *, title: str = "", height: int = 380) -> go.Figure:
+    """An RGB picture as a zoomable plotly image sent as one PNG, no ticks."""
+    rgb = as_rgb_uint8(image)
+    fig = go.Figure(go.Image(source=png_data_uri(rgb), name="image", hoverinfo="skip"))
+    fig.update_xaxes(visible=False, range=[-0.5, rgb.shape[1] - 0.5])
+    fig.update_yaxes(visible=False, range=[rgb.shape[0] - 0.5, -0.5], scaleanchor="x")
+    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return fig
+
+
+def cam_overlay_plotly(
+    image: Any, cam: Any, alpha: float = 0.5, *, title: str = "", height: int = 380, scale: bool = True
+) -> go.Figure:
+    """The image with its cam blended in (the colours of :func:`cam_overlay`) as a zoomable image, with a colour
+    scale saying what the colours mean (0: not used for the class, 1: where the map is highest)."""
     blended = cam_overlay(image, cam, alpha=alpha)
-    fig = go.Figure(go.Image(z=blended, name="overlay"))
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    fig.update_layout(margin=_MARGIN)
+    fig = image_plotly(blended, title=title, height=height)
+    fig.data[0].name = "overlay"
+    if scale:  # an invisible one-cell heatmap carries the colour bar: go.Image has none
+        fig.add_trace(
+            go.Heatmap(
+                z=[[0.0, 1.0]],
+                x=[0, 0],
+                y=[0, 0],
+                zmin=0,
+                zmax=1,
+                colorscale=cam_colorscale(),
+                opacity=0,
+                hoverinfo="skip",
+                name="scale",
+                colorbar={
+                    "title": {"text": "importance", "side": "right"},
+                    "tickvals": [0, 0.5, 1],
+                    "ticktext": ["low", "", "high"],
+                    "thickness": 12,
+                    "len": 0.9,
+                },
+            )
+        )
     return fig
 
 
@@ -181,9 +241,25 @@ def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
     return fig
 
 
-def confusion_matrix_plotly(matrix: Any, classes: Sequence[str]) -> go.Figure:
-    """A confusion heatmap (x = predicted, y = true) whose cells say both class names when hovered or clicked."""
+def confusion_matrix_plotly(matrix: Any, classes: Sequence[str], counts: Any | None = None) -> go.Figure:
+    """A confusion heatmap (x = predicted, y = true) whose cells say both class names when hovered or clicked.
+
+    ``matrix`` holds each true class's fractions (the colour); with ``counts`` a cell shows its count and the
+    hover adds the fraction, so a class with few items does not look as sure as one with many.
+    """
     values = to_numpy(matrix)
+    shown = len(classes) <= 20
+    cells: dict[str, Any] = {"texttemplate": "%{z:.2f}" if shown else None}
+    hover = "%{z:.3g}"
+    if counts is not None:
+        cells = {
+            "text": to_numpy(counts).astype(int),
+            "texttemplate": "%{text}" if shown else None,
+            "zmin": 0,
+            "zmax": 1,
+            "colorbar": {"title": {"text": "share of<br>true class"}, "tickformat": ".0%"},
+        }
+        hover = "%{text} (%{z:.1%} of true %{y})"
     fig = go.Figure(
         go.Heatmap(
             z=values,
@@ -191,8 +267,8 @@ def confusion_matrix_plotly(matrix: Any, classes: Sequence[str]) -> go.Figure:
             y=list(classes),
             colorscale="Blues",
             name="confusion",
-            texttemplate="%{z:.2f}" if len(classes) <= 20 else None,
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.3g}<extra></extra>",
+            hovertemplate=f"true %{{y}}<br>predicted %{{x}}<br>{hover}<extra></extra>",
+            **cells,
         )
     )
     fig.update_xaxes(title="predicted", tickangle=-45)

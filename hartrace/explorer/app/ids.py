@@ -17,6 +17,8 @@ PROBE_STORE = "probe-store"  # {"layer", "flow"}: what "Inside the network" show
 IMAGES_STATE = "images-state"  # {"label", "predicted", "misclassified_first", "page"}
 COMPARE_STORE = "compare-store"  # the second run of Compare
 URL = "url"  # our own dcc.Location, for navigating from callbacks
+URL_SHARED = "url-shared"  # the state last written into the URL's #fragment (in the browser, by assets/url-state.js)
+SESSION_ID = "session-id"  # a random id per browser tab: who owns (and may cancel) a background job
 
 # -- shell: navigation bar and selection summary ------------------------------------
 NAV = "nav"
@@ -44,23 +46,37 @@ IMAGES_ERROR = "images-error"
 THUMB = "thumb"  # pattern: {"type": THUMB, "index": image_id}
 UPLOAD = "upload"
 UPLOAD_ERROR = "upload-error"
+UPLOAD_LIMIT = "upload-limit"  # what the drop zone takes: types and the size limit
 
 # -- Prediction ------------------------------------------------------------------------
 PREDICTION_IMAGE = "prediction-image"
-PREDICTION_BARS = "prediction-bars"
+PREDICTION_CLASSES = "prediction-classes"  # the class list (top k or all)
 PREDICTION_TOPK = "prediction-topk"
 PREDICTION_NOTE = "prediction-note"
 
 # -- Explain ---------------------------------------------------------------------------
-EXPLAIN_METHOD = "explain-method"
-EXPLAIN_LAYER = "explain-layer"
+# Explain's pickers are pattern ids, matched with ALL by the callback that keeps them in step with the
+# session's choice: that callback also runs off Explain (to keep the choice) without naming a missing component.
+EXPLAIN_METHOD = {"type": "explain-method", "index": "picker"}
+EXPLAIN_LAYER = {"type": "explain-layer", "index": "picker"}
 EXPLAIN_ALPHA = "explain-alpha"
 EXPLAIN_ORIGINAL = "explain-original"
 EXPLAIN_OVERLAY = "explain-overlay"
 EXPLAIN_LOADING = "explain-loading"
-EXPLAIN_BARS = "explain-bars"
 EXPLAIN_CAPTION = "explain-caption"
 EXPLAIN_RESET = "explain-reset"  # back to explaining the prediction
+EXPLAIN_CLASSES = "explain-classes"  # the class list: every class one click away
+EXPLAIN_JOB = "explain-job"  # the key of the background job drawing a slow map, while it runs
+EXPLAIN_POLL = "explain-poll"  # dcc.Interval asking how that job is doing
+EXPLAIN_PROGRESS = "explain-progress"  # the job's progress bar and line
+EXPLAIN_JOB_BOX = "explain-job-box"  # progress and the Cancel button, hidden when no job runs
+EXPLAIN_CANCEL = "explain-cancel"
+EXPLAIN_READY = "explain-ready"  # bumped when a slow map is done: the overlay is drawn again
+CLASS_PICK = "class-pick"  # pattern: {"type": CLASS_PICK, "page": page, "index": class name}
+
+# -- Methods (every method side by side) ------------------------------------------------
+METHODS_GRID = "methods-grid"
+METHODS_NOTE = "methods-note"
 
 # -- Inside the network ----------------------------------------------------------------
 INSIDE_LAYER = "inside-layer"
@@ -79,6 +95,8 @@ INSIDE_NOTE = "inside-note"
 EVAL_MATRIX = "eval-matrix"
 EVAL_CELL = "eval-cell"  # the chosen cell's title
 EVAL_GALLERY = "eval-gallery"
+EVAL_METRICS = "eval-metrics"  # the per-class precision, recall, F1 and support table
+EVAL_CLASS_ROW = "eval-class-row"  # pattern: {"type": EVAL_CLASS_ROW, "index": class name}, a clickable table row
 GALLERY_THUMB = "gallery-thumb"  # pattern: {"type": GALLERY_THUMB, "index": image_id}
 
 # -- Compare ---------------------------------------------------------------------------
@@ -112,6 +130,28 @@ VIDEO_CAPTION = "video-caption"
 VIDEO_BARS = "video-bars"
 VIDEO_CURVE = "video-curve"  # temporal importance; a click moves the slider
 
+# -- Embedding (the evaluated split's penultimate features in 2-D, computed by a background job) --
+EMBEDDING_COLOUR = "embedding-colour"  # colour the points by their true or their predicted class
+EMBEDDING_START = "embedding-start"  # compute again, after a cancel or a failure
+EMBEDDING_CANCEL = "embedding-cancel"
+EMBEDDING_PROGRESS = "embedding-progress"  # the job's one-line progress, or why there is no plot
+EMBEDDING_POLL = "embedding-poll"  # dcc.Interval, enabled only while the job runs
+EMBEDDING_JOB = "embedding-job"  # the key of the job this page follows
+EMBEDDING_READY = "embedding-ready"  # the run whose embedding is computed: the plot's trigger
+EMBEDDING_PLOT = "embedding-plot"
+EMBEDDING_TOOLTIP = "embedding-tooltip"  # the hovered point's thumbnail
+EMBEDDING_NOTE = "embedding-note"  # what the plot shows: how many items, which layer, which projection
+
+# -- Failures: one banner at the top of every page (assets/request-errors.js spells these ids too) --
+ERROR_BANNER = "error-banner"
+ERROR_MESSAGE = "error-message"
+ERROR_DISMISS = "error-dismiss"
+
+
+def class_pick(page: str, name: str) -> dict[str, str]:
+    """A row of a class list (Explain, Prediction): clicking it explains that class."""
+    return {"type": CLASS_PICK, "page": page, "index": name}
+
 
 def thumb(image_id: str) -> dict[str, str]:
     return {"type": THUMB, "index": image_id}
@@ -119,6 +159,10 @@ def thumb(image_id: str) -> dict[str, str]:
 
 def gallery_thumb(image_id: str) -> dict[str, str]:
     return {"type": GALLERY_THUMB, "index": image_id}
+
+
+def eval_class_row(class_name: str) -> dict[str, str]:
+    return {"type": EVAL_CLASS_ROW, "index": class_name}
 
 
 def nav_link(path: str) -> dict[str, str]:

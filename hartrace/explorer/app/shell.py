@@ -1,10 +1,18 @@
-"""Callbacks of the frame: which run, which navigation link is active, what is selected."""
+"""Callbacks of the frame: which run, which navigation link is active, what is selected, and the view in the URL.
+
+The URL carries the view: the page is its path, and run, image, class, method and layer
+are its ``#fragment`` (written in the browser by ``assets/url-state.js`` whenever they
+change, read here when a URL is opened or the browser goes back), so a view can be
+reloaded, bookmarked and shared.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
-from dash import ALL, Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html, no_update
 
 from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
@@ -17,21 +25,72 @@ from hartrace.explorer.app.wiring import Callbacks
 callback = Callbacks()
 
 
+@callback(Output(ids.SESSION_ID, "data"), Input(ids.SESSION_ID, "data"))
+def name_session(current: str | None) -> str:
+    """A random id for this tab, made once: the owner of its background jobs (never shown, never shared)."""
+    return current or uuid.uuid4().hex
+
+
+def view_from_fragment(fragment: str | None) -> dict[str, str]:
+    """The view a URL's ``#run=..&image=..&class=..&method=..&layer=..`` names (unknown keys are ignored)."""
+    fields = parse_qs((fragment or "").lstrip("#"), keep_blank_values=False)
+    return {key: values[0] for key, values in fields.items() if key in VIEW_KEYS and values}
+
+
+VIEW_KEYS = ("run", "image", "class", "method", "layer")
+
+callback.clientside(
+    "hartrace",
+    "shareState",
+    Output(ids.URL_SHARED, "data"),
+    Input(ids.RUN_STORE, "data"),
+    Input(ids.IMAGE_STORE, "data"),
+    Input(ids.TARGET_STORE, "data"),
+    Input(ids.METHOD_STORE, "data"),
+    Input(ids.LAYER_STORE, "data"),
+    Input(ids.URL, "pathname"),
+)
+
+
+@callback(
+    Output(ids.IMAGE_STORE, "data", allow_duplicate=True),
+    Output(ids.TARGET_STORE, "data", allow_duplicate=True),
+    Output(ids.METHOD_STORE, "data", allow_duplicate=True),
+    Output(ids.LAYER_STORE, "data", allow_duplicate=True),
+    Input(ids.URL, "hash"),
+    prevent_initial_call="initial_duplicate",
+)
+def restore_view(fragment: str | None):
+    """A URL that names a view (opened, reloaded, or gone back to) sets it; a plain URL changes nothing.
+    A named image without a class explains the prediction; method and layer stay as they were unless named."""
+    view = view_from_fragment(fragment)
+    if "image" not in view:
+        return no_update, no_update, no_update, no_update
+    return view["image"], view.get("class"), view.get("method", no_update), view.get("layer", no_update)
+
+
 @callback(
     Output(ids.RUN_DROPDOWN, "options"),
     Output(ids.RUN_DROPDOWN, "value"),
     Output(ids.RUN_STORE, "data"),
     Input(ids.RUN_DROPDOWN, "value"),
     State(ids.RUN_STORE, "data"),
+    State(ids.URL, "hash"),
 )
-def choose_run(picked: str | None, stored: str | None, *, service: ExplorerAPI, triggered_id: Any = None):
-    """The runs to offer and the session's run: the one just picked, else the one kept, else the latest."""
+def choose_run(
+    picked: str | None, stored: str | None, fragment: str | None, *, service: ExplorerAPI, triggered_id: Any = None
+):
+    """The runs to offer and the session's run: the one just picked, else the one an opened URL names,
+    else the one kept, else the latest."""
     runs = service.list_runs()
     names = [row["name"] for row in runs]
     options = [{"label": run_label(row), "value": row["name"]} for row in runs]
+    shared = view_from_fragment(fragment).get("run")
     run: str | None
     if triggered_id == ids.RUN_DROPDOWN and picked in names:
         run = picked
+    elif triggered_id is None and shared in names:
+        run = shared
     elif stored in names:
         run = stored
     else:

@@ -21,9 +21,10 @@ from hartrace.explorer.api import ExplorerAPI
 
 @dataclass(frozen=True)
 class Spec:
-    function: Callable[..., Any]
+    function: Callable[..., Any] | Any  # a Python function, or a ``ClientsideFunction`` run in the browser
     dependencies: tuple[Any, ...]
     options: dict[str, Any]
+    clientside: bool = False
 
 
 class Callbacks:
@@ -38,6 +39,12 @@ class Callbacks:
             return function
 
         return record
+
+    def clientside(self, namespace: str, function: str, *dependencies: Any, **options: Any) -> None:
+        """Record a callback run in the browser: ``window.dash_clientside[namespace][function]`` from ``assets/``."""
+        from dash import ClientsideFunction
+
+        self.specs.append(Spec(ClientsideFunction(namespace, function), dependencies, options, clientside=True))
 
 
 def bind(function: Callable[..., Any], service: ExplorerAPI) -> Callable[..., Any]:
@@ -67,4 +74,7 @@ def bind(function: Callable[..., Any], service: ExplorerAPI) -> Callable[..., An
 
 def register(app: Any, service: ExplorerAPI, specs: Iterable[Spec]) -> None:
     for spec in specs:
-        app.callback(*spec.dependencies, **spec.options)(bind(spec.function, service))
+        if spec.clientside:
+            app.clientside_callback(spec.function, *spec.dependencies, **spec.options)
+        else:
+            app.callback(*spec.dependencies, **spec.options)(bind(spec.function, service))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from hartrace.explorer.app import ids
+from hartrace.explorer.app import failures, ids
 
 SESSION = "session"  # per browser tab, survives reloads; never shared between users
 
@@ -13,6 +13,8 @@ SESSION = "session"  # per browser tab, survives reloads; never shared between u
 def stores() -> list[dcc.Store]:
     """Every piece of per-session state; the server keeps none."""
     return [
+        dcc.Store(id=ids.SESSION_ID, storage_type=SESSION),
+        dcc.Store(id=ids.URL_SHARED, storage_type="memory"),
         dcc.Store(id=ids.RUN_STORE, storage_type=SESSION),
         dcc.Store(id=ids.IMAGE_STORE, storage_type=SESSION),
         dcc.Store(id=ids.TARGET_STORE, storage_type=SESSION),
@@ -48,6 +50,7 @@ def layout(title: str = "hartrace explorer") -> html.Div:
             dcc.Location(id=ids.URL, refresh="callback-nav"),
             *stores(),
             nav_bar(title),
+            failures.banner(),
             html.Div(id=ids.SELECTION, className="selection"),
             html.Main(dash.page_container, className="page"),
         ],

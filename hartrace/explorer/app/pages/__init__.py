@@ -13,7 +13,19 @@ from typing import Any
 
 from hartrace.explorer.api import ExplorerAPI
 
-MODULES = ("run", "images", "prediction", "explain", "video", "inside", "evaluation", "audit", "compare")
+MODULES = (
+    "run",
+    "images",
+    "prediction",
+    "explain",
+    "methods",
+    "video",
+    "inside",
+    "evaluation",
+    "embedding",
+    "audit",
+    "compare",
+)
 
 
 def modules() -> list[ModuleType]:

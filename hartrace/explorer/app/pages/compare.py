@@ -1,4 +1,7 @@
-"""Compare: two runs on the same image, side by side (prediction and explanation of each)."""
+"""Compare: two runs on the same image, side by side (prediction and explanation of each).
+
+Run A is the run chosen at the top (so every page speaks of the same run); run B is picked here.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,11 @@ callback = Callbacks()
 
 
 def layout(**_: Any) -> html.Div:
-    def side(picker_id: str, panel_id: str, label: str) -> html.Div:
+    def side(picker_id: str, panel_id: str, label: str, *, disabled: bool = False) -> html.Div:
+        picker = dcc.Dropdown(id=picker_id, clearable=False, disabled=disabled)
         return html.Div(
             [
-                html.Div([html.Label(label), dcc.Dropdown(id=picker_id, clearable=False)], className="field wide"),
+                html.Div([html.Label(label), picker], className="field wide"),
                 dcc.Loading(html.Div(id=panel_id, className="compare-panel"), type="circle"),
             ],
             className="card grow",
@@ -41,7 +45,7 @@ def layout(**_: Any) -> html.Div:
             ),
             html.Div(
                 [
-                    side(ids.COMPARE_RUN_A, ids.COMPARE_PANEL_A, "run A"),
+                    side(ids.COMPARE_RUN_A, ids.COMPARE_PANEL_A, "run A: the run chosen at the top", disabled=True),
                     side(ids.COMPARE_RUN_B, ids.COMPARE_PANEL_B, "run B"),
                 ],
                 className="row",
@@ -59,12 +63,12 @@ def layout(**_: Any) -> html.Div:
     State(ids.COMPARE_STORE, "data"),
 )
 def compare_controls(run: str | None, stored: dict[str, Any] | None, *, service: ExplorerAPI):
-    """Run A defaults to the selected run, run B to the one before it (or the same run when there is one)."""
+    """Run A is the selected run; run B the session's pick, else the run before A (or A itself when it is alone)."""
     stored = stored or {}
     runs = service.list_runs()
     names = [row["name"] for row in runs]
     options = [{"label": run_label(row), "value": row["name"]} for row in runs]
-    a = stored.get("a") if stored.get("a") in names else (run if run in names else (names[-1] if names else None))
+    a = run if run in names else (names[-1] if names else None)
     others = [name for name in names if name != a]
     b = stored.get("b") if stored.get("b") in names else (others[-1] if others else a)
     return options, a, options, b
@@ -72,12 +76,12 @@ def compare_controls(run: str | None, stored: dict[str, Any] | None, *, service:
 
 @callback(
     Output(ids.COMPARE_STORE, "data"),
-    Input(ids.COMPARE_RUN_A, "value"),
     Input(ids.COMPARE_RUN_B, "value"),
     prevent_initial_call=True,
 )
-def remember_compare(a: str | None, b: str | None):
-    return {"a": a, "b": b}
+def remember_compare(b: str | None):
+    """Only run B is the user's to keep: run A follows the top run picker."""
+    return {"b": b}
 
 
 def compare_panel(

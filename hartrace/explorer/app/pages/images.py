@@ -13,6 +13,7 @@ from hartrace.explorer.app.clicks import clicked_tile
 from hartrace.explorer.app.components.widgets import card, notice, thumbnail
 from hartrace.explorer.app.pages.video import page_for
 from hartrace.explorer.app.wiring import Callbacks
+from hartrace.explorer.uploads import size_text
 
 PATH = "/images"
 NAME = "Images"
@@ -54,7 +55,7 @@ def layout(**_: Any) -> html.Div:
     upload = dcc.Upload(
         id=ids.UPLOAD,
         children=html.Div(
-            ["Drop an image here or ", html.A("choose a file"), html.Div("PNG, JPEG or WebP", className="muted")]
+            ["Drop an image here or ", html.A("choose a file"), html.Div(id=ids.UPLOAD_LIMIT, className="muted")]
         ),
         className="upload",
         className_active="upload upload-active",
@@ -200,6 +201,12 @@ def select_thumbnail(clicks: list[int | None], component_ids: list[dict[str, str
     if image_id is None:
         return no_update, no_update, no_update
     return image_id, None, page_for(image_id)
+
+
+@callback(Output(ids.UPLOAD_LIMIT, "children"), Output(ids.UPLOAD, "max_size"), Input(ids.UPLOAD, "id"))
+def upload_limit(_: str, *, service: ExplorerAPI) -> tuple[str, int]:
+    """The drop zone states its limit up front, and never reads a larger file (assets/upload-limit.js says why)."""
+    return f"PNG, JPEG or WebP, up to {size_text(service.max_upload_bytes)}", service.max_upload_bytes
 
 
 @callback(

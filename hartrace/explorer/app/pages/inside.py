@@ -103,6 +103,16 @@ def default_layer(tree: list[LayerRow]) -> str | None:
     return next((row["name"] for row in tree if spatial(row)), tree[0]["name"] if tree else None)
 
 
+def is_classifier_output(tree: list[LayerRow], layer: str, classes: list[str]) -> bool:
+    """Whether ``layer`` gives the model's class scores: one value per class, and the model's last layer (or the
+    block that holds it, like a ``classifier`` Sequential), so its outputs can be named by class."""
+    row = next((row for row in tree if row["name"] == layer), None)
+    if row is None or list(row.get("shape", []))[1:] != [len(classes)]:
+        return False
+    last = tree[-1]["name"]
+    return last == layer or last.startswith(layer + ".")
+
+
 def default_flow(tree: list[LayerRow], count: int = FLOW_DEFAULT) -> list[str]:
     """A few top-level layers with maps, spread from input to output."""
     top = min((row["depth"] for row in tree), default=0)
@@ -170,10 +180,14 @@ def show_layer(run: str | None, image_id: str | None, layer: str | None, *, serv
         activation = service.activation(run, image_id, layer)
         stats = service.layer_stats(run, image_id, layer)
         weight = service.kernel(run, layer)
+        classes = service.classes(run)
+        scores = is_classifier_output(service.layer_tree(run), layer, classes)
     except HartraceError as exc:
         return empty_figure(str(exc)), None, empty_figure(str(exc)), empty_figure(str(exc)), ""
-    grid = activation_grid_plotly(activation)
+    grid = activation_grid_plotly(activation, labels=classes if scores else None)
     grid.update_layout(plot_bgcolor="rgba(0,0,0,0)")  # no grey bands beside square maps
+    if scores:
+        grid.update_layout(title=f"{layer}: the model's score (logit) for each class, largest magnitude first")
     histogram = histogram_plotly(stats)
     if weight is not None:
         kernels = kernel_grid_plotly(weight)
@@ -182,6 +196,8 @@ def show_layer(run: str | None, image_id: str | None, layer: str | None, *, serv
         kernels = empty_figure(f"{layer} has no convolution kernels")
     shape = "×".join(str(s) for s in activation.shape)
     note = f"{layer}: output {shape} for this image; click a channel to enlarge it."
+    if scores:
+        note = f"{layer}: output {shape} for this image, one score per class (the prediction is the largest)."
     return grid, None, histogram, kernels, note
 
 

@@ -1,21 +1,19 @@
-"""Prediction: the selected image and its top-k class probabilities; clicking a bar picks the class to explain."""
+"""Prediction: the selected image, its true label, and its class probabilities; clicking a class explains it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import Input, Output, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 
 from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
-from hartrace.explorer.app.clicks import target_from_click
-from hartrace.explorer.app.components.figures import prediction_bars
+from hartrace.explorer.app.components.classes import class_list, picked_class
 from hartrace.explorer.app.components.widgets import (
     card,
     empty_figure,
     graph,
-    image_figure,
     image_label,
     missing_selection,
 )
@@ -24,7 +22,8 @@ from hartrace.explorer.app.wiring import Callbacks
 PATH = "/prediction"
 NAME = "Prediction"
 ORDER = 2
-TOP_K = (3, 5, 10, 15)
+TOP_K = (3, 5, 10, 0)  # 0: every class
+PAGE = "prediction"
 
 callback = Callbacks()
 
@@ -32,8 +31,8 @@ callback = Callbacks()
 def layout(**_: Any) -> html.Div:
     choices = dcc.RadioItems(
         id=ids.PREDICTION_TOPK,
-        options=[{"label": f" top {k}", "value": k} for k in TOP_K],
-        value=5,
+        options=[{"label": f" top {k}" if k else " all", "value": k} for k in TOP_K],
+        value=0,
         inline=True,
         className="radio",
     )
@@ -46,7 +45,7 @@ def layout(**_: Any) -> html.Div:
                     card(
                         "Class probabilities",
                         choices,
-                        dcc.Loading(graph(ids.PREDICTION_BARS), type="dot"),
+                        html.Div(id=ids.PREDICTION_CLASSES, className="class-box"),
                         html.P(id=ids.PREDICTION_NOTE, className="muted"),
                         className="grow",
                     ),
@@ -59,7 +58,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(
     Output(ids.PREDICTION_IMAGE, "figure"),
-    Output(ids.PREDICTION_BARS, "figure"),
+    Output(ids.PREDICTION_CLASSES, "children"),
     Output(ids.PREDICTION_NOTE, "children"),
     Input(ids.RUN_STORE, "data"),
     Input(ids.IMAGE_STORE, "data"),
@@ -69,29 +68,40 @@ def layout(**_: Any) -> html.Div:
 def show_prediction(
     run: str | None, image_id: str | None, target: str | None, top_k: int | None, *, service: ExplorerAPI
 ):
+    from hartrace.render import image_plotly
+
     why = missing_selection(run, image_id)
     if why:
-        return empty_figure(why), empty_figure(why), ""
+        return empty_figure(why), html.P(why, className="muted"), ""
     try:
         classes = service.classes(run)
         probabilities = service.probabilities(run, image_id)
-        picture = image_figure(service.image(run, image_id), image_label(image_id), height=320)
+        truth = service.true_class(run, image_id)
+        picture = image_plotly(service.image(run, image_id), title=image_label(image_id), height=320)
     except HartraceError as exc:
-        return empty_figure(str(exc)), empty_figure(str(exc)), ""
-    bars = prediction_bars(probabilities, classes, top_k or 5, target)
+        return empty_figure(str(exc)), html.P(str(exc), className="notice-inline"), ""
+    rows = class_list(PAGE, probabilities, classes, explained=target, true_class=truth, limit=top_k or None)
     best = max(range(len(classes)), key=probabilities.__getitem__)
-    note = (
-        f"predicted {classes[best]} ({100 * probabilities[best]:.1f}%); explaining {target or classes[best]} (amber)."
-    )
-    return picture, bars, note
+    verdict = "" if truth is None else (" (right)" if truth == classes[best] else " (wrong)")
+    note = [
+        html.B("true: "),
+        truth or "no label (an upload)",
+        " · ",
+        html.B("predicted: "),
+        f"{classes[best]} ({100 * probabilities[best]:.1f}%){verdict} · ",
+        html.B("explaining: "),
+        f"{target if target in classes else classes[best]} (highlighted)",
+    ]
+    return picture, rows, note
 
 
 @callback(
     Output(ids.TARGET_STORE, "data", allow_duplicate=True),
-    Input(ids.PREDICTION_BARS, "clickData"),
+    Input(ids.class_pick(PAGE, ALL), "n_clicks"),
+    State(ids.class_pick(PAGE, ALL), "id"),
     prevent_initial_call=True,
 )
-def pick_target(click: dict[str, Any] | None):
-    """A clicked bar makes its class the explanation target."""
-    target = target_from_click(click)
-    return no_update if target is None else target
+def pick_target(clicks: list[int | None], row_ids: list[dict[str, str]], *, triggered_id: Any = None):
+    """A clicked class becomes the explanation target."""
+    picked = picked_class(clicks, row_ids, triggered_id)
+    return no_update if picked is None else picked
