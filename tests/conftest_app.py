@@ -77,6 +77,7 @@ class FakeService:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.uploads: dict[str, str] = {}
         self.job_rows: dict[str, JobRow] = {}
+        self.unevaluated: set[str] = set()
 
     def _log(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append((name, args, kwargs))
@@ -98,6 +99,19 @@ class FakeService:
         if row is not None and row["state"] == "running":
             row.update(state="cancelled", message=f"{row['label']}: cancelled")
         return row
+
+    def evaluation_job(self, run: str, owner: str = "") -> JobRow | None:
+        """The fake's runs are evaluated, except those a test lists in ``unevaluated`` (their job stays running)."""
+        self._log("evaluation_job", run, owner)
+        self._check(run)
+        if run not in self.unevaluated:
+            return None
+        key = f"evaluate|{run}"
+        row = self.job_rows.setdefault(
+            key,
+            {"key": key, "label": f"evaluating {run}", "state": "running", "fraction": 0.5, "message": "50%"},
+        )
+        return None if row["state"] == "done" else row
 
     def finish_job(self, key: str) -> None:
         self.job_rows[key].update(state="done", fraction=1.0, message=f"{self.job_rows[key]['label']}: done")

@@ -7,6 +7,7 @@ torchvision image backbone, a 3-D CNN, a CNN+LSTM and a zero-shot video run. Eac
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,6 +205,11 @@ def test_every_explorer_view_on_every_kind_of_run(kind_name: str, kinds) -> None
     service = ExplorerService(kind.run.parent)
     run = kind.run.name
     assert run in [row["name"] for row in service.list_runs()]
+    job = service.evaluation_job(run)  # the Run page's evaluation: in the background unless already on disk
+    while job is not None and job["state"] in ("queued", "running"):
+        time.sleep(0.05)
+        job = service.job(job["key"])
+    assert job is None or job["state"] == "done", job
     details = service.run_details(run)
     assert details["metrics"] and 0.0 <= details["evaluation"]["accuracy"] <= 1.0
     tree = service.layer_tree(run)

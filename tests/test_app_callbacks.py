@@ -108,6 +108,28 @@ def test_run_page_shows_config_curves_and_metrics(service):
     assert "unknown run" in texts(run.show_run("gone", service=service)[0])
 
 
+def test_a_first_evaluation_shows_its_progress_and_the_pages_wait(service):
+    from hartrace.explorer.app.shell import cancel_evaluation, poll_evaluation, start_evaluation
+
+    assert start_evaluation("new", "tab", service=service) == (None, True, True, "", "new")  # evaluated: ready
+    service.unevaluated.add("old")
+    key, poll_off, hidden, progress, evaluated = start_evaluation("old", "tab", service=service)
+    assert key == "evaluate|old" and (poll_off, hidden, evaluated) == (False, False, None)
+    assert "50%" in str(progress)
+    assert "Waiting for the run's evaluation" in images.show_images(None, {}, service=service)[4]
+    assert "waiting for the run's evaluation" in figure_message(evaluation.show_confusion(None, service=service)[0])
+    text, poll_off, hidden, evaluated = poll_evaluation(1, key, "old", service=service)
+    assert (poll_off, hidden, evaluated) == (False, False, no_update) and "50%" in str(text)
+    service.finish_job(key)
+    assert poll_evaluation(2, key, "old", service=service) == ("", True, True, "old")  # the pages draw now
+    service.job_rows[key].update(state="running")
+    assert cancel_evaluation(1, key, "tab", service=service) == (
+        "evaluation cancelled: pick the run again to restart it",
+        True,
+    )
+    assert ("cancel_job", (key, "tab"), {}) in service.calls
+
+
 # -- Images --------------------------------------------------------------------------------
 
 
@@ -260,7 +282,7 @@ def test_explanation_asks_the_service_for_the_chosen_map(service):
     assert "'running'" in caption and "gradcam++ at layer3" in caption
     assert (job, poll_off, box_hidden) == (None, True, True)
     _, caption, *_ = explain.show_explanation("new", IMAGE, None, None, None, None, 0, "tab", service=service)
-    assert ("cam", ("new", IMAGE), {"method": "gradcam", "layer": None, "target": None}) in service.calls
+    assert ("cam", ("new", IMAGE), {"method": "gradcam", "layer": "layer4", "target": None}) in service.calls
     assert "'clapping'" in caption and "its prediction" in caption
     error, caption, *_ = explain.show_explanation(
         "new", IMAGE, "flying", "gradcam", "layer4", 0.5, 0, "tab", service=service
@@ -415,6 +437,8 @@ def test_compare_two_runs(service):
     assert len(find(panel, lambda c: type(c).__name__ == "Graph")) == 2
     assert "no image selected" in texts(compare.compare_panel(service, "old", None, None, None))
     assert "unknown run" in texts(compare.show_compare_b("gone", IMAGE, None, None, service=service))
+    compare.compare_panel(service, "old", IMAGE, None, "occlusion")  # a slow method would hold both panels
+    assert [c[2]["method"] for c in service.calls if c[0] == "cam"][-1] == "gradcam"
 
 
 # -- the app as a whole ----------------------------------------------------------------------

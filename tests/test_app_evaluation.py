@@ -84,7 +84,7 @@ def test_the_table_equals_scikit_learns_report(fake):
     assert f"accuracy {100 * accuracy:.1f}% on 30 images" in texts(shown)
     buttons = find(shown, lambda c: type(c).__name__ == "Button")
     assert [b.id for b in buttons] == [ids.eval_class_row(name) for name in CLASSES], "one button per class row"
-    assert "no run selected" in texts(evaluation.show_metrics(None, service=fake))
+    assert "waiting for the run's evaluation" in texts(evaluation.show_metrics(None, service=fake))
     assert "unknown run 'gone'" in texts(evaluation.show_metrics("gone", service=fake))
 
 

@@ -176,3 +176,38 @@ def test_lru_cache_evicts_the_least_recently_used_and_computes_once() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: cache.get_or_compute("d", lambda: compute("d") or torch.zeros(1)), range(16)))
     assert calls.count("d") == 1
+
+
+def test_a_first_evaluation_runs_in_the_background_with_progress(service: ExplorerService) -> None:
+    import shutil
+    import time
+
+    from hartrace.explorer.jobs import Job, JobCancelled
+
+    shutil.rmtree(service.runs_dir / "tiny" / "eval", ignore_errors=True)
+    fresh = ExplorerService(service.runs_dir, cache_size=4)
+    image_id = next(iter(fresh.store.run("tiny").files))
+    assert fresh.run_details("tiny")["evaluation"] == {}  # the Run page never waits for it
+    assert fresh.true_class("tiny", image_id) in fresh.classes("tiny")  # labels come from the index
+    assert not (service.runs_dir / "tiny" / "eval").exists()
+
+    class Stop(Job):
+        def report(self, done: int, total: int | None = None) -> None:
+            raise JobCancelled(self.label)
+
+    with pytest.raises(JobCancelled):  # a cancelled evaluation stops at its first batch and writes nothing
+        fresh.store.evaluation("tiny", Stop("evaluate|tiny", "evaluating"))
+    assert not list((service.runs_dir / "tiny").glob("eval/*/eval.json"))
+
+    row = fresh.evaluation_job("tiny", "tab")
+    assert row is not None and row["key"] == "evaluate|tiny" and row["state"] in ("queued", "running", "done")
+    seen = []
+    deadline = time.monotonic() + 120
+    while (current := fresh.job(row["key"])) is not None and current["state"] in ("queued", "running"):
+        seen.append(current["fraction"])
+        assert time.monotonic() < deadline, "the evaluation never finished"
+        time.sleep(0.05)
+    assert current is not None and current["state"] == "done" and current["fraction"] == 1.0
+    assert all(share is None or 0 <= share <= 1 for share in seen)
+    assert fresh.evaluation_job("tiny", "tab") is None  # on disk now: ready at once
+    assert 0 <= fresh.run_details("tiny")["evaluation"]["accuracy"] <= 1

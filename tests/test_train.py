@@ -248,7 +248,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "refusing to load" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bad_arguments_and_missing_data(colours: Path, tmp_path: Path) -> None:
+def test_bad_arguments_and_missing_data(colours: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = [
         (["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r1")], "dataset folder not found"),
         (["train", "--data", str(colours), "--backbone", "resnet_smal"], "resnet_small"),
@@ -258,11 +258,22 @@ def test_bad_arguments_and_missing_data(colours: Path, tmp_path: Path) -> None:
         (["evaluate", "--run", "no-such-run"], "run not found"),
         (["predict", str(tmp_path / "nothing.jpg"), "--checkpoint", str(tmp_path / "x.pt")], "input not found"),
     ]
-    for args, fragment in cases:
-        result = run_cli(*args, "--quiet")
-        assert result.returncode == 2, (args, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr, (args, lines)
+    from hartrace.cli import main
+
+    first, fragment = cases[0]  # as a user runs it, in its own process; the rest in this one (the same main)
+    result = run_cli(*first, "--quiet")
+    assert result.returncode == 2, (first, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr, (first, lines)
+    for args, fragment in cases[1:]:
+        try:
+            code = main([*args, "--quiet"])
+        except SystemExit as stop:  # argparse's own usage errors end the process as they would a user's
+            code = stop.code
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in err, (args, lines)
 
 
 def test_config_file_with_command_line_overrides(colours: Path, tmp_path: Path) -> None:

@@ -100,6 +100,19 @@ class ExplorerService:
         found = self.jobs.cancel(key, owner)
         return None if found is None else job_row(found)
 
+    def evaluation_job(self, run: str, owner: str = "") -> JobRow | None:
+        """None once the run's validation report is on disk; else the background job making it (started, or
+        restarted after a failure or a cancel; ``owner`` is one more session waiting for it)."""
+        if self.store.evaluated(run):
+            return None
+        found = self.jobs.submit(
+            f"evaluate|{run}",
+            f"evaluating {run} on its validation split",
+            lambda job: self.store.evaluation(run, job),
+            owner=owner,
+        )
+        return job_row(found)
+
     # -- runs ------------------------------------------------------------------------------
     def list_runs(self) -> list[RunRow]:
         return self.store.list_runs()

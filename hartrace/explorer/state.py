@@ -18,7 +18,9 @@ class RunState:
     opened: Opened
     index: DatasetIndex
     files: dict[str, Path]  # image id (dataset-relative path) -> file
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one pass at a time per model
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one quick pass at a time per model
+    # the first evaluation opens its own copy of the model: it never holds ``lock`` (quick passes go on meanwhile)
+    evaluation_lock: threading.Lock = field(default_factory=threading.Lock)
     predictions: list[ItemRow] | None = None
-    labels: dict[str, str] | None = None  # item id -> true class, of the evaluated split
+    labels: dict[str, str] | None = None  # item id -> true class, from the dataset index
     tree: list[LayerRow] | None = None

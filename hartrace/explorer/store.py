@@ -18,6 +18,7 @@ from typing import Any, cast
 from hartrace.base.errors import UsageError
 from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.class_report import confusion_report
+from hartrace.explorer.jobs import Job
 from hartrace.explorer.rows import Confusion, ItemRow, RunDetails, RunRow
 from hartrace.explorer.state import RunState
 from hartrace.models import ModelInfo
@@ -133,20 +134,30 @@ class RunStore:
             "name": run,
             "config": _read_yaml(run_dir / CONFIG),
             "metrics": _read_jsonl(run_dir / METRICS_JSONL),
-            "evaluation": self.evaluation(run),
+            "evaluation": self.evaluation(run) if self.evaluated(run) else {},  # never waits: see evaluation_job
             "classes": state.opened.classes,
         }
 
-    def evaluation(self, run: str) -> dict[str, Any]:
-        """The run's validation report, computed once and kept in the run folder like `hartrace evaluate` does."""
+    def _evaluation_file(self, run: str) -> Path:
+        opened = self.run(run).opened
+        return opened.checkpoint.parent / EVAL_DIR / opened.evaluated_split / "eval.json"
+
+    def evaluated(self, run: str) -> bool:
+        """Whether the run's validation report is on disk (else :meth:`evaluation` would take a while)."""
+        return self._evaluation_file(run).is_file()
+
+    def evaluation(self, run: str, job: Job | None = None) -> dict[str, Any]:
+        """The run's validation report, computed once and kept in the run folder like `hartrace evaluate` does
+        (on its own copy of the model: the quick passes of the explorer go on meanwhile). In a background
+        ``job``, each batch reports its progress (and a cancelled job stops there)."""
         state = self.run(run)
-        path = state.opened.checkpoint.parent / EVAL_DIR / state.opened.evaluated_split / "eval.json"
+        path = self._evaluation_file(run)
         if not path.is_file():
             from hartrace.workflows.evaluate import evaluate
 
-            with state.lock:
+            with state.evaluation_lock:
                 if not path.is_file():
-                    evaluate(checkpoint=state.opened.checkpoint, progress=False)
+                    evaluate(checkpoint=state.opened.checkpoint, progress=False if job is None else job.report)
         report: dict[str, Any] = json.loads(path.read_text())
         return report
 
@@ -172,10 +183,16 @@ class RunStore:
         return state.predictions
 
     def true_class(self, run: str, item_id: str) -> str | None:
-        """The label of one of the evaluated split's items (None for an upload, or an item without one)."""
+        """The label of one of the dataset's items, from its index (no evaluation needed); None when unlabelled."""
         state = self.run(run)
         if state.labels is None:
-            state.labels = {row["id"]: row["true"] for row in self.predictions(run) if row["true"]}
+            index = state.index
+            state.labels = {
+                index.relative(s.path): index.classes[s.label]
+                for samples in index.splits.values()
+                for s in samples
+                if s.label is not None
+            }
         return state.labels.get(item_id)
 
     def confusion(self, run: str) -> Confusion:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
-from hartrace.base.progress import progress_bar
+from hartrace.base.progress import Progress, progress_bar
 from hartrace.data.pipeline import evaluation_dataset, loader_context
 from hartrace.data.samples import Sample
 from hartrace.runs.spec import RunSpec
@@ -35,7 +35,7 @@ def model_outputs(
     batch_size: int = 64,
     workers: int | None = None,
     amp: str = "auto",
-    progress: bool = True,
+    progress: Progress = True,
     desc: str = "predicting",
 ) -> np.ndarray:
     """``[N, outputs]`` float32 for ``samples``, in order: class probabilities, or the raw outputs.

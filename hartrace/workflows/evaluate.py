@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from hartrace.base.io import require_writable_folder, save_figure, write_csv, write_json
+from hartrace.base.progress import Progress
 from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
 from hartrace.metrics.classification import evaluation_report
@@ -95,7 +96,7 @@ def evaluate(
     runs_dir: str | Path = "checkpoints",
     out: str | Path | None = None,
     batch_size: int = 64,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> EvalResult:
     """Score a run (its best checkpoint on its saved split) or any checkpoint on ``data``.
 
@@ -150,7 +151,7 @@ def evaluate(
 
 
 def score_run(
-    opened: Opened, index: DatasetIndex, split: str = "val", *, batch_size: int = 64, progress: bool = True
+    opened: Opened, index: DatasetIndex, split: str = "val", *, batch_size: int = 64, progress: Progress = True
 ) -> Scored:
     """What the run's objective scores: the labelled samples of ``split`` against every class (probabilities), or
     for a zero-shot run every video of its unseen classes against those classes (cosine to their names)."""

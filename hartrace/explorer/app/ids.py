@@ -18,6 +18,12 @@ IMAGES_STATE = "images-state"  # {"label", "predicted", "misclassified_first", "
 COMPARE_STORE = "compare-store"  # the second run of Compare
 URL = "url"  # our own dcc.Location, for navigating from callbacks
 URL_SHARED = "url-shared"  # the state last written into the URL's #fragment (in the browser, by assets/url-state.js)
+EVALUATED = "evaluated"  # the run whose evaluation is ready (None while it runs): pages that need it wait for it
+EVALUATION_JOB = "evaluation-job"  # the key of the first evaluation's background job, while it runs
+EVALUATION_POLL = "evaluation-poll"
+EVALUATION_BOX = "evaluation-box"  # the frame's progress bar for it, with a Cancel button
+EVALUATION_TEXT = "evaluation-text"
+EVALUATION_CANCEL = "evaluation-cancel"
 SESSION_ID = "session-id"  # a random id per browser tab: who owns (and may cancel) a background job
 
 # -- shell: navigation bar and selection summary ------------------------------------

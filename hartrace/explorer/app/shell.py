@@ -17,6 +17,7 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
+from hartrace.explorer.app.components.progress import RUNNING, job_progress
 from hartrace.explorer.app.components.widgets import image_label, run_label
 from hartrace.explorer.app.pages.video import PATH as VIDEO_PATH
 from hartrace.explorer.app.pages.video import page_for
@@ -67,6 +68,63 @@ def restore_view(fragment: str | None):
     if "image" not in view:
         return no_update, no_update, no_update, no_update
     return view["image"], view.get("class"), view.get("method", no_update), view.get("layer", no_update)
+
+
+@callback(
+    Output(ids.EVALUATION_JOB, "data"),
+    Output(ids.EVALUATION_POLL, "disabled"),
+    Output(ids.EVALUATION_BOX, "hidden"),
+    Output(ids.EVALUATION_TEXT, "children"),
+    Output(ids.EVALUATED, "data"),
+    Input(ids.RUN_STORE, "data"),
+    State(ids.SESSION_ID, "data"),
+)
+def start_evaluation(run: str | None, session: str | None, *, service: ExplorerAPI):
+    """A run never evaluated is evaluated in the background (the pages that need it wait, the others go on);
+    an evaluated run is ready at once."""
+    if not run:
+        return None, True, True, "", None
+    try:
+        row = service.evaluation_job(run, session or "")
+    except HartraceError as exc:
+        return None, True, False, str(exc), None
+    if row is None:
+        return None, True, True, "", run
+    return row["key"], False, False, job_progress(row), None
+
+
+@callback(
+    Output(ids.EVALUATION_TEXT, "children", allow_duplicate=True),
+    Output(ids.EVALUATION_POLL, "disabled", allow_duplicate=True),
+    Output(ids.EVALUATION_BOX, "hidden", allow_duplicate=True),
+    Output(ids.EVALUATED, "data", allow_duplicate=True),
+    Input(ids.EVALUATION_POLL, "n_intervals"),
+    State(ids.EVALUATION_JOB, "data"),
+    State(ids.RUN_STORE, "data"),
+    prevent_initial_call=True,
+)
+def poll_evaluation(_: int | None, key: str | None, run: str | None, *, service: ExplorerAPI):
+    row = service.job(key) if key else None
+    if row is None or row["state"] == "done":
+        return "", True, True, run
+    if row["state"] in RUNNING:
+        return job_progress(row), False, False, no_update
+    return f"{row['message']}: pick the run again to restart it", True, False, no_update
+
+
+@callback(
+    Output(ids.EVALUATION_TEXT, "children", allow_duplicate=True),
+    Output(ids.EVALUATION_POLL, "disabled", allow_duplicate=True),
+    Input(ids.EVALUATION_CANCEL, "n_clicks"),
+    State(ids.EVALUATION_JOB, "data"),
+    State(ids.SESSION_ID, "data"),
+    prevent_initial_call=True,
+)
+def cancel_evaluation(clicks: int | None, key: str | None, session: str | None, *, service: ExplorerAPI):
+    if not clicks or not key:
+        return no_update, no_update
+    service.cancel_job(key, session or "")
+    return "evaluation cancelled: pick the run again to restart it", True
 
 
 @callback(

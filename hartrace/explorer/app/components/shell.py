@@ -15,6 +15,8 @@ def stores() -> list[dcc.Store]:
     return [
         dcc.Store(id=ids.SESSION_ID, storage_type=SESSION),
         dcc.Store(id=ids.URL_SHARED, storage_type="memory"),
+        dcc.Store(id=ids.EVALUATED, storage_type="memory"),
+        dcc.Store(id=ids.EVALUATION_JOB, storage_type="memory"),
         dcc.Store(id=ids.RUN_STORE, storage_type=SESSION),
         dcc.Store(id=ids.IMAGE_STORE, storage_type=SESSION),
         dcc.Store(id=ids.TARGET_STORE, storage_type=SESSION),
@@ -44,6 +46,20 @@ def nav_bar(title: str) -> html.Header:
     )
 
 
+def evaluation_bar() -> html.Div:
+    """A run's first evaluation, under way in the background: how far, and a way to stop it."""
+    return html.Div(
+        [
+            html.Span(id=ids.EVALUATION_TEXT, className="job-text"),
+            html.Button("cancel", id=ids.EVALUATION_CANCEL, n_clicks=0, className="button button-small"),
+            dcc.Interval(id=ids.EVALUATION_POLL, interval=500, disabled=True),
+        ],
+        id=ids.EVALUATION_BOX,
+        className="job evaluation-bar",
+        hidden=True,
+    )
+
+
 def layout(title: str = "hartrace explorer") -> html.Div:
     return html.Div(
         [
@@ -52,6 +68,7 @@ def layout(title: str = "hartrace explorer") -> html.Div:
             nav_bar(title),
             failures.banner(),
             html.Div(id=ids.SELECTION, className="selection"),
+            evaluation_bar(),
             html.Main(dash.page_container, className="page"),
         ],
         className="shell",

@@ -94,6 +94,8 @@ def compare_panel(
     if why:
         return notice(why, "info")
     method = method or DEFAULT_METHOD
+    if method in service.methods().get("slow", []):  # two runs at once: a slow map would hold the page
+        method = DEFAULT_METHOD
     try:
         classes = service.classes(run)
         probabilities = service.probabilities(run, image_id)

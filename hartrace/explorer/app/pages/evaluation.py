@@ -23,6 +23,8 @@ MAX_GALLERY = 60
 PICK_A_CELL = "Click a cell of the matrix, or a class in the table, to see its images."
 METRIC_COLUMNS = ("class", "precision", "recall", "F1", "support")
 
+WAITING = "waiting for the run's evaluation (its progress is at the top of the page), or for a run"
+
 callback = Callbacks()
 
 
@@ -99,14 +101,14 @@ def counted(count: int) -> str:
 @callback(
     Output(ids.EVAL_MATRIX, "figure"),
     Output(ids.EVAL_MATRIX, "clickData"),
-    Input(ids.RUN_STORE, "data"),
+    Input(ids.EVALUATED, "data"),
 )
 def show_confusion(run: str | None, *, service: ExplorerAPI):
     """The run's validation confusion matrix (x predicted, y true); a new run clears the picked cell."""
     from hartrace.render import confusion_matrix_plotly
 
     if not run:
-        return empty_figure("no run selected"), None
+        return empty_figure(WAITING), None
     try:
         confusion = service.confusion(run)
     except HartraceError as exc:
@@ -118,12 +120,12 @@ def show_confusion(run: str | None, *, service: ExplorerAPI):
 
 @callback(
     Output(ids.EVAL_METRICS, "children"),
-    Input(ids.RUN_STORE, "data"),
+    Input(ids.EVALUATED, "data"),
 )
 def show_metrics(run: str | None, *, service: ExplorerAPI):
     """The run's accuracy and per-class precision, recall, F1 and support, as scikit-learn reports them."""
     if not run:
-        return notice("no run selected")
+        return notice(WAITING)
     try:
         confusion = service.confusion(run)
     except HartraceError as exc:

@@ -17,9 +17,9 @@ from hartrace.base.errors import HartraceError
 from hartrace.explorer.api import ExplorerAPI
 from hartrace.explorer.app import ids
 from hartrace.explorer.app.components.classes import class_list, picked_class
+from hartrace.explorer.app.components.progress import RUNNING, job_progress
 from hartrace.explorer.app.components.widgets import card, empty_figure, graph, image_label, missing_selection
 from hartrace.explorer.app.wiring import Callbacks
-from hartrace.explorer.rows import JobRow
 
 PATH = "/explain"
 NAME = "Explain"
@@ -190,12 +190,6 @@ def show_original(run: str | None, image_id: str | None, *, service: ExplorerAPI
     return image_plotly(picture, title=title)
 
 
-def job_progress(row: JobRow) -> list[Any]:
-    share = row["fraction"]
-    bar = html.Progress(value=str(share) if share is not None else None, max="1", className="job-bar")
-    return [bar, html.Span(row["message"], className="job-message")]
-
-
 @callback(
     Output(ids.EXPLAIN_OVERLAY, "figure"),
     Output(ids.EXPLAIN_CAPTION, "children"),
@@ -237,6 +231,7 @@ def show_explanation(
     try:
         classes = service.classes(run)
         explained = target or None  # a class the run does not have is the service's error to word
+        layer = layer or service.cam_layers(run)[0]  # unset: the run's default, named in the caption
         job = service.cam_job(run, image_id, method=method, layer=layer, target=explained, owner=session or "")
         if job is not None:
             waiting = empty_figure(f"{method} runs in the background: see its progress below")
@@ -248,8 +243,8 @@ def show_explanation(
     except HartraceError as exc:
         return empty_figure(str(exc)), "", *no_job
     shown = explained or classes[max(range(len(classes)), key=probabilities.__getitem__)]
-    where = "over the input pixels (the layer does not apply)" if layerless else f"at {layer or 'the default layer'}"
-    title = f"{method} · {'input pixels' if layerless else layer or 'default layer'} · {shown}"
+    where = "over the input pixels (the layer does not apply)" if layerless else f"at {layer}"
+    title = f"{method} · {'input pixels' if layerless else layer} · {shown}"
     fig = cam_overlay_plotly(picture, cam, alpha=DEFAULT_ALPHA if alpha is None else float(alpha), title=title)
     seconds = time.perf_counter() - start
     caption = (
@@ -276,7 +271,7 @@ def poll_job(_: int | None, key: str | None, ready: int | None, *, service: Expl
         return "", True, no_update
     if row["state"] == "done":
         return "", True, (ready or 0) + 1
-    return job_progress(row), row["state"] not in ("queued", "running"), no_update
+    return job_progress(row), row["state"] not in RUNNING, no_update
 
 
 @callback(

@@ -22,6 +22,8 @@ PER_PAGE = 12
 MISCLASSIFIED_FIRST = "misclassified-first"
 DEFAULT_STATE = {"label": None, "predicted": None, "misclassified_first": False, "page": 0}
 
+WAITING = "Waiting for the run's evaluation (its progress is at the top of the page), or for a run."
+
 callback = Callbacks()
 
 
@@ -151,13 +153,14 @@ def update_images_state(
     Output(ids.IMAGES_ERROR, "children"),
     Output(ids.IMAGES_ERROR, "hidden"),
     Output(ids.IMAGES_SHOWN, "data"),
-    Input(ids.RUN_STORE, "data"),
+    Input(ids.EVALUATED, "data"),
     Input(ids.IMAGES_STATE, "data"),
 )
 def show_images(run: str | None, state: dict[str, Any] | None, *, service: ExplorerAPI):
-    """One page of thumbnails, each a button that selects its image."""
+    """One page of thumbnails, each a button that selects its image (``run``: the run whose evaluation is ready;
+    None while it runs, or when no run is chosen)."""
     if not run:
-        return [], "", True, True, "No run selected.", False, None
+        return [], "", True, True, WAITING, False, None
     state = images_state(state)
     try:
         result = service.images(

@@ -66,8 +66,10 @@ def layout(**_: Any) -> html.Div:
     Output(ids.RUN_CONFIG, "children"),
     Output(ids.RUN_LIST, "children"),
     Input(ids.RUN_STORE, "data"),
+    Input(ids.EVALUATED, "data"),
 )
-def show_run(run: str | None, *, service: ExplorerAPI):
+def show_run(run: str | None, evaluated: str | None = None, *, service: ExplorerAPI):
+    """The run's summary, curves and config at once; its evaluation's headline once ``evaluated`` names it."""
     from hartrace.render import training_curves_plotly
 
     runs = service.list_runs()
@@ -93,6 +95,10 @@ def show_run(run: str | None, *, service: ExplorerAPI):
         ]
     )
     headline = [metric(label, percent(evaluation.get(key))) for key, label in HEADLINE if key in evaluation]
+    if not evaluation:
+        headline = [
+            html.P("Evaluating on the validation split: its progress is at the top of the page.", className="muted")
+        ]
     if "images" in evaluation:
         headline.append(metric("validation images", evaluation["images"]))
     curves = training_curves_plotly(rows) if rows else empty_figure("no metrics.jsonl in this run")
