@@ -241,6 +241,8 @@ class GradientSource:
             targets = targets[:, None]
         names = list(self.inputs)
         inputs = [self.inputs[n] for n in names]
+        if targets.shape[1] == 1:  # one class: a plain backward pass (vmap only pays off for several)
+            return dict(zip(names, self._looped(targets, inputs), strict=True))
         try:
             gradients = self._batched(targets, inputs)
         except RuntimeError:  # an op without a batching rule: one backward pass per target column

@@ -132,14 +132,30 @@ def cam_colorscale(steps: int = 11) -> list[list[Any]]:
     return [[float(v) / 255, f"rgb({r},{g},{b})"] for v, (r, g, b) in zip(levels, colours, strict=True)]
 
 
+_CAM_COLOURS = cam_colorscale()
+
+
 def image_plotly(image: Any, *, title: str = "", height: int = 380) -> go.Figure:
     """An RGB picture as a zoomable plotly image sent as one PNG, no ticks."""
-    rgb = as_rgb_uint8(image)
-    fig = go.Figure(go.Image(source=png_data_uri(rgb), name="image", hoverinfo="skip"))
-    fig.update_xaxes(visible=False, range=[-0.5, rgb.shape[1] - 0.5])
-    fig.update_yaxes(visible=False, range=[rgb.shape[0] - 0.5, -0.5], scaleanchor="x")
-    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
-    return fig
+    return _image_figure(as_rgb_uint8(image), "image", title, height)
+
+
+def _image_figure(
+    rgb: np.ndarray, name: str, title: str, height: int, extra: Sequence[dict[str, Any]] = ()
+) -> go.Figure:
+    """Built from plain dicts, unvalidated: plotly's validation of these few known keys costs more than the PNG
+    (12 ms of a 13 ms figure), and an image view is drawn on every click."""
+    rows, columns = rgb.shape[:2]
+    layout = {
+        "xaxis": {"visible": False, "range": [-0.5, columns - 0.5], "constrain": "domain"},
+        "yaxis": {"visible": False, "range": [rows - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain"},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+    }
+    if title:
+        layout["title"] = {"text": title}
+    trace = {"type": "image", "source": png_data_uri(rgb), "name": name, "hoverinfo": "skip"}
+    return go.Figure(data=[trace, *extra], layout=layout, _validate=False)
 
 
 def cam_overlay_plotly(
@@ -148,30 +164,27 @@ def cam_overlay_plotly(
     """The image with its cam blended in (the colours of :func:`cam_overlay`) as a zoomable image, with a colour
     scale saying what the colours mean (0: not used for the class, 1: where the map is highest)."""
     blended = cam_overlay(image, cam, alpha=alpha)
-    fig = image_plotly(blended, title=title, height=height)
-    fig.data[0].name = "overlay"
-    if scale:  # an invisible one-cell heatmap carries the colour bar: go.Image has none
-        fig.add_trace(
-            go.Heatmap(
-                z=[[0.0, 1.0]],
-                x=[0, 0],
-                y=[0, 0],
-                zmin=0,
-                zmax=1,
-                colorscale=cam_colorscale(),
-                opacity=0,
-                hoverinfo="skip",
-                name="scale",
-                colorbar={
-                    "title": {"text": "importance", "side": "right"},
-                    "tickvals": [0, 0.5, 1],
-                    "ticktext": ["low", "", "high"],
-                    "thickness": 12,
-                    "len": 0.9,
-                },
-            )
-        )
-    return fig
+    colour_bar = {  # an invisible one-cell heatmap carries the colour bar: go.Image has none
+        "type": "heatmap",
+        "z": [[0.0, 1.0]],
+        "x": [0, 0],
+        "y": [0, 0],
+        "zmin": 0,
+        "zmax": 1,
+        "colorscale": _CAM_COLOURS,
+        "opacity": 0,
+        "hoverinfo": "skip",
+        "name": "scale",
+        "showscale": True,
+        "colorbar": {
+            "title": {"text": "importance", "side": "right"},
+            "tickvals": [0, 0.5, 1],
+            "ticktext": ["low", "", "high"],
+            "thickness": 12,
+            "len": 0.9,
+        },
+    }
+    return _image_figure(blended, "overlay", title, height, [colour_bar] if scale else [])
 
 
 def _stats_label(name: str, stats: Any) -> str:
