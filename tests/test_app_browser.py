@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hartrace.explorer.app import ids
+from hartrace.explorer.rows import ClassMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH") or next(
@@ -382,3 +383,47 @@ def test_compare_two_runs_on_one_image(duo, service):
     assert len(duo.find_elements("#compare-panel-a .main-svg image")) >= 1
     assert len(duo.find_elements("#compare-panel-b .main-svg image")) >= 1
     snap(duo, "13-compare")
+
+
+def shown(row: ClassMetrics) -> str:
+    """A table row's text as the browser lays it out (one cell per line)."""
+    return "\n".join([row["name"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"])
+
+
+def test_the_per_class_table_filters_the_gallery(duo, service):
+    run = service.default_run()
+    confusion = service.confusion(run)
+    classes, counts = confusion["classes"], confusion["counts"]
+    wait_text(duo, "#run-summary", run)
+    go(duo, "/evaluation")
+    duo.wait_for_element("#eval-matrix .heatmaplayer", timeout=WAIT)
+    wait_text(duo, "#eval-metrics", "weighted avg")
+    settle(duo)
+
+    # every cell says its count; the table has one button per class, and the averages below
+    cell_texts = [element.text for element in duo.find_elements("#eval-matrix .heatmaplayer text")]
+    assert sorted(int(t) for t in cell_texts) == sorted(n for row in counts for n in row)
+    rows = duo.find_elements("#eval-metrics button.metrics-class")
+    assert [row.text.split("\n")[0] for row in rows] == classes
+    for row, expected in zip(rows, confusion["per_class"], strict=True):
+        assert row.text.startswith(shown(expected)) and row.text.endswith(str(expected["support"]))
+    assert duo.find_elements("#eval-metrics .metrics-average")[0].text.startswith(shown(confusion["macro_avg"]))
+
+    # a class with a misclassified image: its row lists every image of the class, the wrong ones first
+    index = next((i for i in range(len(classes)) if counts[i][i] < sum(counts[i])), 0)
+    name, total, right = classes[index], sum(counts[index]), counts[index][index]
+    click(duo, rows[index])
+    wait_text(duo, "#eval-cell", f"true {name}: {total} image")
+    assert f"{total - right} misclassified (shown first)" in duo.find_element("#eval-cell").text
+    duo.wait_for_element("#eval-gallery button.thumb", timeout=WAIT)
+    tiles = duo.find_elements("#eval-gallery button.thumb")
+    assert len(tiles) == total
+    wrong = ["thumb-wrong" in tile.get_attribute("class") for tile in tiles]
+    assert wrong == [True] * (total - right) + [False] * right
+    snap(duo, "eval-01-class-row")
+
+    # a matrix cell still shows its own images
+    n = len(classes)
+    click_graph_at(duo, "eval-matrix", (index + 0.5) / n, (index + 0.5) / n)
+    wait_text(duo, "#eval-cell", f"true {name} → predicted {name} (correct): {right} image")
+    assert len(duo.find_elements("#eval-gallery button.thumb")) == right

@@ -340,6 +340,8 @@ def test_methods_grid_shows_every_fast_method_and_the_slow_ones_made(service):
     service.finish_job(f"cam|new|{IMAGE}|occlusion|running")
     tiles, _ = methods.show_methods("new", IMAGE, "running", "layer3", service=service)
     assert tiles[3].children[1].src.startswith("data:image/png") and "input pixels" in str(tiles[3])
+    scale = methods.colour_scale()  # one colour scale for the grid, Explain's colours from blue to red
+    assert "rgb(0,0,128) 0%" in scale.children[1].style["background"] and "rgb(128,0,0) 100%" in str(scale)
     assert methods.show_methods("new", None, None, None, service=service) == (
         [],
         "no image selected: pick one on the Images page",

@@ -49,7 +49,7 @@ def test_an_unexpected_error_is_a_bug_to_report_with_its_traceback_in_the_log(ca
     service = FakeService()
     service.images = raising(ZeroDivisionError("division by zero"))  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR, logger="hartrace.explorer"):
-        answer = post_callback(create_app(service), f"{ids.IMAGES_GRID}.children", {f"{ids.RUN_STORE}.data": "new"})
+        answer = post_callback(create_app(service), f"{ids.IMAGES_GRID}.children", {f"{ids.EVALUATED}.data": "new"})
     message, hidden = banner_of(answer)
     assert hidden is False and "\n" not in message
     assert message.startswith(f"Updating {ids.IMAGES_GRID}, ")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hartrace.explorer.app import ids
-from tests.test_app_browser import (
+from tests.test_app_browser import (  # noqa: F401  (pytestmark marks this module)
     CHROMEDRIVER,
     CHROMIUM,
     WAIT,
@@ -20,21 +20,12 @@ from tests.test_app_browser import (
     click,
     free_port,
     go,
+    pytestmark,
     settle,
     snap,
     wait_text,
 )
 from tests.test_explorer_uploads import UploadingService, blank_png, noise_png
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:selenium"),
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="the browser tests need Chromium and chromedriver on PATH "
-        "(Debian: apt-get install chromium chromium-driver)",
-    ),
-]
 
 
 class CountingService(UploadingService):

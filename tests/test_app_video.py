@@ -38,7 +38,8 @@ def picture(source: str) -> np.ndarray:
 
 
 def frame_and_overlay(figure) -> tuple[np.ndarray, np.ndarray]:
-    plain, overlay = figure.data
+    plain, overlay, scale = figure.data
+    assert scale.type == "heatmap" and scale.showscale and scale.xaxis == "x2"  # the overlay's colour scale
     return picture(plain.source), picture(overlay.source)
 
 

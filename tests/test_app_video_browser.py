@@ -55,7 +55,7 @@ def test_the_video_page_steps_through_a_clip_and_switches_class(duo, service):
     analysis = service.video(RUN, video_id)
     frames = analysis.frame_indices
     wait_text(duo, "#video-frame .gtitle", f"video frame {frames[0]},")
-    assert len(duo.find_elements("#video-frame .main-svg image")) == 2  # the frame and its overlay
+    assert len(duo.find_elements("#video-frame .main-svg image")) == 3  # the frame, its overlay, the colour bar
     assert len(duo.find_elements("#video-curve .scatterlayer .trace:first-child .point")) == len(frames)
     assert len(duo.find_elements("#video-bars .bars .point")) == 5
     passes = service.forward_passes

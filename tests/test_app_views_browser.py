@@ -7,7 +7,6 @@ relative to a folder that is not the one the explorer starts from.
 
 from __future__ import annotations
 
-import logging
 import os
 import statistics
 import time
@@ -15,17 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_app_browser import CHROMEDRIVER, CHROMIUM, WAIT, chrome_options, free_port, settle, snap, stored
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:selenium"),
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="the browser tests need Chromium and chromedriver on PATH "
-        "(Debian: apt-get install chromium chromium-driver)",
-    ),
-]
+from tests.test_app_browser import (  # noqa: F401  (duo and server are fixtures used by name)
+    WAIT,
+    chrome_options,
+    duo,
+    pytestmark,
+    server,
+    settle,
+    snap,
+    stored,
+)
 
 RUN = "rel"
 
@@ -62,24 +60,6 @@ def service(tmp_path_factory):
         yield ExplorerService(project / "checkpoints")
     finally:
         os.chdir(before)
-
-
-@pytest.fixture(scope="module")
-def duo(service):
-    from dash.testing.application_runners import ThreadedRunner
-    from dash.testing.composite import DashComposite
-
-    from hartrace.explorer.app import create_app
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with (
-        ThreadedRunner() as runner,
-        DashComposite(
-            runner, browser="Chrome", headless=True, options=[chrome_options()], percy_run=False, wait_timeout=WAIT
-        ) as composite,
-    ):
-        composite.start_server(create_app(service), port=free_port())
-        yield composite
 
 
 def open_view(duo, path: str, **view: str) -> None:

@@ -22,6 +22,7 @@ _LAZY = {
     "html_report": "hartrace.render.report",
     "activation_grid_plotly": "hartrace.render.interactive",
     "cam_colorscale": "hartrace.render.interactive",
+    "cam_colour_bar": "hartrace.render.interactive",
     "cam_overlay_plotly": "hartrace.render.interactive",
     "image_plotly": "hartrace.render.interactive",
     "png_data_uri": "hartrace.render.interactive",

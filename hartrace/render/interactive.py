@@ -135,6 +135,32 @@ def cam_colorscale(steps: int = 11) -> list[list[Any]]:
 _CAM_COLOURS = cam_colorscale()
 
 
+def cam_colour_bar(**where: Any) -> dict[str, Any]:
+    """The overlays' colour bar, as a trace to add to any figure with an overlay (``where``: its axes, e.g.
+    ``xaxis="x2"``): an invisible one-cell heatmap carries it, since a ``go.Image`` has none."""
+    return {
+        "type": "heatmap",
+        "z": [[0.0, 1.0]],
+        "x": [0, 0],
+        "y": [0, 0],
+        "zmin": 0,
+        "zmax": 1,
+        "colorscale": _CAM_COLOURS,
+        "opacity": 0,
+        "hoverinfo": "skip",
+        "name": "scale",
+        "showscale": True,
+        "colorbar": {
+            "title": {"text": "importance", "side": "right"},
+            "tickvals": [0, 0.5, 1],
+            "ticktext": ["low", "", "high"],
+            "thickness": 12,
+            "len": 0.9,
+        },
+        **where,
+    }
+
+
 def image_plotly(image: Any, *, title: str = "", height: int = 380) -> go.Figure:
     """An RGB picture as a zoomable plotly image sent as one PNG, no ticks."""
     return _image_figure(as_rgb_uint8(image), "image", title, height)
@@ -164,26 +190,7 @@ def cam_overlay_plotly(
     """The image with its cam blended in (the colours of :func:`cam_overlay`) as a zoomable image, with a colour
     scale saying what the colours mean (0: not used for the class, 1: where the map is highest)."""
     blended = cam_overlay(image, cam, alpha=alpha)
-    colour_bar = {  # an invisible one-cell heatmap carries the colour bar: go.Image has none
-        "type": "heatmap",
-        "z": [[0.0, 1.0]],
-        "x": [0, 0],
-        "y": [0, 0],
-        "zmin": 0,
-        "zmax": 1,
-        "colorscale": _CAM_COLOURS,
-        "opacity": 0,
-        "hoverinfo": "skip",
-        "name": "scale",
-        "showscale": True,
-        "colorbar": {
-            "title": {"text": "importance", "side": "right"},
-            "tickvals": [0, 0.5, 1],
-            "ticktext": ["low", "", "high"],
-            "thickness": 12,
-            "len": 0.9,
-        },
-    }
+    colour_bar = cam_colour_bar()
     return _image_figure(blended, "overlay", title, height, [colour_bar] if scale else [])
 
 

@@ -17,6 +17,7 @@ from dash import Patch
 from plotly.subplots import make_subplots
 
 from hartrace.explorer.app.components.figures import TARGET_COLOUR
+from hartrace.render.interactive import cam_colour_bar
 
 CURVE_COLOUR = "#dc2626"
 MARKER_TRACE = 1  # the curve's trace 0 is the importance, trace 1 the current frame
@@ -38,6 +39,7 @@ def frame_figure(frame: np.ndarray, overlay: np.ndarray, title: str, height: int
     fig = make_subplots(rows=1, cols=2, subplot_titles=("frame", "where the map looks"), horizontal_spacing=0.03)
     for column, (name, picture) in enumerate((("frame", frame), ("overlay", overlay)), start=1):
         fig.add_trace(go.Image(source=png_uri(picture), name=name, hoverinfo="skip"), row=1, col=column)
+    fig.add_trace(cam_colour_bar(xaxis="x2", yaxis="y2"))  # what the overlay's colours mean
     fig.update_xaxes(visible=False, matches="x")
     fig.update_yaxes(visible=False, matches="y")
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10})

@@ -29,8 +29,25 @@ def layout(**_: Any) -> html.Div:
         [
             html.H2("Every method, side by side"),
             html.P(id=ids.METHODS_NOTE, className="muted"),
+            colour_scale(),
             html.Div(id=ids.METHODS_GRID, className="methods-grid"),
         ]
+    )
+
+
+def colour_scale() -> html.Div:
+    """The overlays' colour scale once for the whole grid (the colours of Explain's colour bar)."""
+    from hartrace.render import cam_colorscale
+
+    stops = ", ".join(f"{colour} {100 * level:.0f}%" for level, colour in cam_colorscale())
+    return html.Div(
+        [
+            html.Span("low", className="muted"),
+            html.Span(className="colour-scale-bar", style={"background": f"linear-gradient(to right, {stops})"}),
+            html.Span("high importance", className="muted"),
+        ],
+        className="colour-scale",
+        title="the overlays' colours: where the map is low (blue) to high (red)",
     )
 
 
