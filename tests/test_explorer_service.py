@@ -178,11 +178,18 @@ def test_lru_cache_evicts_the_least_recently_used_and_computes_once() -> None:
     assert calls.count("d") == 1
 
 
-def test_a_first_evaluation_runs_in_the_background_with_progress(service: ExplorerService) -> None:
+def test_a_first_evaluation_runs_in_the_background_with_progress(
+    service: ExplorerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
     import time
 
     from hartrace.explorer.jobs import Job, JobCancelled
+    from hartrace.runs import inference
+
+    workers: list[int] = []  # the explorer is a server: its evaluation starts no worker process (see evaluate)
+    loader = inference.DataLoader
+    monkeypatch.setattr(inference, "DataLoader", lambda *a, **k: (workers.append(k["num_workers"]), loader(*a, **k))[1])
 
     shutil.rmtree(service.runs_dir / "tiny" / "eval", ignore_errors=True)
     fresh = ExplorerService(service.runs_dir, cache_size=4)
@@ -210,4 +217,5 @@ def test_a_first_evaluation_runs_in_the_background_with_progress(service: Explor
     assert current is not None and current["state"] == "done" and current["fraction"] == 1.0
     assert all(share is None or 0 <= share <= 1 for share in seen)
     assert fresh.evaluation_job("tiny", "tab") is None  # on disk now: ready at once
+    assert workers and set(workers) == {0}
     assert 0 <= fresh.run_details("tiny")["evaluation"]["accuracy"] <= 1

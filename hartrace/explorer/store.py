@@ -157,7 +157,11 @@ class RunStore:
 
             with state.evaluation_lock:
                 if not path.is_file():
-                    evaluate(checkpoint=state.opened.checkpoint, progress=False if job is None else job.report)
+                    evaluate(  # decoded in this thread: no worker processes inside the explorer's server
+                        checkpoint=state.opened.checkpoint,
+                        progress=False if job is None else job.report,
+                        workers=0,
+                    )
         report: dict[str, Any] = json.loads(path.read_text())
         return report
 

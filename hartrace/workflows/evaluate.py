@@ -97,10 +97,14 @@ def evaluate(
     out: str | Path | None = None,
     batch_size: int = 64,
     progress: Progress = True,
+    workers: int | None = None,
 ) -> EvalResult:
     """Score a run (its best checkpoint on its saved split) or any checkpoint on ``data``.
 
     With a run, ``data`` is where the run's dataset is now (moved): its saved split is still the one scored.
+
+    ``workers``: processes decoding the inputs (default: up to 4; 0 decodes in this thread, as a long-running
+    server must: torch's worker processes report a failure by raising in the main thread, whatever it is doing).
 
     Writes ``eval.json``, ``predictions.csv``, ``per_class.csv``, ``confusion_matrix.{png,csv}``
     and ``misclassified.png`` to ``out`` (default ``<run>/eval/<split>/``).
@@ -108,7 +112,7 @@ def evaluate(
     opened = open_model(run, checkpoint, runs_dir)
     require_writable_folder(Path(out) if out else opened.checkpoint.parent / EVAL_DIR)  # before any scoring
     index = open_dataset(opened, data)
-    scored = score_run(opened, index, split, batch_size=batch_size, progress=progress)
+    scored = score_run(opened, index, split, batch_size=batch_size, progress=progress, workers=workers)
     out_dir = Path(out) if out else opened.checkpoint.parent / EVAL_DIR / scored.split
     samples, scores, labels, classes = scored.samples, scored.scores, scored.labels, scored.classes
     report = evaluation_report(labels, scores, classes)
@@ -151,7 +155,13 @@ def evaluate(
 
 
 def score_run(
-    opened: Opened, index: DatasetIndex, split: str = "val", *, batch_size: int = 64, progress: Progress = True
+    opened: Opened,
+    index: DatasetIndex,
+    split: str = "val",
+    *,
+    batch_size: int = 64,
+    progress: Progress = True,
+    workers: int | None = None,
 ) -> Scored:
     """What the run's objective scores: the labelled samples of ``split`` against every class (probabilities), or
     for a zero-shot run every video of its unseen classes against those classes (cosine to their names)."""
@@ -164,6 +174,7 @@ def score_run(
         softmax=objective.softmax,
         batch_size=batch_size,
         progress=progress,
+        workers=workers,
         desc=chosen.desc,
     )
     scores = objective.class_scores(outputs, chosen.classes)
