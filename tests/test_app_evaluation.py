@@ -31,7 +31,7 @@ def fake() -> FakeService:
 def real(tmp_path_factory: pytest.TempPathFactory) -> ExplorerService:
     from tests.conftest_app import make_runs
 
-    return ExplorerService(make_runs(tmp_path_factory.mktemp("evaluation")))
+    return ExplorerService(make_runs(tmp_path_factory.mktemp("evaluation"), per_class=3, image_size=32))
 
 
 def table_rows(children) -> dict[str, list[str]]:

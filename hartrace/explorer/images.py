@@ -54,10 +54,6 @@ class ClassGradients:
                 self._by_class[k] = self._source.gradients(torch.tensor([k]))
             return self._by_class[k]
 
-    @property
-    def classes_done(self) -> int:
-        return len(self._by_class)
-
 
 @dataclass
 class Analysis:
