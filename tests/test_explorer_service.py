@@ -219,3 +219,19 @@ def test_a_first_evaluation_runs_in_the_background_with_progress(
     assert fresh.evaluation_job("tiny", "tab") is None  # on disk now: ready at once
     assert workers and set(workers) == {0}
     assert 0 <= fresh.run_details("tiny")["evaluation"]["accuracy"] <= 1
+
+
+def test_the_occlusion_progress_total_is_the_passes_captum_makes() -> None:
+    from hartrace.attribution.explanation import explain
+    from hartrace.explorer.images import expected_passes
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5)
+    )
+    passes = []
+    handle = model.register_forward_pre_hook(lambda module, inputs: passes.append(1))
+    for side in (32, 64, 100, 224):  # 100: the last window position is a partial one
+        passes.clear()
+        explain(model, torch.rand(1, 3, side, side), None, "occlusion", torch.tensor([2]))
+        assert len(passes) == expected_passes("occlusion", side, 0), side
+    handle.remove()

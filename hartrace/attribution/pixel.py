@@ -88,6 +88,12 @@ def _smoothgrad(
     )
 
 
+def occlusion_window(image_side: int, window: int | None = None) -> tuple[int, int]:
+    """The occlusion patch's side and stride on an image ``image_side`` pixels wide (default: an eighth of it)."""
+    side = window or max(4, image_side // 8)
+    return side, max(1, side // 2)
+
+
 def _occlusion(
     model: nn.Module,
     images: torch.Tensor,
@@ -98,8 +104,7 @@ def _occlusion(
     **_: object,
 ) -> torch.Tensor:
     """A grey-out window slides over the image; on a clip (``[B, C, T, H, W]``) it also spans ``frames`` frames."""
-    side = window or max(4, images.shape[-1] // 8)
-    stride = max(1, side // 2)
+    side, stride = occlusion_window(images.shape[-1], window)
     shape, strides = (side, side), (stride, stride)
     if images.dim() == 5:
         length = frames or max(1, images.shape[2] // 4)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from hartrace.attribution.explanation import explain, maps_from_capture
+from hartrace.attribution.pixel import occlusion_window
 from hartrace.attribution.registry import METHODS, method_spec
 from hartrace.base.errors import UsageError
 from hartrace.explorer.cache import LRUCache
@@ -86,11 +87,10 @@ def single_class_capture(capture: Capture, layer: LayerCapture, gradients: dict[
 
 def expected_passes(method: str, image_side: int, channels: int) -> int | None:
     """How many model passes a slow method makes on one image (for its progress bar), where that is known."""
-    if method == "occlusion":  # captum's Occlusion: 16 window positions per pass, plus the unoccluded pass
-        side = max(4, image_side // 8)
-        stride = max(1, side // 2)
-        windows = ((image_side - side) // stride + 1) ** 2
-        return 1 + -(-windows // 16)
+    if method == "occlusion":  # explain()'s own pass, captum's unoccluded one, then 16 window positions per pass
+        side, stride = occlusion_window(image_side)
+        windows = (-(-(image_side - side) // stride) + 1) ** 2  # captum counts a last, partial position too
+        return 2 + -(-windows // 16)
     if method == "scorecam":  # one pass to capture, then the channel masks in batches of 64
         return 1 + -(-channels // 64)
     return None
