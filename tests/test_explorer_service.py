@@ -221,7 +221,7 @@ def test_a_first_evaluation_runs_in_the_background_with_progress(
     assert 0 <= fresh.run_details("tiny")["evaluation"]["accuracy"] <= 1
 
 
-def test_the_occlusion_progress_total_is_the_passes_captum_makes() -> None:
+def test_the_progress_totals_are_the_passes_the_slow_methods_make() -> None:
     from hartrace.attribution.explanation import explain
     from hartrace.explorer.images import expected_passes
 
@@ -235,3 +235,10 @@ def test_the_occlusion_progress_total_is_the_passes_captum_makes() -> None:
         explain(model, torch.rand(1, 3, side, side), None, "occlusion", torch.tensor([2]))
         assert len(passes) == expected_passes("occlusion", side, 0), side
     handle.remove()
+    for channels in (4, 100):  # Score-CAM: one capture pass, then the channel masks 64 at a time
+        layers = (torch.nn.Conv2d(3, channels, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(channels, 5)).eval()
+        passes.clear()
+        model.register_forward_pre_hook(lambda module, inputs: passes.append(1))
+        explain(model, torch.rand(1, 3, 32, 32), "1", "scorecam", torch.tensor([2]))
+        assert len(passes) == expected_passes("scorecam", 32, channels), channels
