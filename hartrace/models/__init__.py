@@ -1,4 +1,4 @@
-"""The model zoo: ``get_model(name, num_classes, weights=..., freeze=...)``.
+"""The model zoo: ``get_model(name, num_classes, weights=..., freeze=..., dropout=..., init=...)``.
 
 ``harnet`` (the default) is a ResNet-50 trunk with a conv head; the torchvision
 ImageNet classifiers and two small from-scratch nets are also here, and the video
@@ -14,6 +14,7 @@ from hartrace.models import harnet as _harnet  # noqa: F401  (registers models)
 from hartrace.models import scratch as _scratch  # noqa: F401
 from hartrace.models import torchvision_zoo as _torchvision_zoo  # noqa: F401
 from hartrace.models import video as _video  # noqa: F401
+from hartrace.models._build_options import INITS, dropout_layers, parse_dropout, parse_init
 from hartrace.models._factory import get_model
 from hartrace.models._freeze import FreezableMixin
 from hartrace.models._registry import ModelInfo, list_models, model_info, register_model
@@ -23,13 +24,17 @@ from hartrace.models._weights import published_weights_file as _published_weight
 
 __all__ = [
     "DEFAULT_MODEL",
+    "INITS",
     "FreezableMixin",
     "LoadReport",
     "ModelInfo",
+    "dropout_layers",
     "get_model",
     "imagenet_weights_file",
     "list_models",
     "model_info",
+    "parse_dropout",
+    "parse_init",
     "published_weights_file",
     "register_model",
 ]

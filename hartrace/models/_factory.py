@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from hartrace.base.errors import UsageError
+from hartrace.models._build_options import dropout_layers, initialise, parse_dropout, parse_init, set_dropout
 from hartrace.models._freeze import FreezableMixin, parse_freeze
 from hartrace.models._registry import get_builder, model_info
 from hartrace.models._weights import (
@@ -28,6 +29,8 @@ def get_model(
     *,
     weights: str | Path | None = "none",
     freeze: str | int | None = None,
+    dropout: float | None = None,
+    init: str = "default",
 ) -> nn.Module:
     """Build a registered model with an N-way classifier.
 
@@ -36,6 +39,10 @@ def get_model(
     or ``"kinetics"`` (those published weights by name: a model without them is refused)
     or a path to a state dict or hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``,
     N (train the last N trunk stages and the head) or None for the model's default.
+    ``dropout``: the drop probability of every dropout layer (None: the model's own; a model
+    without one refuses any other value). ``init``: ``"default"`` (the model's own),
+    ``"xavier"`` or ``"kaiming"`` for the conv and linear layers that start from random
+    weights: all of them with ``weights="none"``, only the new head when weights are loaded.
 
     Every argument is checked, and any weights file read, before the (possibly
     slow) build, so mistakes fail fast with a :class:`~hartrace.base.errors.UsageError`.
@@ -46,6 +53,9 @@ def get_model(
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise UsageError(f"num_classes must be a positive integer, not {num_classes!r}")
     setting = parse_freeze(freeze, info)
+    init = parse_init(init)
+    if dropout is not None:
+        dropout = parse_dropout(dropout, info)
 
     keyword = weights.strip().lower() if isinstance(weights, str) else None
     published = keyword in WEIGHTS_KEYWORDS and keyword != "none"
@@ -67,7 +77,13 @@ def get_model(
     if not isinstance(model, FreezableMixin):
         raise TypeError(f"the builder of {name} must return a FreezableMixin, got {type(model).__name__}")
     model._setup_freezable(info)
+    if dropout is not None:
+        if not dropout_layers(model):
+            raise RuntimeError(f"{name}: its ModelInfo says it has dropout, but it has no dropout layer")
+        set_dropout(model, dropout)
+    loaded: list[str] = []
     if state is not None:
-        apply_state_dict(model, state, info, source, expect_new_head=published, meta=meta)
+        loaded = apply_state_dict(model, state, info, source, expect_new_head=published, meta=meta).loaded
+    initialise(model, init, loaded=set(loaded))
     model.set_freeze(setting)
     return model

@@ -50,6 +50,9 @@ class ModelInfo:
     # The module the published weights load into ("" = the whole model), for a model that
     # wraps a published net (cnn_lstm_resnet18's per-frame ResNet-18 is "backbone").
     weights_under: str = ""
+    # The drop probability of its dropout layers as built; None: it has none, and ``get_model(dropout=...)``
+    # refuses it before building anything.
+    dropout: float | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -62,6 +65,8 @@ class ModelInfo:
             raise ValueError(f"{self.name}: default_freeze must be one of {FREEZE_MODES}")
         if not self.stages or not self.head:
             raise ValueError(f"{self.name}: a model needs at least one trunk stage and a head")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{self.name}: dropout must be in [0, 1), not {self.dropout}")
 
     @classmethod
     def staged(
@@ -75,6 +80,7 @@ class ModelInfo:
         mean: tuple[float, float, float],
         std: tuple[float, float, float],
         imagenet_weights: str | None,
+        dropout: float | None = None,
     ) -> ModelInfo:
         """An image classifier whose trunk stages are its display groups, in order, plus the head."""
         return cls(
@@ -89,6 +95,7 @@ class ModelInfo:
             head=head,
             imagenet_weights=imagenet_weights,
             default_freeze="none",
+            dropout=dropout,
         )
 
     @classmethod
@@ -106,6 +113,7 @@ class ModelInfo:
         kinetics_weights: str | None = None,
         imagenet_weights: str | None = None,
         weights_under: str = "",
+        dropout: float | None = None,
     ) -> ModelInfo:
         """A clip classifier (input ``[B, C, T, H, W]``), staged like :meth:`staged`."""
         staged = cls.staged(
@@ -117,6 +125,7 @@ class ModelInfo:
             mean=mean,
             std=std,
             imagenet_weights=imagenet_weights,
+            dropout=dropout,
         )
         return dataclasses.replace(
             staged,
@@ -152,9 +161,13 @@ def register_model(info: ModelInfo) -> Callable[[Builder], Builder]:
     return wrapper
 
 
-def list_models(task: str | None = None) -> list[str]:
-    """Names of the registered models (sorted), optionally only those of one task."""
-    return sorted(n for n, (_, info) in _MODELS.items() if task is None or info.task == task)
+def list_models(task: str | None = None, *, with_dropout: bool = False) -> list[str]:
+    """Names of the registered models (sorted), optionally only those of one task, or only those with dropout."""
+    return sorted(
+        n
+        for n, (_, info) in _MODELS.items()
+        if (task is None or info.task == task) and (info.dropout is not None or not with_dropout)
+    )
 
 
 def _lookup(name: str) -> tuple[Builder, ModelInfo]:

@@ -138,9 +138,19 @@ class ResNetSmall(FreezableMixin, nn.Module):
         return self.fc(self.dropout(features))
 
 
-def _info(name: str, cam_layer: str, groups: dict[str, tuple[str, ...]], head: tuple[str, ...]) -> ModelInfo:
+def _info(
+    name: str, cam_layer: str, groups: dict[str, tuple[str, ...]], head: tuple[str, ...], dropout: float
+) -> ModelInfo:
     return ModelInfo.staged(
-        name, cam_layer=cam_layer, groups=groups, head=head, input_size=128, mean=_MEAN, std=_STD, imagenet_weights=None
+        name,
+        cam_layer=cam_layer,
+        groups=groups,
+        head=head,
+        input_size=128,
+        mean=_MEAN,
+        std=_STD,
+        imagenet_weights=None,
+        dropout=dropout,
     )
 
 
@@ -150,6 +160,7 @@ def _info(name: str, cam_layer: str, groups: dict[str, tuple[str, ...]], head: t
         "features.block4.relu2",
         {f"block{i}": (f"features.block{i}",) for i in range(1, 5)},
         ("classifier",),
+        dropout=0.5,
     )
 )
 def vgg_bn_small(num_classes: int) -> VGGBNSmall:
@@ -163,6 +174,7 @@ def vgg_bn_small(num_classes: int) -> VGGBNSmall:
         "layer4",
         {"stem": ("conv1", "bn1"), **{f"layer{i}": (f"layer{i}",) for i in range(1, 5)}},
         ("dropout", "fc"),
+        dropout=0.3,
     )
 )
 def resnet_small(num_classes: int) -> ResNetSmall:

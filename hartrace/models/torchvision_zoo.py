@@ -79,8 +79,12 @@ def _info(
     cam_layer: str,
     groups: dict[str, tuple[str, ...]],
     head: tuple[str, ...],
+    dropout: float | None = None,
 ) -> ModelInfo:
-    """ModelInfo whose stages are the groups, in order; normalisation from the weights."""
+    """ModelInfo whose stages are the groups, in order; normalisation from the weights.
+
+    ``dropout``: the p of torchvision's dropout layers (None: the model has none).
+    """
     size, mean, std = imagenet_preset(weights)
     return ModelInfo.staged(
         name,
@@ -91,6 +95,7 @@ def _info(
         mean=mean,
         std=std,
         imagenet_weights=weights,
+        dropout=dropout,
     )
 
 
@@ -172,7 +177,7 @@ for _name, _cfg, _bn, _wname in [
 ]:
     _groups, _cam = _vgg_groups(_VGG_CFGS[_cfg], _bn)
     _register(
-        _info(_name, _wname, _cam, _groups, ("classifier.6",)),
+        _info(_name, _wname, _cam, _groups, ("classifier.6",), dropout=0.5),
         _vgg_builder(_name, _cam),
         FreezableVGG,
     )
@@ -191,6 +196,7 @@ _register(
         "features.18",
         _MOBILENET_GROUPS,
         ("classifier",),
+        dropout=0.2,
     ),
     tvm.mobilenet_v2,
     FreezableMobileNetV2,

@@ -150,6 +150,7 @@ _CNN_LSTM_HEAD = ("lstm", "dropout", "fc")
         input_size=_SIZE,
         mean=_MEAN,
         std=_STD,
+        dropout=0.3,
     )
 )
 def cnn_lstm(num_classes: int) -> CNNLSTM:
@@ -175,6 +176,7 @@ _R18_MEAN, _R18_STD = imagenet_preset(_RESNET18_WEIGHTS)[1:]
         std=_R18_STD,
         imagenet_weights=_RESNET18_WEIGHTS,
         weights_under="backbone",
+        dropout=0.3,
     )
 )
 def cnn_lstm_resnet18(num_classes: int) -> CNNLSTM:
@@ -249,6 +251,7 @@ class C3DSmall(FreezableMixin, nn.Module):
         input_size=_SIZE,
         mean=_MEAN,
         std=_STD,
+        dropout=0.5,
     )
 )
 def c3d_small(num_classes: int) -> C3DSmall:

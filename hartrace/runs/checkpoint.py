@@ -84,22 +84,21 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
     path = Path(path)
     payload = read_checkpoint(path)
-    meta = payload.get("meta")
-    if not isinstance(meta, dict):
-        raise UsageError(f"checkpoint {path} has no metadata ('meta'), so it does not say which model it holds: {_FIX}")
-    name, outputs, freeze = _architecture(path, meta, payload.get("hartrace_version"))
+    name, outputs, options = model_arguments(path, payload)
+    meta = payload["meta"]
     state = payload.get("state_dict")
     if not isinstance(state, Mapping):
         raise UsageError(f"checkpoint {path} holds no weights (no 'state_dict'): {_FIX}")
-    try:
-        model = get_model(name, outputs, weights="none", freeze=freeze)
+    try:  # no init: the saved weights replace whatever it would draw
+        model = get_model(name, outputs, weights="none", **options)
     except UsageError as exc:  # e.g. a freeze setting this hartrace does not take
         raise UsageError(f"checkpoint {path}: {exc}") from None
     misfit = _misfit(model.state_dict(), state)
     if misfit:
         raise UsageError(
             f"checkpoint {path}: its weights do not fit the {name} with {outputs} outputs its metadata names "
-            f"({misfit}): {_FIX}"
+            f"({misfit}): {_FIX} (a model saved from your own code must be one hartrace.models.get_model builds "
+            "from the metadata's model name, num_classes, freeze and dropout)"
         )
     model.load_state_dict(state)
     _check_classes(path, meta, outputs)
@@ -157,10 +156,20 @@ def _not_hartrace(path: Path, payload: Any) -> str:
     return f"{path} is not a hartrace checkpoint (it holds a {kind}): pass a .pt file from `hartrace train`"
 
 
-def _architecture(path: Path, meta: Mapping[str, Any], saved_by: Any) -> tuple[str, int, Any]:
-    """``(name, outputs, freeze)`` of the model ``meta`` names, checked against the zoo before anything is built."""
+def model_arguments(path: str | Path, payload: Mapping[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    """What ``get_model`` rebuilds a checkpoint's model from: ``(name, outputs, {freeze, dropout})``.
+
+    Checked against the zoo before anything is built, so a checkpoint of a model this hartrace cannot
+    build (another version's, or one registered by the user's own code) is one line saying what to do.
+    A checkpoint saved before dropout was recorded rebuilds with the model's own.
+    """
     from hartrace.models import list_models
 
+    path = Path(path)
+    meta = payload.get("meta")
+    if not isinstance(meta, Mapping):
+        raise UsageError(f"checkpoint {path} has no metadata ('meta'), so it does not say which model it holds: {_FIX}")
+    saved_by = payload.get("hartrace_version")
     spec = meta.get("model")
     if not isinstance(spec, Mapping):
         raise UsageError(f"checkpoint {path} does not say which model it holds: its metadata has no 'model'; {_FIX}")
@@ -171,11 +180,19 @@ def _architecture(path: Path, meta: Mapping[str, Any], saved_by: Any) -> tuple[s
             f"and num_classes={outputs!r} (a model name and a positive count are needed); {_FIX}"
         )
     if name not in list_models():
+        own_code = "a model registered by your own code reopens only in Python, once that code has registered it"
+        if saved_by == __version__:
+            raise UsageError(
+                f"checkpoint {path} is for model {name!r}, which is not in this hartrace's zoo although this version "
+                f"saved it (`hartrace models` lists the models there are): {own_code}; for a zoo model with another "
+                "dropout or initialisation, train it with --dropout and --init instead"
+            )
         raise UsageError(
             f"checkpoint {path} is for model {name!r}, which this hartrace ({__version__}) does not have (it was "
-            f"saved by hartrace {saved_by or '?'}; `hartrace models` lists the models there are): {_FIX}"
+            f"saved by hartrace {saved_by or '?'}; `hartrace models` lists the models there are): use that version; "
+            f"{own_code}"
         )
-    return name, outputs, spec.get("freeze")
+    return name, outputs, {"freeze": spec.get("freeze"), "dropout": spec.get("dropout")}
 
 
 def _misfit(own: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> str | None:
