@@ -18,9 +18,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from hartrace.base.errors import DataError, UsageError
+from hartrace.data.augment import AugmentConfig
 from hartrace.data.dataset import UNLABELLED
 from hartrace.data.samples import Sample
-from hartrace.data.transforms import EVAL_CROP_RATIO, AugmentConfig
+from hartrace.data.transforms import EVAL_CROP_RATIO, random_steps
 from hartrace.data.video import VideoDecodeError, clip_indices, decode_frames, frame_count, load_video_mask
 
 
@@ -71,24 +72,22 @@ def video_eval_transform(size: int, mean: Sequence[float], std: Sequence[float])
 def video_train_transform(
     size: int, mean: Sequence[float], std: Sequence[float], augment: AugmentConfig | None = None
 ) -> VideoTransform:
-    """Short-side resize, random crop (``min_crop_scale``), flip and colour jitter, the same for every frame.
+    """Short-side resize, then the parts of ``augment`` that apply to clips: random crop (``min_crop_scale``;
+    else a centre crop), flip and colour jitter, drawn once for every frame.
 
     Rotation is left out: video recipes (C3D, R(2+1)D) train with crops and flips,
-    and a rotated frame's black corners would be the same in every frame of a clip.
+    and a rotated frame's black corners would be the same in every frame of a clip. ``on`` means
+    crop, flip and jitter here; naming ``rotate`` for clips is refused.
     """
     augment = augment or AugmentConfig()
-    if not augment.enabled or augment.strength == 0:
+    if not augment.active:
         return video_eval_transform(size, mean, std)
-    s = augment.strength
-    steps: list[v2.Transform] = [
-        v2.Resize(round(size / EVAL_CROP_RATIO), antialias=True),
-        v2.RandomResizedCrop(size, scale=(max(0.08, 1.0 - (1.0 - augment.min_crop_scale) * s), 1.0), antialias=True),
-    ]
-    if augment.hflip:
-        steps.append(v2.RandomHorizontalFlip())
-    if augment.color_jitter > 0:
-        j = augment.color_jitter * s
-        steps.append(v2.ColorJitter(brightness=j, contrast=j, saturation=j, hue=min(0.5, j / 4)))
+    if augment.named and augment.rotation_degrees > 0:
+        raise UsageError(
+            f"--augment {augment.text}: rotate does not apply to video clips; video training takes crop, flip, jitter"
+        )
+    crop = v2.RandomResizedCrop(size, scale=augment.crop_scale, antialias=True) if augment.crop else v2.CenterCrop(size)
+    steps = [v2.Resize(round(size / EVAL_CROP_RATIO), antialias=True), crop, *random_steps(augment, rotate=False)]
     return VideoTransform(steps + _normalise(mean, std))
 
 

@@ -15,8 +15,15 @@ from hartrace.data.decode import ImageDecodeError, probe
 from hartrace.data.formats import FOLD_FORMATS, FORMATS, VIDEO_FORMATS
 from hartrace.data.layouts import ClassList, Listing, read_class_file, unique_names
 from hartrace.data.readers import READERS, detect_format
-from hartrace.data.samples import DatasetIndex, Sample, SkippedFile
-from hartrace.data.splits import default_split_path, group_of, resolve_split
+from hartrace.data.samples import SPLIT_NAMES, DatasetIndex, Sample, SkippedFile
+from hartrace.data.splits import (
+    default_split_path,
+    group_of,
+    load_split,
+    resolve_splits,
+    save_split,
+    saved_test_fraction,
+)
 
 
 def _probe_one(path: Path) -> tuple[int, int] | str:
@@ -91,20 +98,51 @@ def scan_videos(
     return sizes, {path: info.frames for path, info in infos.items()}, skipped
 
 
+def _test_fraction(listing: Listing, root: Path, test_fraction: float, split_file: Path | None) -> float:
+    """The test split to carve: a saved split's own, else ``test_fraction``; refused where the layout labels its own
+    test split, or where it disagrees with the saved split."""
+    if not 0.0 <= test_fraction < 1.0:
+        raise UsageError(f"--test-fraction must be at least 0 and below 1, got {test_fraction}")
+    if split_file is not None:
+        saved = saved_test_fraction(load_split(split_file))
+        if test_fraction and saved != test_fraction:
+            raise UsageError(
+                f"the split file {split_file} holds a test fraction of {saved:g}, not {test_fraction:g}: "
+                "leave out --test-fraction to use it"
+            )
+        test_fraction = saved
+    if test_fraction and any(s.label is not None for s in listing.pools.get("test", [])):
+        raise UsageError(
+            f"{root} ({listing.layout} layout) has its own labelled test split: --test-fraction is for layouts "
+            "without one (Kaggle, an ImageFolder without a labelled test/)"
+        )
+    return test_fraction
+
+
 def _with_validation(
-    listing: Listing, root: Path, val_fraction: float, seed: int, split_file: Path | None, fold: int | None = None
+    listing: Listing,
+    root: Path,
+    val_fraction: float,
+    seed: int,
+    split_file: Path | None,
+    fold: int | None = None,
+    test_fraction: float = 0.0,
 ) -> tuple[dict[str, list[Sample]], Path | None]:
-    """The layout's own splits, plus a saved stratified validation split carved from train if it has none.
+    """The layout's own splits, plus a saved stratified validation split carved from train if it has none,
+    and a saved stratified test split carved before it where ``test_fraction`` asks (it replaces an unlabelled
+    ``test`` pool, the Kaggle layout's).
 
     Each official fold (UCF101/HMDB51) trains on different videos, so each gets its own saved split;
     clips of one recording (UCF101, HMDB51) stay on one side.
     """
     pools = dict(listing.pools)
-    if "val" in pools and split_file is None:
+    own_val = "val" in pools
+    if own_val and split_file is None and not test_fraction:
         return pools, None
     train = pools.get("train", []) + (pools.pop("val", []) if split_file is not None else [])
+    carve_val = 0.0 if own_val and split_file is None else val_fraction  # a layout's own val/ is never re-split
     if split_file is None:
-        split_file = default_split_path(root, val_fraction, seed)
+        split_file = default_split_path(root, carve_val, seed, test_fraction)
         if fold is not None:
             split_file = split_file.with_name(f"{split_file.stem}-fold{fold}{split_file.suffix}")
 
@@ -116,10 +154,29 @@ def _with_validation(
 
     keys = [key(s) for s in train]
     group = partial(group_of, listing.layout)
-    _, val_keys = resolve_split(keys, [s.label for s in train], val_fraction, seed, split_file, group)
-    pools["train"] = [s for s, k in zip(train, keys, strict=True) if k not in val_keys]
-    pools["val"] = [s for s, k in zip(train, keys, strict=True) if k in val_keys]
+    sides = resolve_splits(keys, [s.label for s in train], carve_val, seed, split_file, group, test_fraction)
+    pools["train"] = [s for s, k in zip(train, keys, strict=True) if k in sides["train"]]
+    if "val" not in pools:  # the layout's own val/ stays as it is
+        pools["val"] = [s for s, k in zip(train, keys, strict=True) if k in sides["val"]]
+    if test_fraction:
+        pools["test"] = [s for s, k in zip(train, keys, strict=True) if k in sides["test"]]
+        pools = {name: pools[name] for name in SPLIT_NAMES}
     return pools, split_file
+
+
+def save_index_split(path: Path, index: DatasetIndex, val_fraction: float, seed: int) -> Path:
+    """Write ``index``'s split as a run keeps it (``split.json``): train and val, and the test split where
+    one was carved, so every later command reads exactly these images on each side."""
+    carved = index.test_fraction > 0
+    return save_split(
+        path,
+        [index.relative(s.path) for s in index.splits["train"]],
+        [index.relative(s.path) for s in index.splits["val"]],
+        val_fraction,
+        seed,
+        [index.relative(s.path) for s in index.splits["test"]] if carved else None,
+        index.test_fraction,
+    )
 
 
 def class_list(root: Path, classes: list[str] | str | Path | None) -> ClassList | None:
@@ -143,6 +200,7 @@ def load_dataset(
     val_fraction: float = 0.2,
     seed: int = 0,
     split_file: str | Path | None = None,
+    test_fraction: float = 0.0,
     classes: list[str] | str | Path | None = None,
     check_images: bool = True,
     workers: int | None = None,
@@ -158,6 +216,9 @@ def load_dataset(
             ``stanford40``, ``imagefolder`` (images), ``ucf101``, ``hmdb51``, ``videofolder`` (videos).
         val_fraction, seed: the stratified validation split made where the layout has none.
         split_file: a saved split to reuse (a run's); by default the dataset's own, made on first use.
+        test_fraction: where the layout has no labelled test split (Kaggle, an ImageFolder without a labelled
+            test/), hold out this share of each class as a labelled test split, before the validation split
+            (then ``val_fraction`` is a share of what is left); a saved split brings its own.
         classes: a class list (or a file with one name per line) that every label must belong to, in class
             order; by default ``root/classes.txt`` if there is one, else the layout's own.
         check_images: decode every image (probe every video) once, skipping and listing the unusable ones.
@@ -183,14 +244,16 @@ def load_dataset(
             f"{root} has {len(listing.classes)} class ({', '.join(listing.classes) or 'none'}): "
             f"this needs at least {min_classes} (one folder of images per class)"
         )
+    given_split = Path(split_file) if split_file is not None else None
+    test_fraction = _test_fraction(listing, root, test_fraction, given_split)
     pools, used_split = _with_validation(
-        listing,
-        root,
-        val_fraction,
-        seed,
-        Path(split_file) if split_file is not None else None,
-        fold if format in FOLD_FORMATS else None,
+        listing, root, val_fraction, seed, given_split, fold if format in FOLD_FORMATS else None, test_fraction
     )
+    if test_fraction:
+        listing.notes.append(
+            f"test split: {test_fraction:.0%} of each class's labelled training {'videos' if video else 'images'}, "
+            "held out before the validation split"
+        )
     index = DatasetIndex(
         root,
         listing.layout,
@@ -199,6 +262,7 @@ def load_dataset(
         split_file=used_split,
         notes=listing.notes,
         task="video" if video else "image",
+        test_fraction=test_fraction,
     )
     if check_images:
         everything = [(split, s) for split, samples in pools.items() for s in samples]

@@ -45,7 +45,8 @@ class DatasetIndex:
 
     ``task`` says whether samples are images or videos. ``image_sizes`` holds each
     usable file's ``(width, height)`` (a video's frame size); ``frame_counts`` each
-    usable video's decodable frames.
+    usable video's decodable frames. ``test_fraction`` is the share of the labelled training
+    pool held out as the ``test`` split (0: none was; a ``test`` split is the layout's own).
     """
 
     root: Path
@@ -58,6 +59,7 @@ class DatasetIndex:
     notes: list[str] = field(default_factory=list)
     task: str = "image"
     frame_counts: dict[Path, int] = field(default_factory=dict)
+    test_fraction: float = 0.0
 
     def class_counts(self, split: str) -> dict[str, int]:
         """Images per class in ``split`` (unlabelled images are counted under ``"?"``)."""
@@ -73,3 +75,25 @@ class DatasetIndex:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return path.as_posix()
+
+    def labels(self) -> dict[str, str]:
+        """Each labelled item's class by its id (:meth:`relative`), the truth the explorer and `visualize` show."""
+        return {
+            self.relative(s.path): self.classes[s.label]
+            for samples in self.splits.values()
+            for s in samples
+            if s.label is not None
+        }
+
+    def find(self, path: str | Path) -> tuple[str, Sample] | None:
+        """The split and sample of a file given by any path to it; None for a file the index does not hold,
+        so a picture of an image from elsewhere never claims a true class."""
+        try:
+            item = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+        for split, samples in self.splits.items():
+            for sample in samples:
+                if self.relative(sample.path) == item:
+                    return split, sample
+        return None

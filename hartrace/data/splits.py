@@ -1,4 +1,5 @@
-"""Seeded, stratified train/validation splits that are saved and then reused.
+"""Seeded, stratified train/validation (and, where a layout has no labelled test split, test) splits
+that are saved and then reused.
 
 A held-out split is only honest if it never moves: once made, it is written to
 a JSON file and read back on every later run, so adding or fixing images never
@@ -9,6 +10,10 @@ Clips cut from one recording look alike, so a split that put some in training an
 others in validation would measure memory, not recognition. Where a layout names
 such groups (UCF101's ``_gNN_``, HMDB51's clips ``_0``, ``_1``... of one video),
 whole groups go to one side, and a later clip follows its group.
+
+A test split carved here (``test_fraction``: the Kaggle layout's own test images are
+unlabelled) is taken from the labelled pool first, the validation split from what is left,
+and both are saved in the same file.
 """
 
 from __future__ import annotations
@@ -91,17 +96,55 @@ def _groups_to_hold_out(sizes: Sequence[int], val_fraction: float) -> int:
     return taken
 
 
-def hash_assign(key: str, val_fraction: float, seed: int) -> str:
-    """A stable split for a file (or a group of files) the saved split has never seen."""
+def hash_assign(key: str, val_fraction: float, seed: int, test_fraction: float = 0.0) -> str:
+    """A stable split for a file (or a group of files) the saved split has never seen.
+
+    One hash in [0, 1) picks test below ``test_fraction``, then validation for ``val_fraction`` of the rest,
+    so without a test split a file lands where it always did.
+    """
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return "val" if int.from_bytes(digest[:8], "big") / 2**64 < val_fraction else "train"
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < test_fraction:
+        return "test"
+    return "val" if (u - test_fraction) / (1.0 - test_fraction) < val_fraction else "train"
 
 
-def save_split(path: Path, train: Sequence[str], val: Sequence[str], val_fraction: float, seed: int) -> Path:
-    return write_json(
-        path,
-        {"format": SPLIT_FORMAT, "val_fraction": val_fraction, "seed": seed, "train": list(train), "val": list(val)},
-    )
+def carve_splits(
+    keys: Sequence[str],
+    labels: Sequence[int],
+    val_fraction: float,
+    seed: int,
+    group: GroupOf = _own_group,
+    test_fraction: float = 0.0,
+) -> dict[str, list[str]]:
+    """Stratified ``train``/``val``/``test`` key lists: ``test_fraction`` of each class first (none when 0),
+    then ``val_fraction`` of what is left (none when 0, where the layout brings its own validation split)."""
+    rest, test = stratified_split(keys, labels, test_fraction, seed, group) if test_fraction else (list(keys), [])
+    label_of = dict(zip(keys, labels, strict=True))
+    if val_fraction:
+        train, val = stratified_split(rest, [label_of[key] for key in rest], val_fraction, seed, group)
+    else:
+        train, val = sorted(rest), []
+    return {"train": train, "val": val, "test": test}
+
+
+def save_split(
+    path: Path,
+    train: Sequence[str],
+    val: Sequence[str],
+    val_fraction: float,
+    seed: int,
+    test: Sequence[str] | None = None,
+    test_fraction: float = 0.0,
+) -> Path:
+    """Write a split file; ``test`` and ``test_fraction`` only where a test split was carved."""
+    data: dict[str, object] = {"format": SPLIT_FORMAT, "val_fraction": val_fraction, "seed": seed}
+    if test is not None:
+        data["test_fraction"] = test_fraction
+    data |= {"train": list(train), "val": list(val)}
+    if test is not None:
+        data["test"] = list(test)
+    return write_json(path, data)
 
 
 def load_split(path: Path) -> dict:
@@ -116,9 +159,20 @@ def load_split(path: Path) -> dict:
     return data
 
 
-def default_split_path(root: Path, val_fraction: float, seed: int) -> Path:
-    """Where a dataset's split lives: beside the data if writable, else in the user cache."""
-    name = f"split-val{round(val_fraction * 100)}-seed{seed}.json"
+def saved_test_fraction(saved: dict) -> float:
+    """The share of the labelled pool a saved split holds out as its test split (0: it carved none)."""
+    return float(saved.get("test_fraction", 0.0)) if "test" in saved else 0.0
+
+
+def default_split_path(root: Path, val_fraction: float, seed: int, test_fraction: float = 0.0) -> Path:
+    """Where a dataset's split lives: beside the data if writable, else in the user cache.
+
+    A split with a test split carved, or without a validation split carved (the layout has its own),
+    is a different file from the plain one, so each stays as it was made.
+    """
+    test = f"test{round(test_fraction * 100)}-" if test_fraction else ""
+    val = f"val{round(val_fraction * 100)}-" if val_fraction else ""
+    name = f"split-{test}{val}seed{seed}.json"
     local = root / ".hartrace" / name
     if local.exists() or os.access(root, os.W_OK):
         return local
@@ -135,7 +189,22 @@ def resolve_split(
     split_file: Path,
     group: GroupOf = _own_group,
 ) -> tuple[set[str], set[str]]:
-    """Read the split from ``split_file``, or make it and save it there.
+    """The train and validation keys of :func:`resolve_splits` without a test split."""
+    sides = resolve_splits(keys, labels, val_fraction, seed, split_file, group)
+    return sides["train"], sides["val"]
+
+
+def resolve_splits(
+    keys: Sequence[str],
+    labels: Sequence[int],
+    val_fraction: float,
+    seed: int,
+    split_file: Path,
+    group: GroupOf = _own_group,
+    test_fraction: float = 0.0,
+) -> dict[str, set[str]]:
+    """Each key's side (``train``, ``val``, ``test``) as ``split_file`` saved it, or made (:func:`carve_splits`)
+    and saved there.
 
     Where it cannot be saved (a read-only dataset beside a read-only cache), it is used unsaved:
     it depends only on the files, their labels and the seed, so it is made the same way next time,
@@ -143,24 +212,26 @@ def resolve_split(
     """
     if split_file.exists():
         return _assign(keys, load_split(split_file), group)
-    train_list, val_list = stratified_split(keys, labels, val_fraction, seed, group)
+    carved = carve_splits(keys, labels, val_fraction, seed, group, test_fraction)
     with contextlib.suppress(OSError):
-        save_split(split_file, train_list, val_list, val_fraction, seed)
-    return set(train_list), set(val_list)
+        test = carved["test"] if test_fraction else None
+        save_split(split_file, carved["train"], carved["val"], val_fraction, seed, test, test_fraction)
+    return {side: set(side_keys) for side, side_keys in carved.items()}
 
 
-def _assign(keys: Sequence[str], saved: dict, group: GroupOf) -> tuple[set[str], set[str]]:
+def _assign(keys: Sequence[str], saved: dict, group: GroupOf) -> dict[str, set[str]]:
     """Each key's side in a saved split: its own if saved, else its group's, else a hash of its group.
 
-    A group the split already holds on both sides (one saved before splits kept groups
+    A group the split already holds on two sides (one saved before splits kept groups
     whole) sends its new files to training.
     """
-    side = {key: "train" for key in saved["train"]} | {key: "val" for key in saved["val"]}
-    group_side = {group(key): "val" for key in saved["val"]} | {group(key): "train" for key in saved["train"]}
-    fraction, seed = float(saved["val_fraction"]), int(saved["seed"])
-    train, val = set(), set()
+    sides = ("val", "test", "train")  # later wins for a group on two sides
+    side = {key: name for name in sides for key in saved.get(name, [])}
+    group_side = {group(key): name for name in sides for key in saved.get(name, [])}
+    fraction, seed, test_fraction = float(saved["val_fraction"]), int(saved["seed"]), saved_test_fraction(saved)
+    assigned: dict[str, set[str]] = {"train": set(), "val": set(), "test": set()}
     for key in keys:
         name = group(key)
-        where = side.get(key) or group_side.get(name) or hash_assign(name, fraction, seed)
-        (val if where == "val" else train).add(key)
-    return train, val
+        where = side.get(key) or group_side.get(name) or hash_assign(name, fraction, seed, test_fraction)
+        assigned[where].add(key)
+    return assigned

@@ -1,39 +1,23 @@
 """Training augmentation and evaluation preprocessing (torchvision ``transforms.v2``).
 
 Geometric transforms move an evidence mask together with its image (``tv_tensors.Mask``),
-so explanations can later be scored against the right pixels.
+so explanations can later be scored against the right pixels. Which parts a run uses is an
+:class:`~hartrace.data.augment.AugmentConfig` (``--augment crop,flip,rotate=15``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from hartrace.base.errors import UsageError
+from hartrace.data.augment import AugmentConfig
 
 #: Eval resizes the short side to ``size / EVAL_CROP_RATIO`` then centre-crops, as torchvision's references do.
 EVAL_CROP_RATIO = 0.875
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """How hard to augment; ``strength`` scales every knob at once (0 = none, 1 = the defaults)."""
-
-    enabled: bool = True
-    strength: float = 1.0
-    hflip: bool = True
-    rotation_degrees: float = 10.0
-    color_jitter: float = 0.2
-    min_crop_scale: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.strength < 0:
-            raise UsageError(f"augmentation strength must be >= 0, got {self.strength}")
 
 
 def _to_normalised_tensor(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
@@ -58,22 +42,31 @@ def eval_transform(size: int, mean: Sequence[float], std: Sequence[float]) -> v2
 def train_transform(
     size: int, mean: Sequence[float], std: Sequence[float], augment: AugmentConfig | None = None
 ) -> v2.Compose:
-    """RandomResizedCrop, horizontal flip, small rotation and colour jitter, then normalise."""
+    """The parts of ``augment`` (default ``on``): random resized crop (else eval's resize and centre crop),
+    horizontal flip, rotation, colour jitter; then normalise. Augmentation off is the eval transform."""
     augment = augment or AugmentConfig()
-    if not augment.enabled or augment.strength == 0:
+    if not augment.active:
         return eval_transform(size, mean, std)
+    if augment.crop:
+        crop: list[v2.Transform] = [v2.RandomResizedCrop(size, scale=augment.crop_scale, antialias=True)]
+    else:
+        crop = [v2.Resize(round(size / EVAL_CROP_RATIO), antialias=True), v2.CenterCrop(size)]
+    return v2.Compose(crop + random_steps(augment) + _to_normalised_tensor(mean, std))
+
+
+def random_steps(augment: AugmentConfig, *, rotate: bool = True) -> list[v2.Transform]:
+    """The parts of ``augment`` after the crop (flip, rotation unless ``rotate`` is False, colour jitter),
+    scaled by its strength: shared by image and clip training."""
     s = augment.strength
-    steps: list[v2.Transform] = [
-        v2.RandomResizedCrop(size, scale=(max(0.08, 1.0 - (1.0 - augment.min_crop_scale) * s), 1.0), antialias=True)
-    ]
+    steps: list[v2.Transform] = []
     if augment.hflip:
         steps.append(v2.RandomHorizontalFlip())
-    if augment.rotation_degrees > 0:
+    if rotate and augment.rotation_degrees > 0:
         steps.append(v2.RandomRotation(augment.rotation_degrees * s))
     if augment.color_jitter > 0:
         j = augment.color_jitter * s
         steps.append(v2.ColorJitter(brightness=j, contrast=j, saturation=j, hue=min(0.5, j / 4)))
-    return v2.Compose(steps + _to_normalised_tensor(mean, std))
+    return steps
 
 
 def denormalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
