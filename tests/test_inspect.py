@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hartrace.cli import main
+from hartrace.runs.loading import open_dataset, open_model
 from hartrace.synth import generate
 from hartrace.workflows.explain import explain_split
 from hartrace.workflows.train import train
+from hartrace.workflows.visualize.truth import pick_validation
 from tests.conftest import ROOT, colour_folder, quick_config, run_cli
 
 
@@ -48,6 +51,7 @@ def test_the_design_card_command_works_verbatim(workspace: Path) -> None:
     ):
         assert (out / name).is_file(), name
     captures = json.loads((out / "captures.json").read_text())
+    assert captures["true_class"] is None and captures["correct"] is None  # img.jpg is not one of the dataset's
     assert [layer["name"] for layer in captures["layers"]][:2] == ["conv1", "layer1.0.conv1"], "model order"
     assert captures["layers"][0]["shape"] == [1, 32, 16, 16] and captures["layers"][0]["kernel_shape"] == [32, 3, 3, 3]
     assert abs(sum(captures["probabilities"].values()) - 1) < 1e-4 and captures["top_k"][0]["class"] in (
@@ -84,6 +88,81 @@ def test_layers_lists_names_types_shapes_and_parameters(workspace: Path) -> None
     assert lines["layer4.1.conv1"][1:] == ["Conv2d", "1x256x2x2", f"{256 * 256 * 9:,}"]
     backbone = run_cli("layers", "--backbone", "harnet", "--depth", "1")
     assert backbone.returncode == 0 and "head" in backbone.stdout and "layer4" in backbone.stdout
+
+
+def _visualize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["visualize", *args])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def test_visualize_names_the_true_class_of_a_dataset_image_and_picks_random_ones(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = str(workspace / "checkpoints" / "colours")
+    image = workspace / "colours" / "green" / "green_05.png"
+    code, out, _ = _visualize(
+        capsys, "--run", run, "--image", str(image), "--layers", "conv1", "--out", f"{tmp_path}/o"
+    )
+    assert code == 0 and "green_05.png (true: green): " in out
+    captures = json.loads((tmp_path / "o" / "captures.json").read_text())
+    assert captures["true_class"] == "green" and captures["true_class_note"].endswith(f"split of {workspace}/colours")
+    assert captures["predicted"] == captures["top_k"][0]["class"] and captures["correct"] == (
+        captures["predicted"] == "green"
+    )
+    assert captures["probabilities_shown"] == 3 and captures["kernels"]["conv1"]["mode"] == "rgb"
+    title = f"hartrace: green_05.png, true: green · predicted: {captures['predicted']} ("
+    assert f"<title>{title}" in (tmp_path / "o" / "report.html").read_text()
+
+    code, out, err = _visualize(
+        capsys, "--run", run, "--random-val", "2", "--layers", "conv1", "--out", f"{tmp_path}/r"
+    )
+    assert code == 0 and out.startswith("random validation images (seed 0, 2 of "), err
+    first = out.splitlines()[0].split(": ", 1)[1].split(", ")
+    index = open_dataset(open_model(run))
+    picks = [[index.relative(s.path) for s in pick_validation(index, 2, seed)] for seed in (0, 0, 1)]
+    assert picks[0] == picks[1] == first and picks[2] != first  # the seed decides, nothing else
+    assert set(first) <= set(json.loads((Path(run) / "split.json").read_text())["val"])
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(Path(name).stem for name in first)
+    for name in first:  # an ImageFolder labels by folder: each picture knows its class
+        captures = json.loads((tmp_path / "r" / Path(name).stem / "captures.json").read_text())
+        assert captures["true_class"] == Path(name).parent.name
+
+    with pytest.raises(SystemExit) as exited:  # argparse's own usage error
+        main(["visualize", "--run", run, "--image", str(image), "--random-val"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "not allowed with argument --image/--video" in err
+    code, _, err = _visualize(capsys, "--run", run, "--random-val", "50")
+    assert code == 2 and "the validation split has" in err and err.count("\n") == 1
+    code, _, err = _visualize(capsys, "--run", run, "--image", str(image), "--seed", "3")
+    assert code == 2 and "--seed chooses --random-val's images" in err
+
+
+def test_default_layers_show_harnets_head_and_each_stage_of_the_others() -> None:
+    from hartrace.models import get_model, model_info
+    from hartrace.probe.layers import default_layers, layers_skipped_between
+
+    harnet, info = get_model("harnet", 15, weights="none"), model_info("harnet")
+    layers = default_layers(harnet, info.stages, info.head)
+    assert layers == ["conv1", "layer1", "layer2", "layer3", "layer4", "head.conv1", "head.conv2"]
+    assert layers_skipped_between(harnet, layers) == [3, 0, 0, 0, 0, 2]  # bn1, relu, maxpool | head.bn1, relu1
+    small, info = get_model("resnet_small", 15, weights="none"), model_info("resnet_small")
+    assert default_layers(small, info.stages, info.head) == ["conv1", "layer1", "layer2", "layer3", "layer4", "fc"]
+
+
+def test_layers_builds_a_backbone_for_the_classes_asked(colours: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def head(*args: str) -> str:
+        assert main(["layers", *args]) == 0
+        printed = capsys.readouterr().out
+        return printed.splitlines()[0] + " / " + [line for line in printed.splitlines() if "Linear" in line][0]
+
+    harnet = head("--backbone", "harnet", "--filter", "head.fc", "--image-size", "64", "--num-classes", "40")
+    assert harnet.startswith("harnet (40 classes)") and harnet.split()[-2] == "1x40"
+    assert head("--backbone", "resnet_small", "--filter", "fc", "--image-size", "32").split()[-2] == "1x15"
+    with_data = head("--backbone", "resnet_small", "--data", str(colours), "--filter", "fc", "--image-size", "32")
+    assert with_data.startswith("resnet_small (3 classes)") and with_data.split()[-2] == "1x3"
+    assert main(["layers", "--run", "nowhere", "--num-classes", "4"]) == 2
+    assert "--num-classes and --data size a --backbone's head" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

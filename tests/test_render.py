@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import ConnectionPatch, Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -37,10 +38,12 @@ from hartrace.render import (  # noqa: E402
     kernel_grid_figure,
     kernel_grid_plotly,
     layer_flow_figure,
+    probability_bars_figure,
     probability_bars_plotly,
     top_channels,
     training_curves_plotly,
 )
+from hartrace.render.kernels import choose_kernels  # noqa: E402
 
 CLASSES = ["calling", "clapping", "cycling", "dancing", "drinking", "eating", "running"]
 
@@ -154,9 +157,9 @@ def test_kernel_grid_auto_is_rgb_for_a_first_layer() -> None:
         assert array.min() >= 0 and array.max() <= 1 and array.max() - array.min() > 0.9  # normalised per kernel
 
 
-def test_kernel_grid_auto_is_mean_on_a_symmetric_scale_for_deeper_layers() -> None:
+def test_kernel_grid_mean_mode_is_on_a_symmetric_scale() -> None:
     weight = torch.randn(8, 16, 3, 3)
-    fig = kernel_grid_figure(weight, max_kernels=5)
+    fig = kernel_grid_figure(weight, mode="mean", max_kernels=5)
     images = _images(fig)
     assert len(images) == 5
     first = np.asarray(images[0].get_array())
@@ -166,9 +169,45 @@ def test_kernel_grid_auto_is_mean_on_a_symmetric_scale_for_deeper_layers() -> No
     assert low == pytest.approx(-high)
 
 
+def test_a_1x1_convolution_is_its_weight_matrix_with_the_strongest_inputs() -> None:
+    weight = torch.randn(6, 80, 1, 1, generator=torch.Generator().manual_seed(0)) * 0.01
+    weight[:, 70] = 3.0  # two inputs far stronger than the rest
+    weight[2, 5] = -4.0
+    fig = kernel_grid_figure(weight)
+    (matrix,) = _images(fig)
+    ax = matrix.axes
+    columns = [int(t.get_text()) for t in ax.get_xticklabels()]
+    assert np.asarray(matrix.get_array()).shape == (6, 64) and len(columns) == 64
+    assert 5 in columns and 70 in columns and columns == sorted(columns)  # the strongest kept, in index order
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(o) for o in range(6)]
+    np.testing.assert_allclose(matrix.get_array(), weight[:, columns, 0, 0].numpy(), rtol=1e-6)
+    low, high = matrix.get_clim()
+    assert low == pytest.approx(-high) == pytest.approx(-4.0)  # diverging, centred on 0
+    assert "64 of 80" in ax.get_xlabel() and "weight matrix" in fig._suptitle.get_text()
+    choice = choose_kernels(weight)
+    assert choice.mode == "matrix" and choice.to_json()["inputs"] == columns and 0.99 < choice.share < 1
+
+
+def test_a_deep_kernel_shows_its_strongest_outputs_by_their_strongest_input_slices() -> None:
+    weight = torch.randn(10, 40, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.01
+    weight[7, 33] = 1.0  # output 7 is the strongest, through inputs 33 then 3
+    weight[7, 3] = -0.5
+    fig = kernel_grid_figure(weight)
+    images = _images(fig)
+    assert len(images) == 8 * 8  # 8 outputs x 8 input slices, not one mean per kernel
+    first_row = [ax for ax in fig.axes if ax.get_images()][:8]
+    assert first_row[0].get_ylabel().startswith("out 7")
+    assert [ax.get_title() for ax in first_row[:2]] == ["in 33", "in 3"]
+    np.testing.assert_allclose(np.asarray(images[0].get_array())[::8, ::8], weight[7, 33].numpy(), rtol=1e-6)
+    assert "8 strongest of 10 outputs" in fig._suptitle.get_text() and "of 40 input slices" in fig._suptitle.get_text()
+    numbers = choose_kernels(weight).to_json()
+    assert numbers["mode"] == "per_input" and numbers["outputs"][0] == 7 and numbers["inputs"]["7"][:2] == [33, 3]
+    assert numbers["output_shares"]["7"] > 0.99  # its two strong slices are almost all of it
+
+
 def test_kernel_grid_per_input_and_3d_kernels() -> None:
     per_input = kernel_grid_figure(torch.randn(10, 12, 3, 3), mode="per_input")
-    assert len(_images(per_input)) == 6 * 8
+    assert len(_images(per_input)) == 8 * 8
     fig = kernel_grid_figure(torch.randn(4, 3, 3, 5, 5))  # [out, in, kt, kh, kw]: time slices side by side
     tile = np.asarray(_images(fig)[0].get_array())
     assert len(_images(fig)) == 4 and tile.ndim == 3 and tile.shape[1] > 3 * tile.shape[0]
@@ -176,6 +215,8 @@ def test_kernel_grid_per_input_and_3d_kernels() -> None:
     assert deep.ndim == 2 and np.isnan(deep).any()  # a gap between the two slices
     with pytest.raises(UsageError, match="3 input channels"):
         kernel_grid_figure(torch.randn(4, 8, 3, 3), mode="rgb")
+    with pytest.raises(UsageError, match="1x1"):
+        kernel_grid_figure(torch.randn(4, 8, 3, 3), mode="matrix")
 
 
 # --- histograms --------------------------------------------------------------------------------------
@@ -276,6 +317,53 @@ def test_layer_flow_uses_the_chosen_item_and_rejects_unknown_layers(capture: Cap
         layer_flow_figure(image, capture, ["conv1", "layer9"])
 
 
+def test_layer_flow_marks_skipped_layers_the_trunk_head_boundary_and_the_true_class(capture: Capture) -> None:
+    image = np.zeros((32, 32, 3), np.uint8)
+    layers = ["conv1", "layer1.0.conv1", "layer2"]
+    fig = layer_flow_figure(
+        image, capture, layers, channels_per_layer=2, skipped=[12, 0], head=("layer2",), true_label="eating"
+    )
+    texts = [t.get_text() for t in fig.texts]
+    assert any(t.startswith("⋯ 12 ⋯") and "layers" in t for t in texts) and "trunk | head" in texts
+    arrows = [a for a in fig.artists if isinstance(a, ConnectionPatch)]
+    dashed = [a for a in arrows if a.get_linestyle() != "-"]
+    assert len(arrows) == 4 and dashed == [arrows[1]]  # conv1 -> layer1.0.conv1 only
+    (divider,) = [a for a in fig.artists if isinstance(a, Line2D)]
+    x = divider.get_xdata()[0]
+    assert arrows[2].xy1[0] < x < arrows[2].xy2[0]  # between layer1.0.conv1 and layer2, the head's first
+    bars = fig.axes[-1]
+    assert "true: eating · predicted: dancing (" in bars.get_title()
+    assert [t.get_text() for t in bars.texts if t.get_color() == "tab:green"] == ["eating"]
+    no_head_shown = layer_flow_figure(image, capture, ["conv1"], channels_per_layer=2, head=("fc",))
+    (divider,) = [a for a in no_head_shown.artists if isinstance(a, Line2D)]
+    assert divider.get_xdata()[0] > max(a.xy1[0] for a in no_head_shown.artists if isinstance(a, ConnectionPatch))
+    assert "true:" not in no_head_shown.axes[-1].get_title()  # nothing said of a class nobody knows
+    with pytest.raises(UsageError, match="skipped counts"):
+        layer_flow_figure(image, capture, layers, skipped=[1])
+
+
+# --- probability chart -------------------------------------------------------------------------------
+
+
+def test_probability_chart_shows_every_class_up_to_20_else_says_how_many_and_marks_the_truth() -> None:
+    rng = np.random.default_rng(0)
+    fifteen = [f"class {i}" for i in range(15)]
+    fig = probability_bars_figure(rng.dirichlet(np.ones(15)), fifteen, true_label="class 3")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 15 and ax.get_title().startswith("class probabilities: all 15 classes")
+    assert "true: class 3 · predicted:" in ax.get_title()
+    green = [bar for bar in ax.patches if bar.get_facecolor()[:3] == matplotlib.colors.to_rgb("tab:green")]
+    assert len(green) == 1
+
+    forty = [f"action {i}" for i in range(40)]
+    probabilities = np.linspace(1, 2, 40)[::-1] / np.linspace(1, 2, 40).sum()  # action 39 the least likely
+    fig = probability_bars_figure(probabilities, forty, true_label="action 39")
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("class probabilities: top 20 of 40 classes, and the true class")
+    assert len(ax.patches) == 21 and ax.get_yticklabels()[-1].get_text() == "action 39  (rank 40)"
+    assert len(probability_bars_figure(probabilities, forty).axes[0].patches) == 20
+
+
 # --- HTML report -----------------------------------------------------------------------------------
 
 
@@ -343,7 +431,12 @@ def test_plotly_confusion_curves_kernels_histogram_and_overlay() -> None:
     assert list(curves.data[1].y) == [50.0, 50.0, 50.0]
 
     assert [t.type for t in kernel_grid_plotly(torch.randn(40, 3, 5, 5), max_kernels=10).data] == ["image"] * 10
-    assert [t.name for t in kernel_grid_plotly(torch.randn(4, 8, 3, 3)).data] == ["k 0", "k 1", "k 2", "k 3"]
+    deep = torch.zeros(4, 8, 3, 3)
+    deep[2, 5] = 1.0
+    assert [t.name for t in kernel_grid_plotly(deep).data][0] == "out 2 · in 5"  # strongest output, strongest slice
+    assert len(kernel_grid_plotly(deep).data) == 4 * 6
+    matrix = kernel_grid_plotly(torch.randn(4, 8, 1, 1)).data  # a 1x1 conv: one heatmap, channels on its axes
+    assert len(matrix) == 1 and list(matrix[0].x) == [f"in {i}" for i in range(8)] and len(matrix[0].y) == 4
 
     stats = {"x": LayerStats.of(torch.randn(2, 3, 4, 4), bins=12), "y": LayerStats.of(torch.rand(2, 3, 4, 4), bins=12)}
     histogram = histogram_plotly(stats)

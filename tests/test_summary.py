@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from matplotlib.patches import Wedge
 from PIL import Image
 
 from hartrace.cli import main
 from hartrace.data import load_dataset
-from hartrace.data.summary import describe, size_statistics
+from hartrace.data.samples import DatasetIndex, Sample
+from hartrace.data.summary import PIE_SLICES, class_pie_figure, describe, size_statistics
 from tests.conftest import make_image
 
 
@@ -59,3 +62,35 @@ def test_summary_command_writes_reports_and_lists_skipped(kaggle_dir: Path, tmp_
         with Image.open(out / picture) as image:
             assert image.format == "PNG" and min(image.size) > 200
             assert np.asarray(image.convert("L")).std() > 5, f"{picture} is blank"
+
+
+def test_summary_draws_the_class_distribution_as_pies_on_request(kaggle_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "pie"
+    assert main(["data", "summary", str(kaggle_dir), "--out", str(out), "--chart", "pie", "--quiet"]) == 0
+    fig = class_pie_figure(load_dataset(kaggle_dir, progress=False))
+    pies = [ax for ax in fig.axes if any(isinstance(p, Wedge) for p in ax.patches)]
+    assert [ax.get_title() for ax in pies] == ["train (12 images)", "val (3 images)"]
+    assert [len(ax.patches) for ax in pies] == [3, 3]  # one slice per class, each labelled with its share
+    assert {t.get_text() for t in pies[1].texts if t.get_text()} == {
+        "calling\n33.3%",
+        "running\n33.3%",
+        "sitting\n33.3%",
+    }
+    with Image.open(out / "class_distribution.png") as image:
+        assert image.size[0] > image.size[1]  # two pies side by side, not the bar chart's tall one
+    with pytest.raises(SystemExit) as exited:  # argparse's own usage error: one line, exit 2
+        main(["data", "summary", str(kaggle_dir), "--chart", "donut"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "invalid choice: 'donut'" in err and err.count("\n") == 1
+
+
+def test_a_pie_of_many_classes_groups_the_smallest_and_lists_the_rest() -> None:
+    classes = [f"action {i}" for i in range(40)]
+    samples = [Sample(Path(f"{c}_{k}.jpg"), c) for c in range(40) for k in range(5 + c)]  # 980, action 39 the most
+    fig = class_pie_figure(DatasetIndex(Path("stanford"), "stanford40", classes, {"train": samples}))
+    (pie,) = fig.axes
+    assert len(pie.patches) == PIE_SLICES == 16
+    legend = [t.get_text() for t in pie.get_legend().get_texts()]  # thin slices: named in a legend
+    assert legend[-1] == "other (25 classes) 43.4%"  # (25 * 5 + 0 + ... + 24) / 980
+    assert legend[0].startswith("action 25 ")
+    assert "the 25 smallest classes grouped" in fig._suptitle.get_text()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from hartrace.cli import main
 from hartrace.data import load_dataset
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.runs.checkpoint import load_checkpoint
@@ -131,6 +132,14 @@ def test_visualize_a_video_writes_the_temporal_pictures(video_run: Path, video_s
     assert sum(float(r["importance"]) for r in rows) == pytest.approx(1.0, abs=1e-4)
     assert read_gif(out / "cam.gif").shape[1:] == (32, 32, 3)
     assert probe_video(out / "cam.mp4").frames == 4
+    assert json.loads((out / "captures.json").read_text())["true_class"] == "WaveArm"  # one of the run's videos
+
+    picked = tmp_path / "random"  # --random-val on a video run picks validation videos
+    options = ["--checkpoint", str(video_run / "best.pt"), "--random-val", "--layers", "layer1", "--out", str(picked)]
+    assert main(["visualize", *options]) == 0
+    (folder,) = picked.iterdir()
+    captures = json.loads((folder / "captures.json").read_text())
+    assert captures["video"].endswith(".avi") and captures["true_class"] == Path(captures["video"]).parent.name
 
     image = tmp_path / "still.png"
     from tests.conftest import make_image

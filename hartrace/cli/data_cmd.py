@@ -20,7 +20,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     summary.add_argument("dir", type=Path, help="the dataset folder")
     summary.add_argument("--out", type=Path, help="where to write the report (default: summary/<dataset name>)")
+    summary.add_argument(
+        "--chart",
+        choices=("bar", "pie"),
+        default="bar",
+        help="class_distribution.png as bars of counts or one pie of shares per split (default bar)",
+    )
     add_dataset_options(summary)
+    summary.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this share of each class as a labelled test split, as `train --test-fraction` does, "
+        "and count it (layouts without a labelled test split; default 0: none)",
+    )
     add_quiet(summary)
     summary.set_defaults(handler=run_summary)
 
@@ -33,6 +46,7 @@ def run_summary(args: argparse.Namespace) -> int:
         args.dir,
         format=args.format,
         val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         seed=args.seed,
         classes=args.classes,
         split_file=args.split_file,
@@ -40,5 +54,5 @@ def run_summary(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     out = args.out or Path("summary") / (args.dir.resolve().name or "dataset")
-    print(format_summary(summarize(index, out)))
+    print(format_summary(summarize(index, out, chart=args.chart)))
     return 0

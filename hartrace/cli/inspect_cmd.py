@@ -7,9 +7,12 @@ import dataclasses
 from pathlib import Path
 
 from hartrace.attribution.registry import method_help
+from hartrace.base.errors import UsageError
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, non_negative_int, positive_int
 
 METHOD_HELP = method_help()
+#: The head ``layers --backbone`` builds without --num-classes or --data: the Kaggle HAR set's 15 actions.
+DEFAULT_CLASSES = 15
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,6 +24,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_model_source(layers)
     layers.add_argument("--backbone", help="a zoo model (random weights) instead of a run or checkpoint")
+    layers.add_argument(
+        "--num-classes", type=positive_int, help="with --backbone: the head's classes (default 15, or --data's)"
+    )
+    layers.add_argument("--data", type=Path, help="with --backbone: a dataset whose class count sizes the head")
     layers.add_argument("--filter", help="only layers whose name or type contains this text")
     layers.add_argument("--depth", type=positive_int, help="only layers at most this deep (1 = top level)")
     layers.add_argument(
@@ -32,15 +39,26 @@ def register(commands: argparse._SubParsersAction) -> None:
         "visualize",
         help="activation grids, kernels, histograms, probabilities, CAM and layer-flow diagram for one image",
         description="One pass over IMAGE; writes PNGs, cam.npy, captures.json and report.html to "
-        "<run>/visualize/<image>/ (or --out).",
+        "<run>/visualize/<image>/ (or --out). An image of the run's dataset is shown with its true class.",
     )
-    vis.add_argument(
-        "--image", "--video", dest="image", type=Path, required=True, help="an image, or a video for a video model"
+    source = vis.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", "--video", dest="image", type=Path, help="an image, or a video for a video model")
+    source.add_argument(
+        "--random-val",
+        type=positive_int,
+        nargs="?",
+        const=1,
+        metavar="N",
+        help="N random validation images (videos) of the run instead, each into <out>/<name>/ (default N: 1)",
     )
+    vis.add_argument("--seed", type=int, help="with --random-val: which random images (default 0)")
     vis.add_argument(
-        "--layers", type=comma_list, help="comma-separated layer names (default: the model's layer groups)"
+        "--layers",
+        type=comma_list,
+        help="comma-separated layer names (default: the first conv, each trunk stage's output, the head's convs)",
     )
     add_model_source(vis)
+    vis.add_argument("--data", type=Path, help="the run's dataset, if it has moved (for true classes, --random-val)")
     vis.add_argument("--method", default="gradcam", help=METHOD_HELP)
     vis.add_argument("--cam-layer", help="layer for the CAM (default: the model's suggested layer)")
     vis.add_argument("--target", help="class name or index to explain (default: the predicted class)")
@@ -84,12 +102,14 @@ def run_layers(args: argparse.Namespace) -> int:
         from hartrace.models import get_model, model_info
 
         if args.run or args.checkpoint:
-            from hartrace.base.errors import UsageError
-
             raise UsageError("give one of --backbone, --run or --checkpoint")
         info = model_info(args.backbone)
-        model, spec, title = get_model(args.backbone, 2, weights="none"), InputSpec.from_info(info), args.backbone
+        classes = args.num_classes or (_class_count(args.data) if args.data else DEFAULT_CLASSES)
+        model, spec = get_model(args.backbone, classes, weights="none"), InputSpec.from_info(info)
+        title = f"{args.backbone} ({classes} classes)"
     else:
+        if args.num_classes or args.data:
+            raise UsageError("--num-classes and --data size a --backbone's head; a run's model has its own classes")
         from hartrace.runs.loading import open_model
 
         opened = open_model(args.run, args.checkpoint, args.runs_dir)
@@ -107,26 +127,41 @@ def run_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_visualize(args: argparse.Namespace) -> int:
-    from hartrace.workflows.visualize import visualize
+def _class_count(data: Path) -> int:
+    """How many classes a dataset has, read without decoding its images."""
+    from hartrace.data import load_dataset
 
-    result = visualize(
-        args.image,
-        args.layers,
-        run=args.run,
-        checkpoint=args.checkpoint,
-        runs_dir=args.runs_dir,
-        method=args.method,
-        cam_layer=args.cam_layer,
-        target=args.target,
-        top_n=args.top_n,
-        alpha=args.alpha,
-        out=args.out,
-    )
-    top = ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result.summary["top_k"][:3])
-    print(f"{args.image}: {top}")
-    print(f"{result.summary['method']} at {result.summary['cam_layer']} for {result.summary['target']}")
-    print(f"wrote {len(result.pictures)} pictures, cam.npy, captures.json and report.html to {result.out_dir}/")
+    return len(load_dataset(data, check_images=False, progress=False).classes)
+
+
+def run_visualize(args: argparse.Namespace) -> int:
+    from hartrace.workflows.visualize import visualize, visualize_random_val
+
+    options = {
+        "run": args.run,
+        "checkpoint": args.checkpoint,
+        "runs_dir": args.runs_dir,
+        "data": args.data,
+        "method": args.method,
+        "cam_layer": args.cam_layer,
+        "target": args.target,
+        "top_n": args.top_n,
+        "alpha": args.alpha,
+        "out": args.out,
+    }
+    if args.random_val:
+        results = visualize_random_val(args.random_val, args.layers, seed=args.seed or 0, **options)
+    elif args.seed is not None:
+        raise UsageError("--seed chooses --random-val's images; --image takes no seed")
+    else:
+        results = [visualize(args.image, args.layers, **options)]
+    for result in results:
+        s = result.summary
+        top = ", ".join(f"{row['class']} {row['probability']:.1%}" for row in s["top_k"][:3])
+        truth = f" (true: {s['true_class']})" if s["true_class"] is not None else ""
+        print(f"{s.get('image') or s.get('video')}{truth}: {top}")
+        print(f"{s['method']} at {s['cam_layer']} for {s['target']}")
+        print(f"wrote {len(result.pictures)} pictures, cam.npy, captures.json and report.html to {result.out_dir}/")
     return 0
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from hartrace.base.errors import UsageError
 from hartrace.base.io import save_figure, write_csv, write_json
 from hartrace.data.dataset import evidence_mask
 from hartrace.data.decode import ImageDecodeError, load_rgb
@@ -109,6 +111,88 @@ def plot_class_distribution(index: DatasetIndex, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+#: Charts ``data summary`` can draw of the class distribution.
+CHARTS = ("bar", "pie")
+#: A pie has at most this many slices: with more classes, the smallest are one slice, "other (k classes)".
+PIE_SLICES = 16
+
+
+def pie_slices(counts: dict[str, int], keep: list[str]) -> tuple[list[str], list[int]]:
+    """Slice labels and sizes: the ``keep`` classes in class order, then the rest summed as "other (k classes)"."""
+    labels = [c for c in counts if c in keep]
+    sizes = [counts[c] for c in labels]
+    rest = [c for c in counts if c not in keep]
+    if rest:
+        labels.append(f"other ({len(rest)} classes)")
+        sizes.append(sum(counts[c] for c in rest))
+    return labels, sizes
+
+
+def plot_class_pie(index: DatasetIndex, path: Path) -> Path:
+    """:func:`class_pie_figure` saved as a PNG."""
+    return save_figure(class_pie_figure(index), path)
+
+
+def class_pie_figure(index: DatasetIndex) -> Figure:
+    """One pie per labelled split, each slice labelled with its class and share. Past :data:`PIE_SLICES` classes
+    the smallest (over all splits) share one grey slice, "other (k classes)", so every label stays readable;
+    a class keeps its colour in every pie."""
+    splits = [s for s in index.splits if any(x.label is not None for x in index.splits[s])]
+    totals = {c: sum(index.class_counts(s).get(c, 0) for s in splits) for c in index.classes}
+    keep = index.classes
+    if len(index.classes) > PIE_SLICES:
+        largest = sorted(index.classes, key=lambda c: (-totals[c], index.classes.index(c)))[: PIE_SLICES - 1]
+        keep = [c for c in index.classes if c in largest]
+    palette = [matplotlib.colormaps["tab20"](i) for i in (*range(14), *range(16, 20))]  # its greys mean "other"
+    colours = {c: palette[i % len(palette)] for i, c in enumerate(keep)}
+    fig = Figure(figsize=(5.2 * len(splits), 5.4))
+    axes = fig.subplots(1, len(splits), squeeze=False)[0]
+    for ax, split in zip(axes, splits, strict=True):
+        counts = {c: n for c, n in index.class_counts(split).items() if c != "?"}
+        labels, sizes = pie_slices(counts, keep)
+        total = sum(sizes)
+        shown = [(label, size) for label, size in zip(labels, sizes, strict=True) if size > 0]
+        wedges, _ = ax.pie(
+            [size for _, size in shown],
+            colors=[colours.get(label, (0.8, 0.8, 0.8, 1.0)) for label, _ in shown],
+            startangle=90,
+            counterclock=False,
+            wedgeprops={"linewidth": 0.8, "edgecolor": "white"},
+        )
+        _label_slices(ax, wedges, [f"{label}\n{size / total:.1%}" for label, size in shown])
+        ax.set_title(f"{split} ({total} {index.task}s)", fontsize=10, pad=18)
+    grouped = (
+        f"; the {len(index.classes) - len(keep)} smallest classes grouped" if len(keep) < len(index.classes) else ""
+    )
+    fig.suptitle(f"{index.root.name}: share of {index.task}s per class ({index.layout} layout{grouped})", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    return fig
+
+
+#: Slices at least this wide (degrees) are labelled beside them; a pie with a thinner one gets a legend instead.
+LABELLED_SLICE_DEGREES = 14
+
+
+def _label_slices(ax: Any, wedges: list[Any], labels: list[str]) -> None:
+    """Each slice's class and share beside it, or, when a slice is too thin for its label to stay clear of its
+    neighbours', in a legend under the pie (clockwise from the top, as the slices run)."""
+    if min(w.theta2 - w.theta1 for w in wedges) >= LABELLED_SLICE_DEGREES:
+        for wedge, label in zip(wedges, labels, strict=True):
+            middle = np.deg2rad((wedge.theta1 + wedge.theta2) / 2)
+            x, y = float(np.cos(middle)), float(np.sin(middle))
+            ax.text(1.08 * x, 1.08 * y, label, ha="left" if x >= 0 else "right", va="center", fontsize=7)
+        return
+    ax.legend(
+        wedges,
+        [label.replace("\n", " ") for label in labels],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=2,
+        fontsize=7,
+        frameon=False,
+    )
+
+
 def _pick_examples(samples: list[Sample], n_classes: int, per_class: int) -> list[list[Sample]]:
     by_class: list[list[Sample]] = [[] for _ in range(n_classes)]
     for sample in samples:
@@ -173,8 +257,13 @@ def plot_sample_grid(index: DatasetIndex, path: Path, per_class: int = 6, split:
     return save_figure(fig, path, dpi=100)
 
 
-def summarize(index: DatasetIndex, out_dir: str | Path, per_class_examples: int = 6) -> dict[str, Any]:
-    """Write ``summary.json``, ``class_counts.csv``, ``skipped.csv`` and the two PNGs; return the summary."""
+def summarize(
+    index: DatasetIndex, out_dir: str | Path, per_class_examples: int = 6, chart: str = "bar"
+) -> dict[str, Any]:
+    """Write ``summary.json``, ``class_counts.csv``, ``skipped.csv`` and the two PNGs; return the summary.
+    ``chart`` draws the class distribution as bars (counts) or pies (shares, :func:`plot_class_pie`)."""
+    if chart not in CHARTS:
+        raise UsageError(f"unknown chart {chart!r}; choose one of {', '.join(CHARTS)}")
     out = Path(out_dir)
     summary = describe(index)
     write_csv(
@@ -184,7 +273,9 @@ def summarize(index: DatasetIndex, out_dir: str | Path, per_class_examples: int 
     )
     write_skipped_report(index, out / "skipped.csv")
     summary["outputs"] = {
-        "class_distribution": str(plot_class_distribution(index, out / "class_distribution.png")),
+        "class_distribution": str(
+            (plot_class_pie if chart == "pie" else plot_class_distribution)(index, out / "class_distribution.png")
+        ),
         "sample_grid": str(plot_sample_grid(index, out / "samples.png", per_class_examples)),
         "class_counts": str(out / "class_counts.csv"),
         "skipped": str(out / "skipped.csv"),

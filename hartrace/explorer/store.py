@@ -190,13 +190,7 @@ class RunStore:
         """The label of one of the dataset's items, from its index (no evaluation needed); None when unlabelled."""
         state = self.run(run)
         if state.labels is None:
-            index = state.index
-            state.labels = {
-                index.relative(s.path): index.classes[s.label]
-                for samples in index.splits.values()
-                for s in samples
-                if s.label is not None
-            }
+            state.labels = state.index.labels()
         return state.labels.get(item_id)
 
     def confusion(self, run: str) -> Confusion:

@@ -100,3 +100,44 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], pattern: str | Non
         if pattern is None or pattern.lower() in row.name.lower() or pattern.lower() in row.kind.lower()
     ]
     return rows
+
+
+def _under(name: str, paths: Sequence[str]) -> bool:
+    return any(name == path or name.startswith(f"{path}.") for path in paths)
+
+
+def default_layers(model: nn.Module, stages: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
+    """The layers a picture of ``model`` shows when none are named: the first conv (its kernels are RGB), each
+    later trunk stage's output, then the head's conv layers (harnet's Conv-BN-ReLU blocks), else its layers.
+
+    ``stages`` and ``head`` are module paths as a model's ``ModelInfo`` gives them; dropout, which changes
+    nothing at test time, is never picked.
+    """
+    modules = dict(model.named_modules())
+
+    def convs(paths: Sequence[str]) -> list[str]:
+        return [n for n, m in modules.items() if n and _under(n, paths) and isinstance(m, nn.modules.conv._ConvNd)]
+
+    def kept(paths: Sequence[str]) -> list[str]:
+        return [p for p in paths if p in modules and not isinstance(modules[p], nn.modules.dropout._DropoutNd)]
+
+    first = (convs(stages[0])[:1] or kept(stages[0])[-1:]) if stages else []
+    trunk = [*first, *(kept(stage)[-1] for stage in stages[1:] if kept(stage))]
+    return list(dict.fromkeys([*trunk, *(convs(head) or kept(head))]))
+
+
+def layers_skipped_between(model: nn.Module, layers: Sequence[str]) -> list[int]:
+    """For each two consecutive ``layers``, how many leaf modules (convs, norms, activations, pools) run between
+    the end of the first and the start of the second in model order: what a picture of those layers leaves out.
+    A layer inside the one before it, or before it in model order, skips nothing."""
+    if len(layers) < 2:
+        return []
+    resolve_layers(model, layers)
+    names = [name for name, _ in model.named_modules() if name]
+    order = {name: i for i, name in enumerate(names)}
+    leaves = [order[name] for name, m in model.named_modules() if name and not any(True for _ in m.children())]
+    counts = []
+    for before, after in zip(layers, layers[1:], strict=False):
+        end = max([order[before], *(order[n] for n in names if n.startswith(f"{before}."))])
+        counts.append(sum(end < i < order[after] for i in leaves))
+    return counts

@@ -1,18 +1,24 @@
-"""The layer-flow figure: input, chosen layers and prediction left to right, the picture that explains a net."""
+"""The layer-flow figure: input, chosen layers and prediction left to right, the picture that explains a net.
+
+It says what it leaves out: a dashed arrow, labelled with the count, where layers run between two shown
+ones, and a divider where the trunk ends and the head begins.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
+from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
 from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
-from hartrace.render.kernels import _diverging_cmap, kernel_mosaic
+from hartrace.render.charts import verdict
+from hartrace.render.kernels import diverging_cmap, kernel_mosaic
 from hartrace.render.overlay import as_rgb_uint8
 from hartrace.render.views import sequence_colour_scale
 
@@ -114,25 +120,44 @@ def _kernel_cell(fig: Figure, cell: Any, kernel: Any) -> Any:
     if kernel is None:
         ax.text(0.5, 0.5, "(no kernel)", ha="center", va="center", fontsize=6.5, color="grey", transform=ax.transAxes)
         return ax
-    mosaic, mode, limit = kernel_mosaic(kernel, "auto", max_kernels=16)
-    if mode == "rgb":
+    mosaic, choice, limit = kernel_mosaic(kernel, "auto", max_kernels=16)
+    if choice.mode == "rgb":
         ax.imshow(mosaic, interpolation="nearest")
     else:
-        ax.imshow(mosaic, cmap=_diverging_cmap(), vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.imshow(mosaic, cmap=diverging_cmap(), vmin=-limit, vmax=limit, interpolation="nearest")
+    out_channels, in_channels = int(kernel.shape[0]), int(kernel.shape[1])
     shape = "×".join(str(int(s)) for s in kernel.shape[2:])
-    shown = min(16, int(kernel.shape[0]))
-    ax.set_xlabel(
-        f"{shown}/{int(kernel.shape[0])} kernels {shape}\n({'RGB' if mode == 'rgb' else 'mean over in'})", fontsize=6
-    )
+    if choice.mode == "matrix":
+        label = (
+            f"weights {len(choice.outputs)}×{len(choice.inputs[0])} of {out_channels}×{in_channels}\n(1×1: out × in)"
+        )
+    elif choice.mode == "per_input":
+        label = f"{len(choice.outputs)} strongest out ×\ntheir {len(choice.inputs[0])} strongest in, {shape}"
+    else:
+        how = "RGB" if choice.mode == "rgb" else "mean over in"
+        label = f"{len(choice.outputs)}/{out_channels} kernels {shape}\n({how})"
+    ax.set_xlabel(label, fontsize=6)
     return ax
 
 
-def _prediction_column(ax: Any, probabilities: np.ndarray, names: Sequence[str]) -> None:
-    """Top-5 classes as bars, each name written above its bar so long names never collide."""
-    order = np.argsort(-probabilities, kind="stable")[:TOP_K]
-    ax.barh(range(len(order)), probabilities[order], height=0.45, color=["tab:green"] + ["tab:blue"] * (len(order) - 1))
+def _prediction_column(ax: Any, probabilities: np.ndarray, names: Sequence[str], true_label: str | None = None) -> None:
+    """Top-5 classes as bars, each name written above its bar so long names never collide; the true class (when
+    known) in green, added below with its rank when it is not among them, and named in the title."""
+    ranking = [int(k) for k in np.argsort(-probabilities, kind="stable")]
+    order = ranking[:TOP_K]
+    truth = names.index(true_label) if true_label in names else None
+    if truth is not None and truth not in order:
+        order.append(truth)
+    ax.barh(
+        range(len(order)),
+        probabilities[order],
+        height=0.45,
+        color=["tab:green" if k == truth else "tab:blue" for k in order],
+    )
     for row, k in enumerate(order):
-        ax.text(0.0, row - 0.3, names[k], fontsize=8, va="bottom", ha="left")
+        rank = f"  (rank {ranking.index(k) + 1})" if row >= TOP_K else ""
+        colour = "tab:green" if k == truth else "black"
+        ax.text(0.0, row - 0.3, f"{names[k]}{rank}", fontsize=8, va="bottom", ha="left", color=colour)
         ax.text(probabilities[k] + 0.02, row, f"{probabilities[k]:.1%}", fontsize=7.5, va="center")
     ax.set_ylim(len(order) - 0.5, -0.9)
     ax.set_xlim(0, 1.25)
@@ -140,7 +165,10 @@ def _prediction_column(ax: Any, probabilities: np.ndarray, names: Sequence[str])
     ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"], fontsize=7)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"top-{len(order)} prediction", fontsize=8)
+    title = f"top-{min(TOP_K, len(ranking))} prediction"
+    if truth is not None:
+        title += f"\n{verdict(true_label, names[ranking[0]], float(probabilities[ranking[0]]))}"
+    ax.set_title(title, fontsize=8)
 
 
 def layer_flow_figure(
@@ -152,6 +180,9 @@ def layer_flow_figure(
     channels_per_layer: int = 4,
     index: int = 0,
     title: str = "",
+    skipped: Sequence[int] | None = None,
+    head: Collection[str] = (),
+    true_label: str | None = None,
 ) -> Figure:
     """Input → each chosen layer (in the order given) → top-5 probabilities, joined by arrows.
 
@@ -159,6 +190,12 @@ def layer_flow_figure(
     ``index`` (one colour scale per layer; 3-D layers averaged over time), its strongest
     features as bars (a vector) or over time as a heatmap (a sequence), a thumbnail of
     its kernels when it has some, and a caption with name, type and output shape.
+
+    ``skipped[i]`` is how many layers run between ``layers[i]`` and ``layers[i + 1]``: the arrow
+    between them is dashed and says so. ``head`` holds the module paths of the model's head: a
+    divider labelled "trunk | head" stands before the first shown layer inside it (before the
+    prediction when none is). ``true_label``, when the image's class is known, is named above the
+    bars and its bar is green.
     """
     if isinstance(layers, str):
         layers = [layers]
@@ -169,6 +206,10 @@ def layer_flow_figure(
         )
     if channels_per_layer < 1:
         raise UsageError("channels_per_layer must be at least 1")
+    skipped = list(skipped) if skipped is not None else [0] * max(0, len(layers) - 1)
+    if len(skipped) != max(0, len(layers) - 1):
+        raise UsageError(f"{len(skipped)} skipped counts for {len(layers)} layers: give one per pair of neighbours")
+    head_column = _first_head_column(layers, head) if head else None
     rows, columns = channels_per_layer, len(layers) + 2
     ratios = [INPUT_WIDTH] + [1.0] * len(layers) + [BARS_WIDTH]
     axes_width = CELL * sum(ratios)
@@ -177,7 +218,7 @@ def layer_flow_figure(
     caption_lines = max(
         [2] + [layer_caption(n, capture.layers[n].kind, capture.layers[n].shape).count("\n") + 1 for n in layers]
     )
-    top_inches = 0.2 + 0.15 * caption_lines + (0.4 if title else 0.0)
+    top_inches = 0.2 + 0.15 * caption_lines + (0.4 if title else 0.0) + (0.25 if head_column is not None else 0.0)
     bottom_inches = 0.4
     height_ratios = [1.0] * rows + [0.9]
     hgap = 0.1
@@ -223,7 +264,7 @@ def layer_flow_figure(
     probabilities = to_numpy(capture.probabilities[index])
     names = list(classes or capture.classes or [str(i) for i in range(probabilities.shape[0])])
     bars_ax = fig.add_subplot(grid[:rows, -1])
-    _prediction_column(bars_ax, probabilities, names)
+    _prediction_column(bars_ax, probabilities, names, true_label)
 
     # Arrows in figure coordinates from each column's right edge to the next one's left edge.
     top_box, bottom_box = grid[0, 0].get_position(fig), grid[rows - 1, 0].get_position(fig)
@@ -234,6 +275,7 @@ def layer_flow_figure(
         end = grid[0, column + 1].get_position(fig).x0 - pad
         if column + 1 == columns - 1:
             end -= 0.05 / fig_width
+        left_out = skipped[column - 1] if 1 <= column <= len(skipped) else 0
         arrow = ConnectionPatch(
             (start, y),
             (end, y),
@@ -243,8 +285,39 @@ def layer_flow_figure(
             mutation_scale=16,
             lw=1.8,
             color="dimgrey",
+            linestyle=(0, (2.5, 1.5)) if left_out else "-",
         )
         fig.add_artist(arrow)
+        if left_out:
+            fig.text(
+                (start + end) / 2,
+                y + 0.12 / fig_height,
+                f"⋯ {left_out} ⋯\nlayer{'s' if left_out > 1 else ''}\nskipped",
+                ha="center",
+                va="bottom",
+                fontsize=6.5,
+                color="black",
+                linespacing=1.1,
+                zorder=3,  # over the trunk | head divider when both fall in one gap
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+            )
+    if head_column is not None:
+        x = (grid[0, head_column - 1].get_position(fig).x1 + grid[0, head_column].get_position(fig).x0) / 2
+        low = grid[rows, 0].get_position(fig).y0
+        high = 1 - (top_inches - 0.28) / fig_height
+        fig.add_artist(
+            Line2D([x, x], [low, high], transform=fig.transFigure, color="tab:purple", lw=1.2, ls=(0, (4, 2)))
+        )
+        fig.text(x, high + 0.03 / fig_height, "trunk | head", ha="center", va="bottom", fontsize=8, color="tab:purple")
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig_height, va="top")
     return fig
+
+
+def _first_head_column(layers: Sequence[str], head: Collection[str]) -> int:
+    """The figure column the head starts at: that of the first shown layer inside ``head`` (columns count the
+    input as 0), or the prediction's when no shown layer is."""
+    for i, name in enumerate(layers):
+        if any(name == path or name.startswith(f"{path}.") for path in head):
+            return i + 1
+    return len(layers) + 1

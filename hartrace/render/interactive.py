@@ -18,7 +18,14 @@ from plotly.subplots import make_subplots
 
 from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
-from hartrace.render.kernels import _symmetric_limit, kernel_tiles
+from hartrace.render.kernels import (
+    choose_kernels,
+    input_slices,
+    kernel_tiles,
+    resolve_mode,
+    symmetric_limit,
+    weight_matrix,
+)
 from hartrace.render.overlay import as_rgb_uint8, cam_overlay
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
@@ -229,8 +236,69 @@ def histogram_plotly(stats: Any | Mapping[str, Any]) -> go.Figure:
 
 
 def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
-    """Kernels as tiles (RGB for first layers, signed mean over inputs otherwise); trace names are ``k <index>``."""
-    tiles, mode = kernel_tiles(weight, "auto", max_kernels)
+    """A conv layer's kernels as :func:`~hartrace.render.kernels.kernel_grid_figure` draws them: RGB tiles for a
+    first layer (trace names ``k <index>``), a 1x1 convolution's weight matrix (one heatmap, channel indices on
+    its axes), or a deep layer's strongest outputs with their strongest input slices (``out <o> · in <i>``)."""
+    mode = resolve_mode(weight)
+    if mode == "matrix":
+        choice = choose_kernels(weight, mode)
+        matrix = weight_matrix(weight, choice)
+        limit = symmetric_limit([matrix])
+        fig = go.Figure(
+            go.Heatmap(
+                z=matrix,
+                x=[f"in {i}" for i in choice.inputs[0]],
+                y=[f"out {o}" for o in choice.outputs],
+                name="weights",
+                colorscale="RdBu_r",
+                zmin=-limit,
+                zmax=limit,
+                hovertemplate="%{y}, %{x}<br>%{z:.3g}<extra></extra>",
+            )
+        )
+        fig.update_yaxes(autorange="reversed")
+        out_channels, in_channels = choice.shape[:2]
+        fig.update_layout(
+            title=f"1x1 convolution: weights of {len(choice.outputs)} of {out_channels} outputs x "
+            f"{len(choice.inputs[0])} of {in_channels} inputs (the strongest)",
+            height=max(300, 9 * len(choice.outputs) + 120),
+            margin=_MARGIN,
+        )
+        return fig
+    if mode == "per_input":
+        side = 6
+        choice = choose_kernels(weight, mode, max_outputs=side, max_inputs=side)
+        cells = input_slices(weight, choice)
+        limit = symmetric_limit([tile for row in cells for tile in row])
+        titles = [f"out {o} · in {i}" for o, inputs in zip(choice.outputs, choice.inputs, strict=True) for i in inputs]
+        columns = max(len(row) for row in cells)
+        fig = make_subplots(
+            rows=len(cells), cols=columns, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.05
+        )
+        for r, (row, output, inputs) in enumerate(zip(cells, choice.outputs, choice.inputs, strict=True)):
+            for c, (tile, channel) in enumerate(zip(row, inputs, strict=True)):
+                fig.add_trace(
+                    go.Heatmap(
+                        z=tile,
+                        name=f"out {output} · in {channel}",
+                        colorscale="RdBu_r",
+                        zmin=-limit,
+                        zmax=limit,
+                        showscale=r == 0 and c == 0,
+                        hovertemplate=f"out {output} · in {channel}<br>%{{z:.3g}}<extra></extra>",
+                    ),
+                    row=r + 1,
+                    col=c + 1,
+                )
+        _image_axes(fig)
+        fig.update_annotations(font_size=9)
+        fig.update_layout(
+            title=f"the {len(cells)} strongest outputs, each with its {columns} strongest input slices",
+            height=max(300, 110 * len(cells) + 60),
+            margin=_MARGIN,
+        )
+        return fig
+    tiles, mode = kernel_tiles(weight, mode, max_kernels)
     rows, columns = _grid(len(tiles))
     fig = make_subplots(
         rows=rows,
@@ -239,7 +307,7 @@ def kernel_grid_plotly(weight: Any, max_kernels: int = 32) -> go.Figure:
         horizontal_spacing=0.015,
         vertical_spacing=0.05,
     )
-    limit = _symmetric_limit(tiles)
+    limit = symmetric_limit(tiles)
     for i, tile in enumerate(tiles):
         if mode == "rgb":
             trace = go.Image(z=np.rint(tile * 255).astype(np.uint8), name=f"k {i}")

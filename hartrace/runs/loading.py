@@ -102,12 +102,14 @@ def dataset_root(recorded: DataPaths, run_dir: str | Path | None, data: str | Pa
     raise UsageError(f"the run's dataset is not where it was ({tried}): pass --data <folder> where it is now")
 
 
-def open_dataset(opened: Opened, data: str | Path | None = None, progress: bool = False) -> DatasetIndex:
+def open_dataset(
+    opened: Opened, data: str | Path | None = None, progress: bool = False, check_images: bool = True
+) -> DatasetIndex:
     """The dataset a model was trained on, wherever it is now (:func:`dataset_root`), with the run's own saved split.
 
     ``data`` with a run (``opened.from_run``) is that run's dataset moved elsewhere: read it as the run does (its
     format, fold and saved split). With a bare checkpoint, ``data`` is any dataset, read in its own layout and
-    scored with the checkpoint's classes.
+    scored with the checkpoint's classes. ``check_images=False`` skips decoding every file, for a look-up only.
     """
     config = opened.spec.config
     root = dataset_root(opened.spec.data_paths, opened.run_dir or opened.checkpoint.parent, data)
@@ -121,5 +123,6 @@ def open_dataset(opened: Opened, data: str | Path | None = None, progress: bool 
         split_file=split_file,
         fold=int(config.get("fold") or 1) if as_run else 1,
         classes=opened.classes,
+        check_images=check_images,
         progress=progress,
     )

@@ -20,6 +20,8 @@ from hartrace.base.io import write_json, write_text
 from hartrace.probe import HookManager
 from hartrace.probe.capture import Capture
 from hartrace.render import histogram_figure, html_report, kernel_grid_figure, probability_bars_figure
+from hartrace.render.charts import shown_classes
+from hartrace.render.kernels import choose_kernels
 from hartrace.render.views import layer_view_figure
 
 
@@ -33,9 +35,12 @@ def save_capture_pictures(
     layers: Sequence[str],
     classes: Sequence[str],
     top_n: int,
-) -> None:
+    true_label: str | None = None,
+) -> dict[str, Any]:
     """The pictures every capture gives, image or video: each layer's output drawn as what it is (maps, maps
-    over time, a time x feature heatmap, bars) and its kernels, the layers' histograms, and the probabilities."""
+    over time, a time x feature heatmap, bars) and its kernels, the layers' histograms, and the probabilities
+    (the true class marked when known). Returns what each kernel picture draws, by layer, for ``captures.json``."""
+    kernels: dict[str, Any] = {}
     for layer in layers:
         entry, view = captured[layer], captured.view(layer)
         title = f"{layer} ({entry.kind})"
@@ -46,6 +51,7 @@ def save_capture_pictures(
             f"activations_{file_name(layer)}.png",
         )
         if entry.kernel is not None:
+            kernels[layer] = choose_kernels(entry.kernel).to_json()
             save(
                 f"kernels {layer}",
                 kernel_grid_figure(entry.kernel, title=f"{layer} kernels {tuple(entry.kernel.shape)}"),
@@ -58,11 +64,23 @@ def save_capture_pictures(
     )
     save(
         "probabilities",
-        probability_bars_figure(
-            captured.probabilities[0].numpy(), classes, top_k=min(10, len(classes)), title="class probabilities"
-        ),
+        probability_bars_figure(captured.probabilities[0].numpy(), classes, true_label=true_label),
         "probabilities.png",
     )
+    return kernels
+
+
+def prediction_summary(captured: Capture, classes: Sequence[str], true_label: str | None) -> dict[str, Any]:
+    """The prediction as every picture states it, beside the true class when known, and how many classes the
+    probability chart shows (:func:`~hartrace.render.charts.shown_classes`)."""
+    probabilities = captured.probabilities[0]
+    top = int(probabilities.argmax())
+    return {
+        "predicted": classes[top],
+        "predicted_probability": round(float(probabilities[top]), 6),
+        "correct": None if true_label is None else classes[top] == true_label,
+        "probabilities_shown": shown_classes(len(classes)),
+    }
 
 
 def capture_with_cam(

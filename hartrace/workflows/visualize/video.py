@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
+from hartrace.models import ModelInfo
 from hartrace.probe import resolve_layers
+from hartrace.probe.layers import layers_skipped_between
 from hartrace.render import layer_flow_figure
+from hartrace.render.charts import verdict
 from hartrace.render.video import (
     frame_strip_figure,
     temporal_importance_figure,
@@ -28,7 +31,7 @@ from hartrace.render.video import (
 )
 from hartrace.runs.loading import Opened
 from hartrace.runs.tasks import VIDEO
-from hartrace.workflows.visualize.capture import capture_with_cam, save_capture_pictures
+from hartrace.workflows.visualize.capture import capture_with_cam, prediction_summary, save_capture_pictures
 
 
 def visualize_video(
@@ -42,8 +45,10 @@ def visualize_video(
     top_n: int,
     alpha: float,
     out_dir: Path,
+    true_label: str | None = None,
 ) -> tuple[dict[str, Path], dict[str, Any], torch.Tensor, Any]:
-    """Write every picture of ``video`` to ``out_dir``; returns (pictures, summary, cam ``[T, H, W]``, capture)."""
+    """Write every picture of ``video`` to ``out_dir``; returns (pictures, summary, cam ``[T, H, W]``, capture).
+    ``true_label``, the video's class when its dataset says, is named beside the prediction."""
     model, classes = opened.model, opened.classes
     spec = opened.spec.input
     resolve_layers(model, [*layers, cam_layer])
@@ -55,6 +60,8 @@ def visualize_video(
     importance = temporal_importance(cams)
     target_name = classes[int(targets[0, 0])]
     layers = [name for name in captured.layers if name in layers]
+    prediction = prediction_summary(captured, classes, true_label)
+    line = verdict(true_label, prediction["predicted"], prediction["predicted_probability"])
 
     pictures: dict[str, Path] = {}
 
@@ -69,7 +76,7 @@ def visualize_video(
             cams.numpy(),
             importance=importance,
             labels=labels,
-            title=f"{Path(video).name}: {method} at {cam_layer} for {target_name}",
+            title=f"{Path(video).name}: {method} at {cam_layer} for {target_name}; {line}",
         ),
         "frames.png",
     )
@@ -88,23 +95,34 @@ def visualize_video(
     pictures["animation"] = write_gif(overlays, out_dir / "cam.gif", play_fps)
     write_mp4(overlays, out_dir / "cam.mp4", play_fps)
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
-    save_capture_pictures(save, captured, layers, classes, top_n)
+    kernels = save_capture_pictures(save, captured, layers, classes, top_n, true_label)
     middle = shown[len(shown) // 2]
     save(
         "flow",
-        layer_flow_figure(middle, captured, layers, classes=classes, title=f"{Path(video).name}: input to prediction"),
+        layer_flow_figure(
+            middle,
+            captured,
+            layers,
+            classes=classes,
+            title=f"{Path(video).name}: input to prediction",
+            skipped=layers_skipped_between(model, layers),
+            head=cast(ModelInfo, model.info).head,
+            true_label=true_label,
+        ),
         "flow.png",
     )
 
     summary = {
         "video": str(video),
         "checkpoint": str(opened.checkpoint),
+        **prediction,
         "method": method,
         "cam_layer": cam_layer,
         "target": target_name,
         "clip_frames": indices,
         "temporal_importance": [round(float(v), 6) for v in importance],
         **captured.summary(),
+        "kernels": kernels,
         "pictures": {key: str(path.name) for key, path in pictures.items()},
     }
     return pictures, summary, cams, captured
