@@ -1,4 +1,4 @@
-"""evaluate, predict and compare on a run trained in seconds."""
+"""evaluate and predict on a run trained in seconds (compare: tests/test_compare.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hartrace.workflows.compare import compare
 from hartrace.workflows.evaluate import evaluate
 from hartrace.workflows.predict import predict
 from hartrace.workflows.train import train
@@ -92,22 +91,3 @@ def test_predict_without_checkpoint_uses_the_latest_run(trained: tuple[Path, Pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("blue_") == 12
     assert (run / "predictions" / "predictions.csv").is_file()
-
-
-def test_compare_writes_one_row_per_cell(tmp_path: Path) -> None:
-    data = colour_folder(tmp_path / "colours", per_class=6)
-    base = quick_config(data, tmp_path / "unused", epochs=1)
-    result = compare(
-        base, ["resnet_small", "vgg_bn_small"], [32], ["none"], out=tmp_path / "cmp", progress=False, log=lambda m: None
-    )
-    assert [(r["model"], r["pixels"], r["freeze"]) for r in result.rows] == [
-        ("resnet_small", 32, "none"),
-        ("vgg_bn_small", 32, "none"),
-    ]
-    with open(tmp_path / "cmp" / "results.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == 2
-    table = (tmp_path / "cmp" / "results.md").read_text()
-    assert table.count("\n") == 4 and "| resnet_small | 32 | none |" in table
-    for row in result.rows:
-        assert (tmp_path / "cmp" / row["run"] / "best.pt").is_file()
-        assert row["images_per_second"] > 0

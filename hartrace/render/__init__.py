@@ -18,6 +18,8 @@ _LAZY = {
     "cam_figure": "hartrace.render.overlay",
     "cam_overlay": "hartrace.render.overlay",
     "layer_flow_figure": "hartrace.render.flow",
+    "overlaid_curves_figure": "hartrace.render.compare",
+    "pivot_heatmap_figure": "hartrace.render.compare",
     "figure_png_bytes": "hartrace.render.report",
     "html_report": "hartrace.render.report",
     "activation_grid_plotly": "hartrace.render.interactive",
