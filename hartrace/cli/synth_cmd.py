@@ -12,7 +12,7 @@ DEFAULT_SYNTH_DIR = Path("data/synthetic")
 DEFAULT_VIDEO_DIR = Path("data/synthetic-video")
 _IMAGE_DEFAULTS = {"per_class": 60, "size": 128}
 _VIDEO_DEFAULTS = {"per_class": 30, "size": 96, "frames": 24, "fps": 12.0, "video_format": "avi"}
-_VIDEO_ONLY = {"frames": "--frames", "fps": "--fps", "video_format": "--video-format"}
+_VIDEO_ONLY = {"frames": "--frames", "fps": "--fps", "video_format": "--video-format", "actions": "--actions"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,6 +38,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=float, help="frames per second stored in the videos (--video only; default 12)")
     parser.add_argument(
         "--video-format", choices=("avi", "mp4"), help="avi (MJPG) or mp4 (mp4v) (--video only; default avi)"
+    )
+    parser.add_argument(
+        "--actions",
+        metavar="NAME,NAME",
+        help="draw only these of the 12 video actions (--video only; default all; an unknown name lists them). "
+        "Two sets that share actions need different --seed values to share no clip",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
@@ -85,6 +91,7 @@ def _run_video(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        actions=None if args.actions is None else args.actions.split(","),
     )
     print(
         f"wrote {report.n_train} training and {report.n_test} test videos of {report.frames} frames to {report.root} "

@@ -15,7 +15,7 @@ import io
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -107,6 +107,29 @@ def render_video(action: str, rng: np.random.Generator, size: int, frames: int) 
     return sample_video(action, rng, size, frames).render()
 
 
+def choose_actions(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The actions a set draws, in :data:`VIDEO_ACTIONS` order: all of them, or ``names`` (any case, no repeats).
+
+    Two sets drawn with overlapping and disjoint choices are the test bed of cross-dataset zero-shot.
+    """
+    if names is None:
+        return VIDEO_ACTIONS
+    by_lower = {a.lower(): a for a in VIDEO_ACTIONS}
+    chosen: list[str] = []
+    for name in names:
+        if not name.strip():
+            raise UsageError(f"an action name is empty: separate names by single commas, e.g. {VIDEO_ACTIONS[0]},Jump")
+        action = by_lower.get(name.strip().lower())
+        if action is None:
+            raise UsageError(f"unknown video action {name.strip()!r}; expected some of: {', '.join(VIDEO_ACTIONS)}")
+        if action in chosen:
+            raise UsageError(f"video action {action} is named twice")
+        chosen.append(action)
+    if not chosen:
+        raise UsageError(f"name at least one video action: {', '.join(VIDEO_ACTIONS)}")
+    return tuple(a for a in VIDEO_ACTIONS if a in chosen)
+
+
 def video_rng(seed: int, split: str, action_index: int, clip: int) -> np.random.Generator:
     """The generator for one clip: independent of every other clip and of the worker that draws it."""
     return np.random.default_rng(np.random.SeedSequence([seed, _VIDEO_KEY, _SPLIT_KEYS[split], action_index, clip]))
@@ -191,8 +214,8 @@ def _check_fps(fps: object) -> float:
     return float(fps)
 
 
-def _split_lines(names: dict[str, list[str]]) -> dict[str, str]:
-    label = {a: i + 1 for i, a in enumerate(VIDEO_ACTIONS)}
+def _split_lines(names: dict[str, list[str]], actions: Sequence[str]) -> dict[str, str]:
+    label = {a: i + 1 for i, a in enumerate(actions)}
     return {
         "classInd.txt": "".join(f"{i} {a}\n" for a, i in label.items()),
         "trainlist01.txt": "".join(f"{n} {label[n.split('/')[0]]}\n" for n in names["train"]),
@@ -213,6 +236,7 @@ def generate_video_set(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    actions: Sequence[str] | None = None,
 ) -> VideoSynthReport:
     """Write the synthetic video action set to ``out_dir`` in the UCF101 layout, with per-frame evidence masks.
 
@@ -220,8 +244,11 @@ def generate_video_set(
     ``ucfTrainTestlist/{classInd,trainlist01,testlist01}.txt``,
     ``masks/<Class>/<stem>.npz`` (array ``mask``: bool ``[frames, size, size]``)
     and ``classes.txt``.  The same ``seed`` gives the same frames and masks for
-    any ``workers``.
+    any ``workers``.  ``actions`` draws only those (see :func:`choose_actions`); a clip is the one
+    the full set holds under the same seed, so two sets that share classes need different seeds
+    to share no video.
     """
+    chosen = choose_actions(actions)
     per_class = _check_int("per_class", per_class, 1)
     test_per_class = _check_int("test_per_class", test_per_class, 0)
     size = _check_int("size", size, 32, 2048)
@@ -245,7 +272,7 @@ def generate_video_set(
         "frames": frames,
         "fps": fps,
         "video_format": video_format,
-        "classes": list(VIDEO_ACTIONS),
+        "classes": list(chosen),
     }
     claim_folder(root, meta, _clear_videos, what="synthetic video set", overwrite=overwrite)
 
@@ -253,10 +280,10 @@ def generate_video_set(
     items: list[Item] = []
     names: dict[str, list[str]] = {"train": [], "test": []}
     for split, n in (("train", per_class), ("test", test_per_class)):
-        for a, action in enumerate(VIDEO_ACTIONS):
+        for action in chosen:
             for clip, (g, c) in enumerate(clip_names(split, n)):
                 rel = f"{action}/v_{action}_g{g:02d}_c{c:02d}"
-                items.append((split, a, clip, rel))
+                items.append((split, VIDEO_ACTIONS.index(action), clip, rel))
                 names[split].append(rel + ext)
     n_workers = max(1, min(n_workers, len(items) // 4 or 1))
     chunk = max(1, min(8, len(items) // (n_workers * 6) or 1))
@@ -266,9 +293,9 @@ def generate_video_set(
 
     run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth video", progress=progress)
 
-    for name, text in _split_lines(names).items():
+    for name, text in _split_lines(names, chosen).items():
         write_text(root / "ucfTrainTestlist" / name, text)
-    write_text(root / "classes.txt", "\n".join(VIDEO_ACTIONS) + "\n")
+    write_text(root / "classes.txt", "\n".join(chosen) + "\n")
     write_marker(root, meta, complete=True)
     seconds = time.perf_counter() - start
     rate = len(items) / seconds if seconds > 0 else 0.0
@@ -280,6 +307,7 @@ __all__ = [
     "VIDEO_ACTIONS",
     "VideoScene",
     "VideoSynthReport",
+    "choose_actions",
     "clip_names",
     "generate_video_set",
     "render_video",

@@ -9,6 +9,9 @@ of a class never trained on is assigned the unseen class whose name embedding is
     criterion = EmbeddingRegressionLoss(E, candidates=split.seen)
     loss = criterion(outputs, labels); predicted = criterion.predict(outputs)
 
+Across datasets, :func:`class_overlap` removes the training classes whose names are too close to
+a test class, as the paper removes Kinetics classes near UCF101's and HMDB51's.
+
 Training, evaluation and prediction see a run through its :class:`~hartrace.zeroshot.objectives.Objective`
 (:class:`Classification` or :class:`ZeroShot`): head width, losses, which samples train, what is
 recorded, and how outputs become class scores.
@@ -33,6 +36,7 @@ _EXPORTS = {
     "topk_accuracy": "hartrace.zeroshot.protocol",
     "summarise_splits": "hartrace.zeroshot.protocol",
     "format_mean_std": "hartrace.zeroshot.protocol",
+    "class_overlap": "hartrace.zeroshot.cross",
     "EmbeddingRegressionLoss": "hartrace.zeroshot.objective",
     "Objective": "hartrace.zeroshot.objectives",
     "Classification": "hartrace.zeroshot.objectives",

@@ -32,6 +32,8 @@ from hartrace.zeroshot.training import ZERO_SHOT_CLASSES, ZeroShotSetup, prepare
 
 #: The "split" a zero-shot evaluation scores (and its folder under ``eval/``): every video of the unseen classes.
 UNSEEN = "unseen"
+#: What a cross-dataset run is scored on (its folder under ``eval/``): every video of the test dataset.
+CROSS_DATASET = "cross-dataset"
 
 
 @dataclass
@@ -174,6 +176,12 @@ class ZeroShot:
         return self.setup.seen_samples(samples)
 
     def note(self) -> str:
+        test = self.setup.test
+        if test is not None:
+            return (
+                f" ({len(self.setup.seen)} trained on, {len(test.removed)} removed as too close to a test class; "
+                f"zero-shot test: the {len(test.classes)} classes of {test.data})"
+            )
         return f" ({len(self.setup.seen)} seen, {len(self.setup.unseen)} unseen: zero-shot)"
 
     def run_files(self, index: DatasetIndex, train: Sequence[Sample], val: Sequence[Sample]) -> dict[str, Any]:
@@ -185,9 +193,16 @@ class ZeroShot:
     def evaluation(self, index: DatasetIndex, split: str) -> Evaluation:
         """Every labelled video of the unseen classes (from every split: none was trained on), scored on those classes.
 
-        ``split`` is not used: a zero-shot run is always scored on what it never saw.
+        ``split`` is not used: a zero-shot run is always scored on what it never saw. A cross-dataset run is
+        scored on another dataset's classes, which an evaluation of its own dataset cannot name: it refuses.
         """
         setup = self.setup
+        if setup.test is not None:
+            raise UsageError(
+                f"this is a cross-dataset zero-shot run: trained on classes of {index.root}, it is scored on every "
+                f"class of {setup.test.data}, not on a split of its own dataset; `hartrace train --zero-shot "
+                f"--zs-test-data` wrote those scores to eval/{CROSS_DATASET}/ in the run and zeroshot.md beside it"
+            )
         samples = unseen_samples(index, setup)
         if not samples:
             raise UsageError(f"{index.root} has no labelled videos of the unseen classes to score")
