@@ -39,6 +39,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--task", choices=TASK_CHOICES, help="image or video (default: judged from the dataset's layout)")
     data.add_argument("--fold", type=int, choices=(1, 2, 3), help="UCF101 / HMDB51 official split (default 1)")
     data.add_argument("--val-fraction", type=float)
+    data.add_argument(
+        "--test-fraction",
+        type=float,
+        help="hold out this share of each class as a labelled test split, before the validation split, where the "
+        "layout has none (Kaggle, an ImageFolder without a labelled test/; default 0: none)",
+    )
     data.add_argument("--split-file", help="reuse a saved split (e.g. another run's split.json)")
     data.add_argument(
         "--classes",
@@ -51,8 +57,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--test-clips", type=positive_int, help="video: clips averaged per video when evaluating (default 5)"
     )
-    data.add_argument("--augment", type=_on_off, metavar="on|off", help="training augmentation (default on)")
-    data.add_argument("--augment-strength", type=float, help="scale every augmentation knob (default 1.0)")
+    data.add_argument(
+        "--augment",
+        metavar="on|off|PARTS",
+        help="training augmentation: on (default: crop,flip,rotate=10,jitter=0.2), off, or the parts to use, "
+        "e.g. crop,flip or crop=0.3,flip,rotate=15,jitter=0.4 (crop=MIN_SCALE; video: no rotate)",
+    )
+    data.add_argument("--augment-strength", type=float, help="scale every augmentation part given (default 1.0)")
     data.add_argument("--workers", type=int, help="data loading processes (default: up to 4)")
     model = p.add_argument_group("model")
     model.add_argument(
@@ -64,13 +75,39 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "(default: the model's published weights where it has them)",
     )
     model.add_argument("--freeze", help="trunk | none | N = train the last N trunk stages (default: the model's)")
+    model.add_argument(
+        "--dropout", type=float, metavar="P", help="drop probability of the model's dropout layers (default: its own)"
+    )
+    model.add_argument(
+        "--init",
+        metavar="default|xavier|kaiming",
+        help="initialisation of the conv and linear layers that start from random weights: all of them with "
+        "--weights none, only the new head with loaded weights (default: the model's own)",
+    )
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=positive_int)
     opt.add_argument("--batch-size", type=positive_int)
     opt.add_argument("--lr", type=float)
     opt.add_argument("--optimizer", choices=OPTIMIZERS)
     opt.add_argument("--weight-decay", type=float)
+    opt.add_argument(
+        "--momentum", type=float, metavar="M", help="SGD's momentum; with adam/adamw their beta1 (default 0.9)"
+    )
     opt.add_argument("--schedule", choices=SCHEDULES)
+    opt.add_argument(
+        "--milestones",
+        metavar="E1,E2,...",
+        help="--schedule step: multiply the rate by --gamma from each of these epochs on (counted from 1)",
+    )
+    opt.add_argument(
+        "--gamma", type=float, dest="step_gamma", metavar="G", help="--schedule step: the factor (default 0.1)"
+    )
+    opt.add_argument(
+        "--step-size",
+        type=positive_int,
+        metavar="N",
+        help="--schedule step without --milestones: every N epochs (default 10)",
+    )
     opt.add_argument("--warmup-epochs", type=float)
     opt.add_argument("--label-smoothing", type=float)
     opt.add_argument(
@@ -84,9 +121,31 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         const=True,
         help="regress class-name embeddings (MSE) and name held-out classes by the nearest one",
     )
-    zs.add_argument("--embeddings", help="class-name embeddings: minilm (default) or a word2vec .txt / .npy file")
+    zs.add_argument(
+        "--embeddings",
+        help="class-name embeddings: minilm (default), a word2vec .txt, a .npy (one row per class) or a .json "
+        "(class name: vector) file",
+    )
     zs.add_argument("--unseen-fraction", type=float, help="share of the classes held out as unseen (default 0.5)")
-    zs.add_argument("--zs-splits", type=positive_int, help="random seen/unseen class splits, one run each (default 1)")
+    zs.add_argument(
+        "--zs-splits",
+        type=positive_int,
+        help="random seen/unseen class splits, one run each; with --zs-test-data, runs with seeds --seed, --seed+1, "
+        "... (default 1)",
+    )
+    zs.add_argument(
+        "--zs-test-data",
+        metavar="FOLDER",
+        help="cross-dataset: train on --data's classes, test zero-shot on every class of this dataset (any layout)",
+    )
+    zs.add_argument("--zs-test-format", choices=("auto", *FORMATS), help="the layout of --zs-test-data (default auto)")
+    zs.add_argument(
+        "--zs-overlap-threshold",
+        type=float,
+        metavar="COSINE",
+        help="cross-dataset: leave out training classes whose name embedding has this cosine similarity or more "
+        "with a test class name (default 0.9; identical names have 1)",
+    )
     speed = p.add_argument_group("speed")
     speed.add_argument("--amp", choices=AMP_MODES, help="autocast: auto = bf16 on CPUs that have it, bf16/fp16 on CUDA")
     speed.add_argument("--channels-last", type=_on_off, metavar="on|off")
@@ -106,6 +165,7 @@ OPTION_NAMES = (
     "task",
     "fold",
     "val_fraction",
+    "test_fraction",
     "split_file",
     "classes",
     "image_size",
@@ -116,18 +176,27 @@ OPTION_NAMES = (
     "embeddings",
     "unseen_fraction",
     "zs_splits",
+    "zs_test_data",
+    "zs_test_format",
+    "zs_overlap_threshold",
     "augment",
     "augment_strength",
     "workers",
     "backbone",
     "weights",
     "freeze",
+    "dropout",
+    "init",
     "epochs",
     "batch_size",
     "lr",
     "optimizer",
     "weight_decay",
+    "momentum",
     "schedule",
+    "milestones",
+    "step_gamma",
+    "step_size",
     "warmup_epochs",
     "label_smoothing",
     "early_stop",

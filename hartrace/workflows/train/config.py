@@ -12,6 +12,7 @@ import yaml
 
 from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder
+from hartrace.data.augment import AugmentConfig
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "step", "none")
@@ -28,27 +29,31 @@ class TrainConfig:
     task: str = "auto"  # "image" or "video"; auto: judged from the dataset's layout
     fold: int = 1  # UCF101 / HMDB51 official split 1..3
     val_fraction: float = 0.2
+    test_fraction: float = 0.0  # layouts without a labelled test split: hold this share out as one, before val
     split_file: str | None = None
     classes: str | None = None  # a file of class names, one a line: the class list and order (else classes.txt)
     backbone: str | None = None  # None: harnet for images, r2plus1d_18 for video
     weights: str | None = None  # None: "imagenet" where the model has ImageNet weights, else "none"
     freeze: str | None = None  # "trunk", "none", or a number of last stages to train; None: the model's default
+    dropout: float | None = None  # drop probability of the model's dropout layers; None: the model's own
+    init: str = "default"  # layers that start from random weights: default (the model's own), xavier or kaiming
     epochs: int = 20
     batch_size: int = 32
     lr: float = 1e-3
     optimizer: str = "adam"
     weight_decay: float = 0.0
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD's momentum; adam/adamw: beta1, the same running average of the gradient
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
     step_size: int = 10
-    step_gamma: float = 0.1
+    step_gamma: float = 0.1  # --gamma
+    milestones: list[int] | None = None  # step schedule: multiply by step_gamma from each of these epochs on
     label_smoothing: float = 0.0
     image_size: int | None = None  # None: the model's default input size
     clip_length: int | None = None  # video: frames per clip; None: the model's default
     clip_stride: int = 1  # video: take every N-th frame
     test_clips: int = 5  # video: clips averaged per video at evaluation
-    augment: bool = True
+    augment: str | bool = "on"  # on, off, or parts: crop[=MIN_SCALE],flip,rotate[=DEGREES],jitter[=AMOUNT]
     augment_strength: float = 1.0
     amp: str = "auto"
     channels_last: bool = True
@@ -64,6 +69,9 @@ class TrainConfig:
     unseen_fraction: float = 0.5  # zero-shot: share of the classes held out as unseen
     zs_splits: int = 1  # zero-shot: random seen/unseen class splits, one run each (mean +- std reported)
     zs_split: int = 0  # zero-shot: which of those splits this run trains (set by the protocol)
+    zs_test_data: str | None = None  # cross-dataset zero-shot: train on --data, test on every class of this folder
+    zs_test_format: str = "auto"  # the layout of zs_test_data
+    zs_overlap_threshold: float = 0.9  # cross-dataset: drop training classes whose name has this cosine to a test class
 
     def validate(self) -> TrainConfig:
         """Check values a user can get wrong, with one-line messages."""
@@ -93,15 +101,33 @@ class TrainConfig:
                 f"--unseen-fraction must be between 0 and 1, got {self.unseen_fraction}",
             ),
             (self.zs_splits >= 1, f"--zs-splits must be >= 1, got {self.zs_splits}"),
+            (self.zs_test_data is None or self.zero_shot, "--zs-test-data is a zero-shot test set: add --zero-shot"),
+            (
+                self.zs_test_data is None or self.unseen_fraction == 0.5,
+                "--unseen-fraction splits one dataset's classes; with --zs-test-data every test class is unseen",
+            ),
+            (
+                0.0 < self.zs_overlap_threshold <= 1.0,
+                f"--zs-overlap-threshold is a cosine similarity in (0, 1], got {self.zs_overlap_threshold}",
+            ),
             (self.workers is None or self.workers >= 0, f"--workers must be 0 or more, got {self.workers}"),
             (0.0 < self.val_fraction < 1.0, f"--val-fraction must be between 0 and 1, got {self.val_fraction}"),
+            (
+                0.0 <= self.test_fraction < 1.0,
+                f"--test-fraction must be at least 0 and below 1, got {self.test_fraction}",
+            ),
             (self.augment_strength >= 0, f"--augment-strength must be >= 0, got {self.augment_strength}"),
             (self.max_batches is None or self.max_batches >= 1, f"--max-batches must be >= 1, got {self.max_batches}"),
             (0 <= self.zs_split < self.zs_splits, f"zs_split must be in [0, {self.zs_splits}), got {self.zs_split}"),
+            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
+            (self.step_size >= 1, f"--step-size must be >= 1, got {self.step_size}"),
+            (self.step_gamma > 0, f"--gamma must be > 0, got {self.step_gamma}"),
+            *_milestone_checks(self.milestones, self.schedule),
         ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        AugmentConfig.parse(self.augment, self.augment_strength)  # its own one-line message
         return self
 
     def check_paths(self) -> TrainConfig:
@@ -115,6 +141,8 @@ class TrainConfig:
         for option, file in (("--split-file", self.split_file), ("--classes", self.classes)):
             if file is not None and not Path(file).is_file():
                 raise UsageError(f"{option} {file}: no such file")
+        if self.zs_test_data is not None and not Path(self.zs_test_data).expanduser().is_dir():
+            raise UsageError(f"--zs-test-data {self.zs_test_data}: no such dataset folder")
         if self.out:
             require_writable_folder(self.out, "--out")
         else:
@@ -126,6 +154,39 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# Config-file keys that name a field by its command-line option (--gamma sets step_gamma).
+ALIASES = {"gamma": "step_gamma"}
+
+
+def parse_milestones(value: Any) -> list[int]:
+    """Epochs from ``"41,62"`` (the command line), ``[41, 62]`` or ``41`` (a config file)."""
+    parts = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+    try:
+        return [_whole(part) for part in parts]
+    except (TypeError, ValueError):
+        raise UsageError(f"--milestones must be epochs separated by commas, e.g. 41,62; got {value!r}") from None
+
+
+def _whole(part: Any) -> int:
+    if isinstance(part, bool) or isinstance(part, float) and not part.is_integer():
+        raise ValueError(part)
+    return int(part.strip()) if isinstance(part, str) else int(part)
+
+
+def _milestone_checks(milestones: list[int] | None, schedule: str) -> list[tuple[bool, str]]:
+    """Milestones are epochs counted from 1, strictly increasing, for the step schedule."""
+    if milestones is None:
+        return []
+    given = ",".join(map(str, milestones))
+    return [
+        (bool(milestones), "--milestones needs at least one epoch, e.g. 41,62"),
+        (all(m >= 1 for m in milestones), f"--milestones are epochs counted from 1, got {given}"),
+        (
+            all(a < b for a, b in zip(milestones, milestones[1:], strict=False)),
+            f"--milestones must be strictly increasing, got {given}",
+        ),
+        (schedule == "step", f"--milestones apply to --schedule step, not {schedule}"),
+    ]
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -158,6 +219,10 @@ def _field_kind(name: str) -> type | None:
 def _coerce(name: str, value: Any) -> Any:
     """Config files are typed loosely (YAML "1e-3" is a string); convert to the field's type."""
     default = FIELDS[name].default
+    if name == "milestones" and value is not None:
+        return parse_milestones(value)
+    if name == "augment" and value is not None:
+        return AugmentConfig.parse(value).text  # true/false of older configs too
     if value is None or isinstance(default, str) and name != "freeze":
         return value
     kind = _field_kind(name)
@@ -176,6 +241,7 @@ def resolve_config(file_options: dict[str, Any] | None = None, **overrides: Any)
     merged: dict[str, Any] = {}
     for source in (file_options or {}, {k: v for k, v in overrides.items() if v is not None}):
         for key, value in source.items():
+            key = ALIASES.get(key, key)
             if key not in FIELDS:
                 raise UsageError(f"unknown training option {key!r}")
             merged[key] = _coerce(key, value)

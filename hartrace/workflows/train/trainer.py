@@ -22,15 +22,15 @@ from hartrace.base.errors import UsageError
 from hartrace.base.io import save_figure, write_csv, write_json, write_text
 from hartrace.base.progress import progress_bar
 from hartrace.data import DatasetIndex, load_dataset
+from hartrace.data.augment import AugmentConfig
+from hartrace.data.index import save_index_split
 from hartrace.data.pipeline import InputSpec, dataset_task, evaluation_dataset, training_dataset
 from hartrace.data.samples import Sample
-from hartrace.data.splits import save_split
 from hartrace.data.summary import write_skipped_report
-from hartrace.data.transforms import AugmentConfig
 from hartrace.metrics.classification import epoch_metrics
-from hartrace.models import ModelInfo, get_model, list_models, model_info
+from hartrace.models import ModelInfo, get_model, list_models, model_info, parse_dropout, parse_init
 from hartrace.render import training_curves_figure
-from hartrace.runs.checkpoint import read_checkpoint, save_checkpoint
+from hartrace.runs.checkpoint import model_arguments, read_checkpoint, save_checkpoint
 from hartrace.runs.discovery import (
     BEST,
     CONFIG,
@@ -59,7 +59,7 @@ from hartrace.workflows.train.loop import (
     wrap_for_training,
 )
 from hartrace.workflows.train.sampler import EpochSampler, SeededItems
-from hartrace.workflows.train.schedule import build_optimizer, build_scheduler
+from hartrace.workflows.train.schedule import build_optimizer, build_scheduler, lr_at_epoch_start
 from hartrace.zeroshot.objectives import Criteria, Objective, training_objective
 
 METRIC_COLUMNS = (
@@ -104,7 +104,8 @@ def resolved(config: TrainConfig) -> TrainConfig:
     """Fill in the task- and model-dependent defaults so the saved config says what ran.
 
     The task comes from the dataset's layout (images or videos), the backbone from the
-    task, and weights, freezing, input size and clip length from the model.
+    task, and weights, freezing, dropout, input size and clip length from the model.
+    A dropout or init the model cannot take is refused here, before any work.
     """
     task = config.task if config.task != "auto" else dataset_task(config.data, config.format)
     backbone = config.backbone or DEFAULT_BACKBONES[task]
@@ -122,6 +123,8 @@ def resolved(config: TrainConfig) -> TrainConfig:
         backbone=backbone,
         weights=weights,
         freeze=str(freeze),
+        dropout=parse_dropout(config.dropout, info),
+        init=parse_init(config.init),
         image_size=config.image_size or info.input_size,
         clip_length=(config.clip_length or info.clip_length) if task_of(task).is_video else None,
     )
@@ -179,6 +182,7 @@ def resume(
     if not (run_dir / LAST).is_file():
         raise UsageError(f"{run_dir} has no {LAST} to resume from")
     state = read_checkpoint(run_dir / LAST)
+    model_arguments(run_dir / LAST, state)  # a model this hartrace cannot build is refused before any work
     root = os.path.abspath(dataset_root(DataPaths.from_meta(state["meta"]), run_dir, data))
     config = dataclasses.replace(resolve_config(state["meta"]["config"], epochs=epochs), data=root)
     return _with_distributed(lambda ctx: _fit(config, (run_dir, state), ctx, progress, log, on_epoch_end))
@@ -214,7 +218,13 @@ def _checkpoint_meta(
             pass
     return {
         **input_spec(config, info).to_meta(),
-        "model": {"name": config.backbone, "num_classes": outputs, "freeze": str(model.freeze)},
+        "model": {
+            "name": config.backbone,
+            "num_classes": outputs,
+            "freeze": str(model.freeze),
+            "dropout": config.dropout,
+            "init": config.init,
+        },
         "classes": list(index.classes),
         "cam_layer": info.cam_layer,
         "config": config.to_dict(),
@@ -234,7 +244,10 @@ def _write_history(run_dir: Path, history: list[dict[str, float]], title: str) -
 def _epoch_row(
     epoch: int, ctx: Distributed, fitted: EpochOutcome, validated: EpochOutcome, lr: float
 ) -> dict[str, float]:
-    """One line of metrics.jsonl, over every rank's predictions (scikit-learn's weighted P/R/F1)."""
+    """One line of metrics.jsonl, over every rank's predictions (scikit-learn's weighted P/R/F1).
+
+    ``lr`` is the rate of the epoch's first step (cosine and warm-up move it every step).
+    """
     row: dict[str, float] = {"epoch": epoch + 1}
     seen = {}
     for split, outcome in (("train", fitted), ("val", validated)):
@@ -331,6 +344,7 @@ def _set_up(
         config.data,
         format=config.format,
         val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
         seed=config.seed,
         split_file=split_file,
         fold=config.fold,
@@ -368,13 +382,7 @@ def _claim_run_folder(config: TrainConfig) -> tuple[Path, frozenset[str] | None]
 def _write_run_files(config: TrainConfig, run: RunSetup, log: Callable[[str], None]) -> None:
     """Rank 0's files: the split, the objective's files, the skipped-files report and the config."""
     index, run_dir = run.index, run.run_dir
-    save_split(
-        run_dir / SPLIT,
-        [index.relative(s.path) for s in index.splits["train"]],
-        [index.relative(s.path) for s in index.splits["val"]],
-        config.val_fraction,
-        config.seed,
-    )
+    save_index_split(run_dir / SPLIT, index, config.val_fraction, config.seed)
     for name, content in run.objective.run_files(index, run.train_samples, run.val_samples).items():
         write_json(run_dir / name, content)
     write_skipped_report(index, run_dir / SKIPPED)
@@ -413,8 +421,11 @@ def _build(
     index, objective, device = run.index, run.objective, ctx.device
     torch.manual_seed(config.seed)  # the same seed builds the same initial weights (on every DDP rank too)
     outputs = objective.head_width(len(index.classes))
-    weights = "none" if state is not None else config.weights
-    model = get_model(config.backbone, outputs, weights=weights, freeze=config.freeze)
+    # Resuming: the saved weights replace any initialisation, so none is drawn.
+    weights, init = ("none", "default") if state is not None else (config.weights, config.init)
+    model = get_model(
+        config.backbone, outputs, weights=weights, freeze=config.freeze, dropout=config.dropout, init=init
+    )
     if state is not None:
         model.load_state_dict(state["state_dict"])
     model.to(device)
@@ -430,7 +441,7 @@ def _build(
         model.to(memory_format=memory_format)
     amp_dtype = autocast_dtype(device, config.amp)
     spec = input_spec(config, model.info)
-    augment = AugmentConfig(enabled=config.augment, strength=config.augment_strength)
+    augment = AugmentConfig.parse(config.augment, config.augment_strength)
     frozen_trunk = model.freeze == "trunk"
     cached = frozen_trunk and config.cache_features and not (augment.enabled and augment.strength > 0)
     workers = config.workers if config.workers is not None else min(4, os.cpu_count() or 1)
@@ -633,7 +644,7 @@ def _run_epochs(
                 channels_last=channels_last,
                 cached=built.cached,
             )
-            row = _epoch_row(epoch, ctx, outcome, val, optimizer.param_groups[0]["lr"])
+            row = _epoch_row(epoch, ctx, outcome, val, lr_at_epoch_start(config, epoch + 1, built.steps_per_epoch))
             history.append(row)
             improved = best_epoch == 0 or row["val_loss"] < history[best_epoch - 1]["val_loss"]
             if improved:
