@@ -67,27 +67,33 @@ def test_the_design_card_command_works_verbatim(workspace: Path) -> None:
         assert flow.size[0] > flow.size[1] and np.asarray(flow.convert("L")).std() > 10
 
 
-def test_a_mistyped_layer_exits_2_with_suggestions(workspace: Path) -> None:
-    result = run_cli("visualize", "--image", "img.jpg", "--layers", "layer1.0.conv_1,conv1", cwd=workspace)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "did you mean layer1.0.conv1" in result.stderr and "hartrace layers" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_a_mistyped_layer_exits_2_with_suggestions(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workspace)  # the latest run of ./checkpoints
+    assert main(["visualize", "--image", "img.jpg", "--layers", "layer1.0.conv_1,conv1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "did you mean layer1.0.conv1" in err and "hartrace layers" in err
+    assert len(err.strip().splitlines()) == 1
 
 
-def test_a_bad_image_is_a_one_line_error(workspace: Path) -> None:
+def test_a_bad_image_is_a_one_line_error(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workspace)
     (workspace / "empty.jpg").write_bytes(b"")
-    result = run_cli("visualize", "--image", "empty.jpg", cwd=workspace)
-    assert result.returncode == 2 and result.stderr.strip().endswith("empty file")
+    assert main(["visualize", "--image", "empty.jpg"]) == 2
+    assert capsys.readouterr().err.strip().endswith("empty file")
 
 
-def test_layers_lists_names_types_shapes_and_parameters(workspace: Path) -> None:
-    result = run_cli("layers", "--filter", "layer4.1.conv", cwd=workspace)
-    assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
+def test_layers_lists_names_types_shapes_and_parameters(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workspace)
+    assert main(["layers", "--filter", "layer4.1.conv"]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
     assert set(lines) == {"layer4.1.conv1", "layer4.1.conv2"}
     assert lines["layer4.1.conv1"][1:] == ["Conv2d", "1x256x2x2", f"{256 * 256 * 9:,}"]
-    backbone = run_cli("layers", "--backbone", "harnet", "--depth", "1")
-    assert backbone.returncode == 0 and "head" in backbone.stdout and "layer4" in backbone.stdout
 
 
 def _visualize(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -156,6 +162,9 @@ def test_layers_builds_a_backbone_for_the_classes_asked(colours: Path, capsys: p
         printed = capsys.readouterr().out
         return printed.splitlines()[0] + " / " + [line for line in printed.splitlines() if "Linear" in line][0]
 
+    assert main(["layers", "--backbone", "harnet", "--depth", "1", "--image-size", "64"]) == 0
+    top_level = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert top_level[-2:] == ["layer4", "head"], "the trunk's stages, then the head"
     harnet = head("--backbone", "harnet", "--filter", "head.fc", "--image-size", "64", "--num-classes", "40")
     assert harnet.startswith("harnet (40 classes)") and harnet.split()[-2] == "1x40"
     assert head("--backbone", "resnet_small", "--filter", "fc", "--image-size", "32").split()[-2] == "1x15"

@@ -2,8 +2,8 @@
 
 The datasets are generated under the names the README uses; only what cannot run here is
 changed: 1 epoch of 1 batch at 32 px, random weights (no download), short clips, and the
-zoo's two small nets in place of seed 1's seven ImageNet backbones. Each seed's outputs are
-then checked for what the seed made.
+zoo's two small nets in place of seed 1's seven ImageNet backbones and seed 4's VGG-16-BN.
+Each seed's outputs are then checked for what the seed made.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ SHORT_TRAINING = {
 }
 SHORT_CLIPS = {"--clip-length": "4", "--test-clips": "1"}
 SHORT_COMPARE = {"--backbones": "resnet_small,vgg_bn_small", "--sizes": "32,48"}
+#: The ImageNet-sized nets trained from scratch, by the zoo's small net of the same design.
+SMALL_NET = {"vgg16_bn": "vgg_bn_small", "r2plus1d_18": "c3d_small"}
 
 
 def seed_commands() -> dict[str, list[list[str]]]:
@@ -71,6 +73,9 @@ def shortened(argv: list[str]) -> list[str]:
             changes |= SHORT_CLIPS
     if command == "compare":
         changes |= SHORT_COMPARE
+    if "--backbone" in argv:
+        backbone = argv[argv.index("--backbone") + 1]
+        changes["--backbone"] = SMALL_NET.get(backbone, backbone)
     argv = list(argv[1:])
     for option, value in changes.items():
         if option in argv:

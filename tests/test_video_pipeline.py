@@ -69,32 +69,39 @@ def test_evaluation_averages_the_clips_of_each_video(video_run: Path, video_set:
     assert (video_run / "eval" / "test" / "misclassified.png").is_file()
 
 
-def test_an_image_model_refuses_a_video_dataset(video_set: Path, tmp_path: Path) -> None:
-    done = run_cli(
-        "train",
-        "--data",
-        str(video_set),
-        "--backbone",
-        "resnet_small",
-        "--weights",
-        "none",
-        "--out",
-        str(tmp_path / "r"),
-        "-q",
+def _exit_code_and_stderr(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``hartrace ARGS`` in this process: its exit code (argparse's own errors included) and what it printed."""
+    from hartrace.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_an_image_model_refuses_a_video_dataset(
+    video_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "r")
+    code, err = _exit_code_and_stderr(
+        capsys, "train", "--data", str(video_set), "--backbone", "resnet_small", "--weights", "none", "--out", out, "-q"
     )
-    assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0
-    assert "resnet_small is an image model" in done.stderr and "c3d_small" in done.stderr
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "resnet_small is an image model" in err and "c3d_small" in err
     assert not (tmp_path / "r").exists()
 
 
-def test_bad_clip_options_are_usage_errors(video_set: Path) -> None:
-    done = run_cli("train", "--data", str(video_set), "--backbone", "c3d_small", "--clip-length", "0")
-    assert done.returncode == 2 and "positive whole number" in done.stderr
-    done = run_cli(
-        "train", "--data", str(video_set), "--backbone", "c3d_small", "--unseen-fraction", "1.5", "--zero-shot"
+def test_bad_clip_options_are_usage_errors(video_set: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _exit_code_and_stderr(
+        capsys, "train", "--data", str(video_set), "--backbone", "c3d_small", "--clip-length", "0"
     )
-    assert done.returncode == 2 and "--unseen-fraction must be between 0 and 1" in done.stderr
+    assert code == 2 and "positive whole number" in err
+    code, err = _exit_code_and_stderr(
+        capsys, "train", "--data", str(video_set), "--backbone", "c3d_small", "--unseen-fraction", "1.5", "--zero-shot"
+    )
+    assert code == 2 and "--unseen-fraction must be between 0 and 1" in err
 
 
 def test_visualize_a_video_writes_the_temporal_pictures(video_run: Path, video_set: Path, tmp_path: Path) -> None:

@@ -80,5 +80,5 @@ def test_layers_measures_image_and_video_models_with_their_own_input(backbone: s
     if backbone == "cnn_lstm":
         rows = {line.split()[0]: line.split()[2] for line in printed.splitlines()[2:]}
         assert (
-            rows["backbone"] == "8x256" and rows["lstm"] == "1x8x256" and rows["fc"] == "1x2"
-        )  # a zoo model is built with two classes
+            rows["backbone"] == "8x256" and rows["lstm"] == "1x8x256" and rows["fc"] == "1x15"
+        )  # a zoo model is built with the Kaggle set's 15 classes unless told otherwise
