@@ -131,6 +131,11 @@ def test_asking_for_a_test_split_that_is_not_there_is_one_line_before_any_traini
     assert scored_split(quick_config(_with_test_split(tmp_path / "data"), tmp_path / "x"), None) == "test"
     carved = quick_config(kaggle_dir, tmp_path / "x", test_fraction=0.4)
     assert scored_split(carved, None) == "test", "Kaggle's labelled test split, once --test-fraction holds one out"
+    out = tmp_path / "cmp-dropout"
+    args = ["compare", "--data", str(flat), "--backbones", "resnet_small,resnet50", "--dropout", "0.2", *TINY]
+    assert main([*args, "--out", str(out)]) == 2, "resnet50 has no dropout: refused before resnet_small trains"
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "resnet50 has no dropout layer" in line and not out.exists()
 
 
 def test_the_pivot_names_several_freeze_policies_marks_cells_not_yet_scored_and_trains_no_cell_twice() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder, save_figure, write_csv, write_json, write_text
 from hartrace.data import load_dataset
-from hartrace.models import model_info
+from hartrace.models import model_info, parse_dropout
 from hartrace.render import overlaid_curves_figure, pivot_heatmap_figure
 from hartrace.runs.discovery import LAST
 from hartrace.workflows.evaluate import evaluate
@@ -121,8 +121,8 @@ def compare(
     if split is not None and split not in SPLITS:
         raise UsageError(f"--split must be val or test, got {split!r}")
     base.check_paths()
-    for name in backbones:
-        model_info(name)  # validate every name before hours of training
+    for name in backbones:  # every name, and the dropout each is given, before hours of training
+        parse_dropout(base.dropout, model_info(name))
     out_dir = Path(out) if out else Path(base.runs_dir) / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     require_writable_folder(out_dir, "--out" if out else "--runs-dir")
     split = scored_split(base, split)

@@ -109,7 +109,7 @@ def predict(
     if len(predictions) == 1:
         only = predictions[0]
         bars_path = save_figure(
-            probability_bars_figure(only.probabilities, classes, top_k=k, title=f"{only.path.name}: top {k}"),
+            probability_bars_figure(only.probabilities, classes, top_k=k, title=only.path.name),
             out_dir / f"{only.path.stem}_probabilities.png",
         )
     return PredictResult(predictions, csv_path, bars_path, skipped)

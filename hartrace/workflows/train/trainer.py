@@ -471,7 +471,9 @@ def _build(
     log(
         f"run {run.run_dir} | {config.backbone} freeze={model.freeze} | {len(index.classes)} classes"
         + objective.note()
-        + f" | train {len(run.train_samples)} val {len(run.val_samples)} | {spec.size}px{clip} | "
+        + f" | train {len(run.train_samples)} val {len(run.val_samples)}"
+        + (f" test {len(index.splits.get('test', []))} (held out)" if config.test_fraction else "")
+        + f" | {spec.size}px{clip} | "
         f"amp={amp_dtype and str(amp_dtype).replace('torch.', '') or 'off'} | device={device}"
         + (f" x{ctx.world}" if ctx.enabled else "")
     )
