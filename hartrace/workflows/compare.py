@@ -21,12 +21,11 @@ import numpy as np
 
 from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder, save_figure, write_csv, write_json, write_text
-from hartrace.data import load_dataset
 from hartrace.models import model_info, parse_dropout
 from hartrace.render import overlaid_curves_figure, pivot_heatmap_figure
 from hartrace.runs.discovery import LAST
 from hartrace.workflows.evaluate import evaluate
-from hartrace.workflows.train.config import TrainConfig
+from hartrace.workflows.train.config import TrainConfig, configured_dataset
 from hartrace.workflows.train.trainer import train
 
 SPLITS = ("val", "test")
@@ -153,18 +152,7 @@ def scored_split(base: TrainConfig, asked: str | None) -> str:
     split, its own ``test/`` has none), before any training, so asking for a test split that is not there costs
     nothing.
     """
-    index = load_dataset(
-        base.data,
-        format=base.format,
-        val_fraction=base.val_fraction,
-        test_fraction=base.test_fraction,
-        seed=base.seed,
-        split_file=base.split_file,
-        fold=base.fold,
-        classes=base.classes,
-        check_images=False,
-        progress=False,
-    )
+    index = configured_dataset(base, check_images=False, progress=False, min_classes=1)
     labelled_test = any(sample.label is not None for sample in index.splits.get("test", []))
     if asked == "test" and not labelled_test:
         raise UsageError(

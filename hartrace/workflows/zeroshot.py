@@ -25,6 +25,7 @@ from hartrace.base.progress import Progress
 from hartrace.data import load_dataset
 from hartrace.render import confusion_matrix_figure
 from hartrace.runs.discovery import EVAL_DIR, new_run_dir
+from hartrace.workflows.train.config import configured_dataset
 from hartrace.zeroshot.cross import CrossTest
 from hartrace.zeroshot.objectives import CROSS_DATASET
 from hartrace.zeroshot.protocol import cosine_scores, format_mean_std, summarise_splits
@@ -147,18 +148,7 @@ def _train_cross_dataset(config: Any, progress: bool, log: Callable[[str], None]
 def _cross_plan(config: Any) -> tuple[list[str], CrossTest]:
     """The classes a cross-dataset run trains on and what it is tested on, worked out before any folder is made,
     so a bad test set, embeddings file or threshold is refused without leaving anything behind."""
-    index = load_dataset(
-        config.data,
-        format=config.format,
-        classes=config.classes,
-        fold=config.fold,
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-        split_file=config.split_file,
-        check_images=False,
-        progress=False,
-        min_classes=2,
-    )
+    index = configured_dataset(config, check_images=False, progress=False)
     setup = prepare_zero_shot(config, index)
     assert setup.test is not None
     return [index.classes[i] for i in setup.seen], setup.test

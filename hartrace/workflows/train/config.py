@@ -6,12 +6,15 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder
+
+if TYPE_CHECKING:
+    from hartrace.data import DatasetIndex
 from hartrace.data.augment import AugmentConfig
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -248,3 +251,33 @@ def resolve_config(file_options: dict[str, Any] | None = None, **overrides: Any)
     if merged.get("freeze") is not None:
         merged["freeze"] = str(merged["freeze"])
     return TrainConfig(**merged).validate()
+
+
+def configured_dataset(
+    config: TrainConfig,
+    *,
+    split_file: str | Path | None = None,
+    check_images: bool = True,
+    progress: bool = True,
+    min_classes: int = 2,
+) -> DatasetIndex:
+    """The dataset ``config`` names, read as training reads it (layout, fold, classes, test and validation split).
+
+    Checks made before training (compare's test split, a cross-dataset plan) read it here too, so they see
+    what training will. ``split_file``: a saved split to use instead of ``config.split_file`` (a resumed run's).
+    """
+    from hartrace.data import load_dataset
+
+    return load_dataset(
+        config.data,
+        format=config.format,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        split_file=split_file if split_file is not None else config.split_file,
+        fold=config.fold,
+        classes=config.classes,
+        check_images=check_images,
+        progress=progress,
+        min_classes=min_classes,
+    )

@@ -21,7 +21,7 @@ from hartrace.base.device import autocast_dtype, model_memory_format
 from hartrace.base.errors import UsageError
 from hartrace.base.io import save_figure, write_csv, write_json, write_text
 from hartrace.base.progress import progress_bar
-from hartrace.data import DatasetIndex, load_dataset
+from hartrace.data import DatasetIndex
 from hartrace.data.augment import AugmentConfig
 from hartrace.data.index import save_index_split
 from hartrace.data.pipeline import InputSpec, dataset_task, evaluation_dataset, training_dataset
@@ -45,7 +45,7 @@ from hartrace.runs.discovery import (
 )
 from hartrace.runs.distributed import Distributed, setup_distributed, teardown_distributed
 from hartrace.runs.tasks import task_of
-from hartrace.workflows.train.config import TrainConfig, resolve_config
+from hartrace.workflows.train.config import TrainConfig, configured_dataset, resolve_config
 from hartrace.workflows.train.features import cache_bytes, extract_features
 from hartrace.workflows.train.loop import (
     EpochOutcome,
@@ -340,18 +340,7 @@ def _set_up(
             raise UsageError(f"{config.out} already holds a run: resume it with --resume, or choose another --out")
     else:
         split_file = resumed / SPLIT
-    index = load_dataset(
-        config.data,
-        format=config.format,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        seed=config.seed,
-        split_file=split_file,
-        fold=config.fold,
-        classes=config.classes,
-        progress=progress,
-        min_classes=2,
-    )
+    index = configured_dataset(config, split_file=split_file, progress=progress)
     if index.task != config.task:
         raise UsageError(f"{config.data} holds {index.task}s but this run was set up for {config.task}s")
     objective = training_objective(config, index)
