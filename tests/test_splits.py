@@ -11,7 +11,7 @@ import pytest
 
 from hartrace.base.errors import DataError
 from hartrace.data import load_dataset
-from hartrace.data.splits import group_of, resolve_split, stratified_split
+from hartrace.data.splits import group_of, resolve_splits, stratified_split
 from tests.conftest import make_image
 
 KEYS = [f"img{i:03d}.jpg" for i in range(100)]
@@ -76,10 +76,11 @@ def test_ungrouped_layouts_split_exactly_as_files() -> None:
 def test_a_later_clip_joins_its_groups_side(tmp_path: Path) -> None:
     keys = [f"g{g}_c{i}" for g in range(10) for i in range(3)]
     split_file = tmp_path / "split.json"
-    _, val = resolve_split(keys, [0] * len(keys), 0.2, 0, split_file, _clip_group)
+    val = resolve_splits(keys, [0] * len(keys), 0.2, 0, split_file, _clip_group)["val"]
     held_groups = {_clip_group(k) for k in val}
     later = [f"g{g}_c9" for g in range(10)] + [f"new{n}_c{i}" for n in range(40) for i in range(2)]
-    train2, val2 = resolve_split(keys + later, [0] * (len(keys) + len(later)), 0.2, 0, split_file, _clip_group)
+    sides = resolve_splits(keys + later, [0] * (len(keys) + len(later)), 0.2, 0, split_file, _clip_group)
+    train2, val2 = sides["train"], sides["val"]
     assert val <= val2 and {k for k in later[:10] if _clip_group(k) in held_groups} <= val2
     assert not {_clip_group(k) for k in train2} & {_clip_group(k) for k in val2}, "new groups are hashed whole"
     assert 0 < sum(k.startswith("new") for k in val2) < 80

@@ -41,7 +41,7 @@ _GROUP_PATTERNS = {
     "hmdb51": re.compile(r"^(?P<group>.+)_\d+\.[^./]+$"),
 }
 
-#: Where :func:`stratified_split` and :func:`resolve_split` get a key's group from.
+#: Where :func:`stratified_split` and :func:`resolve_splits` get a key's group from.
 GroupOf = Callable[[str], str]
 
 
@@ -179,19 +179,6 @@ def default_split_path(root: Path, val_fraction: float, seed: int, test_fraction
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hartrace" / "splits"
     tag = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
     return cache / f"{tag}-{name}"
-
-
-def resolve_split(
-    keys: Sequence[str],
-    labels: Sequence[int],
-    val_fraction: float,
-    seed: int,
-    split_file: Path,
-    group: GroupOf = _own_group,
-) -> tuple[set[str], set[str]]:
-    """The train and validation keys of :func:`resolve_splits` without a test split."""
-    sides = resolve_splits(keys, labels, val_fraction, seed, split_file, group)
-    return sides["train"], sides["val"]
 
 
 def resolve_splits(

@@ -22,13 +22,14 @@ from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder, save_figure
 from hartrace.models import ModelInfo
 from hartrace.probe import resolve_layers
-from hartrace.probe.layers import default_layers, layers_skipped_between
-from hartrace.render import cam_figure, layer_flow_figure
+from hartrace.probe.layers import default_layers
+from hartrace.render import cam_figure
 from hartrace.render.charts import verdict
 from hartrace.runs.loading import Opened, open_dataset, open_model
 from hartrace.runs.tasks import task_of
 from hartrace.workflows.visualize.capture import (
     capture_with_cam,
+    flow_picture,
     prediction_summary,
     save_capture_pictures,
     write_captures_and_report,
@@ -198,20 +199,7 @@ def _visualize_one(
         "cam.png",
     )
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
-    save(
-        "flow",
-        layer_flow_figure(
-            shown,
-            captured,
-            layers,
-            classes=classes,
-            title=f"{Path(image).name}: input to prediction",
-            skipped=layers_skipped_between(model, layers),
-            head=info.head,
-            true_label=true_label,
-        ),
-        "flow.png",
-    )
+    save("flow", flow_picture(model, shown, captured, layers, classes, image, true_label), "flow.png")
 
     summary = {
         "image": str(image),

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 
 from hartrace.attribution.explanation import maps_from_capture
 from hartrace.attribution.registry import method_spec
 from hartrace.attribution.targets import resolve_targets
 from hartrace.base.io import write_json, write_text
+from hartrace.models import ModelInfo
 from hartrace.probe import HookManager
 from hartrace.probe.capture import Capture
-from hartrace.render import histogram_figure, html_report, kernel_grid_figure, probability_bars_figure
+from hartrace.probe.layers import layers_skipped_between
+from hartrace.render import (
+    histogram_figure,
+    html_report,
+    kernel_grid_figure,
+    layer_flow_figure,
+    probability_bars_figure,
+)
 from hartrace.render.charts import shown_classes
 from hartrace.render.kernels import choose_kernels
 from hartrace.render.views import layer_view_figure
@@ -27,6 +36,29 @@ from hartrace.render.views import layer_view_figure
 
 def file_name(layer: str) -> str:
     return layer.replace(".", "_")
+
+
+def flow_picture(
+    model: nn.Module,
+    shown: Any,
+    captured: Capture,
+    layers: Sequence[str],
+    classes: Sequence[str],
+    source: str | Path,
+    true_label: str | None,
+) -> Any:
+    """The layer-flow figure of ``source`` (``shown``: the image, or a video's middle frame), with the layers
+    skipped between the chosen ones and the trunk/head boundary marked."""
+    return layer_flow_figure(
+        shown,
+        captured,
+        layers,
+        classes=classes,
+        title=f"{Path(source).name}: input to prediction",
+        skipped=layers_skipped_between(model, layers),
+        head=cast(ModelInfo, model.info).head,
+        true_label=true_label,
+    )
 
 
 def save_capture_pictures(

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 
 from hartrace.attribution.temporal import temporal_importance
 from hartrace.base.io import save_figure, write_csv
-from hartrace.models import ModelInfo
 from hartrace.probe import resolve_layers
-from hartrace.probe.layers import layers_skipped_between
-from hartrace.render import layer_flow_figure
 from hartrace.render.charts import verdict
 from hartrace.render.video import (
     frame_strip_figure,
@@ -31,7 +28,12 @@ from hartrace.render.video import (
 )
 from hartrace.runs.loading import Opened
 from hartrace.runs.tasks import VIDEO
-from hartrace.workflows.visualize.capture import capture_with_cam, prediction_summary, save_capture_pictures
+from hartrace.workflows.visualize.capture import (
+    capture_with_cam,
+    flow_picture,
+    prediction_summary,
+    save_capture_pictures,
+)
 
 
 def visualize_video(
@@ -97,20 +99,7 @@ def visualize_video(
     np.save(out_dir / "cam.npy", cams.numpy().astype(np.float32))
     kernels = save_capture_pictures(save, captured, layers, classes, top_n, true_label)
     middle = shown[len(shown) // 2]
-    save(
-        "flow",
-        layer_flow_figure(
-            middle,
-            captured,
-            layers,
-            classes=classes,
-            title=f"{Path(video).name}: input to prediction",
-            skipped=layers_skipped_between(model, layers),
-            head=cast(ModelInfo, model.info).head,
-            true_label=true_label,
-        ),
-        "flow.png",
-    )
+    save("flow", flow_picture(model, middle, captured, layers, classes, video, true_label), "flow.png")
 
     summary = {
         "video": str(video),
