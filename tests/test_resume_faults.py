@@ -143,3 +143,43 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(kind: str, tmp_path: P
     assert "interrupted in epoch" in stderr and "resume with: hartrace train --resume" in stderr
     state = read_checkpoint(out / "last.pt")
     assert 1 <= state["position"]["epoch"] < 200
+
+
+class _BlockedSignals(torch.utils.data.Dataset):
+    """Each item: the worker's blocked signals as it serves the item (its init function has run by then)."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> set[int]:
+        return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}
+
+
+def _first_item_of_a_video_worker(init: object) -> set[int]:
+    from hartrace.data.pipeline import loader_context
+
+    loader = torch.utils.data.DataLoader(
+        _BlockedSignals(),
+        num_workers=1,
+        multiprocessing_context=loader_context("video"),
+        worker_init_fn=init,
+        collate_fn=_first,
+    )
+    return next(iter(loader))
+
+
+def _first(batch: list[set[int]]) -> set[int]:
+    return batch[0]
+
+
+def test_video_workers_start_with_stop_signals_blocked_until_their_init_function_decides() -> None:
+    """A SIGTERM to the process group while a video worker starts must wait for its init function: torch's
+    worker loop would otherwise exit on it first, and the trainer with it (the forkserver is preloaded with a
+    module that blocks them). Evaluation's workers then answer them as torch's do; the trainer's ignore them
+    (the SIGTERM test above)."""
+    from hartrace.data.pipeline import release_stops
+
+    stops = {int(signal.SIGINT), int(signal.SIGTERM)}
+    assert stops <= _first_item_of_a_video_worker(None), "blocked from the start"
+    assert not stops & _first_item_of_a_video_worker(release_stops), "the init function unblocks them"
+    assert not stops & {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])}, "this process is untouched"

@@ -162,9 +162,19 @@ def loader_context(task: str) -> BaseContext | None:
     if task != "video" or "forkserver" not in mp.get_all_start_methods():
         return None
     context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["hartrace.data.clips"])
+    context.set_forkserver_preload(["hartrace.data.forkserver_stops", "hartrace.data.clips"])
     _start_forkserver_deaf_to_stops()
     return context
+
+
+def release_stops(worker_id: int) -> None:
+    """``worker_init_fn`` of a loader whose workers answer Ctrl-C and SIGTERM as torch's workers do.
+
+    Video workers start with both blocked (:mod:`hartrace.data.forkserver_stops`); a loader that does
+    not ignore them itself (the trainer's does) unblocks them here. A no-op for a worker forked from a
+    process that had not blocked them.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _start_forkserver_deaf_to_stops() -> None:

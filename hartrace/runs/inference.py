@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from hartrace.base.device import autocast, autocast_dtype, model_memory_format, to_memory_format
 from hartrace.base.progress import Progress, progress_bar
-from hartrace.data.pipeline import evaluation_dataset, loader_context
+from hartrace.data.pipeline import evaluation_dataset, loader_context, release_stops
 from hartrace.data.samples import Sample
 from hartrace.runs.spec import RunSpec
 from hartrace.runs.tasks import task_of
@@ -56,6 +56,7 @@ def model_outputs(
         batch_size=max(1, batch_size // clips),
         num_workers=workers,
         multiprocessing_context=loader_context(spec.task) if workers else None,
+        worker_init_fn=release_stops if workers else None,
     )
     model.eval()
     chunks = []

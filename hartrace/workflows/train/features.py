@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from hartrace.base.device import autocast, to_memory_format
 from hartrace.base.progress import progress_bar
-from hartrace.data.pipeline import loader_context
+from hartrace.data.pipeline import loader_context, release_stops
 from hartrace.runs.distributed import Distributed
 from hartrace.workflows.train.sampler import EpochSampler
 
@@ -42,6 +42,7 @@ def extract_features(
         sampler=sampler,
         num_workers=workers,
         multiprocessing_context=loader_context(task) if workers else None,
+        worker_init_fn=release_stops if workers else None,
     )
     chunks, labels = [], []
     with progress_bar(total=len(sampler), desc=desc, enabled=progress) as bar:
