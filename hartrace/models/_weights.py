@@ -162,7 +162,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def read_weights_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a state dict file or a hartrace checkpoint; returns (state dict, metadata).
+    """Read a state dict (``torch.save`` or ``.safetensors``) or a hartrace checkpoint: (state dict, metadata).
 
     A checkpoint is a dict with a ``"state_dict"`` (or ``"model_state_dict"``) entry;
     its other entries are returned as metadata.
@@ -172,6 +172,8 @@ def read_weights_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[s
         raise UsageError(f"weights file not found: {path}")
     if not path.is_file():
         raise UsageError(f"weights path is not a file: {path}")
+    if path.suffix == ".safetensors":
+        return _normalise_keys(_read_safetensors(path)), {}
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
@@ -187,6 +189,18 @@ def read_weights_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[s
                 obj = obj[key]
                 break
     return _normalise_keys(_as_state_dict(obj, path)), meta
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A ``.safetensors`` file (timm's and Hugging Face's format): tensors only, so it is safe to read."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot read weights file {path} as safetensors ({_first_line(exc)})") from exc
+    return _as_state_dict(state, path)
 
 
 def _as_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
