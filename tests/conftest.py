@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hartrace.base.network import OFFLINE_VARIABLE
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# No test touches the network: published weights are never downloaded here (and the
+# commands the tests start inherit this). The tests of downloading replace the download.
+os.environ[OFFLINE_VARIABLE] = "1"
 
 
 def make_image(

@@ -251,7 +251,7 @@ def test_swapped_torchvision_models_pickle_and_deepcopy():
         assert not clone.features[0].training and clone.classifier.training
 
 
-# -- ImageNet weights from the hub cache, never downloaded ------------------------------------
+# -- ImageNet weights from the hub cache (downloads are off in the tests: test_weights_download) --------
 def test_missing_imagenet_weights_explain_where_to_put_them(hub):
     with pytest.raises(WeightsNotFoundError) as err:
         get_model("resnet50", 5, weights="imagenet")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from hartrace import __version__
 from hartrace.base.errors import HartraceError, describe_os_error
 from hartrace.base.io import require_writable_folder
+from hartrace.base.network import offline
 
 from . import (
     audit_cmd,
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "out", None) is not None:  # every command's --out is a folder it will write to
             require_writable_folder(args.out, "--out")
-        return int(args.handler(args) or 0)
+        with offline(getattr(args, "offline", False)):
+            return int(args.handler(args) or 0)
     except HartraceError as exc:
         return _fail(args.command, str(exc), exc.exit_code)
     except OSError as exc:

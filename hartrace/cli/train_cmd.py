@@ -74,6 +74,11 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         help="imagenet | kinetics | pretrained | none | PATH "
         "(default: the model's published weights where it has them)",
     )
+    model.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: published weights must already be in the torch hub cache (also HARTRACE_OFFLINE=1)",
+    )
     model.add_argument("--freeze", help="trunk | none | N = train the last N trunk stages (default: the model's)")
     model.add_argument(
         "--dropout", type=float, metavar="P", help="drop probability of the model's dropout layers (default: its own)"

@@ -31,11 +31,13 @@ def get_model(
     freeze: str | int | None = None,
     dropout: float | None = None,
     init: str = "default",
+    progress: bool = True,
 ) -> nn.Module:
     """Build a registered model with an N-way classifier.
 
     ``weights``: ``"none"`` (random init), ``"pretrained"`` (the model's published
-    torchvision weights from the local torch hub cache; never downloaded), ``"imagenet"``
+    torchvision weights from the torch hub cache, downloaded there on first use unless
+    ``HARTRACE_OFFLINE=1``; ``progress`` shows the download's bar), ``"imagenet"``
     or ``"kinetics"`` (those published weights by name: a model without them is refused)
     or a path to a state dict or hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``,
     N (train the last N trunk stages and the head) or None for the model's default.
@@ -64,7 +66,7 @@ def get_model(
         meta: dict[str, Any] = {}
     elif published:
         dataset, weights_name = published_weights(info, None if keyword == "pretrained" else keyword)
-        state, meta = read_published_state_dict(info, dataset), {}
+        state, meta = read_published_state_dict(info, dataset, progress=progress), {}
         source = f"{DATASET_LABELS[dataset]} weights {weights_name}"
     elif isinstance(weights, (str, Path)):
         state, meta = read_weights_file(weights)

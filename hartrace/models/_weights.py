@@ -1,22 +1,28 @@
-"""Loading weights: published ones from the local torch hub cache, or a file the user names.
+"""Loading weights: published ones from the torch hub cache (downloaded on first use), or a file the user names.
 
-hartrace never downloads. Published weights (ImageNet for image models, Kinetics-400
-for the torchvision video models) must already sit in
-``$TORCH_HOME/hub/checkpoints`` under torchvision's file name; when they do not,
-the user gets one line saying which file, where to put it and where it comes from.
+Published weights (ImageNet for image models, Kinetics-400 for the torchvision video
+models) live in ``$TORCH_HOME/hub/checkpoints`` under torchvision's file name, as
+torchvision keeps them. A missing file is downloaded through torchvision's weights
+API (its progress bar, its sha256 check, a partial file never left behind) unless
+downloads are off (``--offline``, ``HARTRACE_OFFLINE=1``) or fail; then the user gets
+one line saying which file, where to put it and where it comes from.
 Files are read with ``weights_only=True`` so a checkpoint cannot run code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 from urllib.parse import urlparse
 
 import torch
@@ -24,6 +30,7 @@ from torch import nn
 from torchvision.models import get_weight
 
 from hartrace.base.errors import UsageError, WeightsNotFoundError
+from hartrace.base.network import OFFLINE_VARIABLE, downloads_allowed
 from hartrace.models._registry import ModelInfo
 
 __all__ = [
@@ -104,7 +111,7 @@ def _hash_matches_name(path: Path) -> bool | None:
     """Whether the file's sha256 starts with the digits in its name (None: no digits).
 
     torch.hub only checks the hash when it downloads; a file already in the cache
-    is loaded unchecked. We never download, so we check here instead.
+    (put there by hand, or by another tool) is loaded unchecked, so we check it here.
     """
     match = _HASH_IN_NAME.search(path.name)
     if match is None:
@@ -120,21 +127,30 @@ def _hash_matches_name(path: Path) -> bool | None:
     return _hash_ok_cache[key]
 
 
-def read_published_state_dict(info: ModelInfo, dataset: str | None = None) -> dict[str, torch.Tensor]:
-    """The published state dict ``weights=dataset`` means for ``info``, from the hub cache only.
+def read_published_state_dict(
+    info: ModelInfo, dataset: str | None = None, *, progress: bool = True
+) -> dict[str, torch.Tensor]:
+    """The published state dict ``weights=dataset`` means for ``info``, downloaded into the hub cache if missing.
 
-    Keys are prefixed with ``info.weights_under`` so they name the model's own modules.
+    ``progress``: show the download's progress bar (on stderr). Keys are prefixed with
+    ``info.weights_under`` so they name the model's own modules.
     """
     dataset, name = published_weights(info, dataset)
     weights = get_weight(name)
     path = published_weights_file(info, dataset)
+    label = f"{DATASET_LABELS[dataset]} weights for {info.name}"
+    put_it_there = (
+        f"put {path.name} in {path.parent} (it comes from {weights.url}), "
+        "or use --weights none (random init) or --weights PATH (a file you have)"
+    )
     if not path.is_file():
-        raise WeightsNotFoundError(
-            f"{DATASET_LABELS[dataset]} weights for {info.name} are not on this machine and hartrace does not "
-            f"download: put {path.name} in {path.parent} (it comes from {weights.url}), "
-            "or use --weights none (random init) or --weights PATH (a file you have)"
-        )
-    if _hash_matches_name(path) is False:
+        if not downloads_allowed():
+            raise WeightsNotFoundError(
+                f"{label} are not on this machine and downloads are off ({OFFLINE_VARIABLE}=1 or --offline): "
+                + put_it_there
+            )
+        _download(weights, path, label, put_it_there, progress)
+    elif _hash_matches_name(path) is False:
         # A warning, not an error: the file may be a legitimate re-save, and a
         # truncated download fails below anyway.
         warnings.warn(
@@ -143,8 +159,7 @@ def read_published_state_dict(info: ModelInfo, dataset: str | None = None) -> di
             stacklevel=3,
         )
     try:
-        # The file exists, so torch.hub loads it and does not download;
-        # check_hash would only apply to a download.
+        # The file is in the cache now, so torch.hub only loads it.
         state = weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read is the same to the user
         raise WeightsNotFoundError(
@@ -154,6 +169,25 @@ def read_published_state_dict(info: ModelInfo, dataset: str | None = None) -> di
     state = _normalise_keys(_as_state_dict(state, path))
     prefix = f"{info.weights_under}." if info.weights_under else ""
     return {prefix + key: value for key, value in state.items()}
+
+
+def _download(weights: Any, path: Path, label: str, put_it_there: str, progress: bool) -> None:
+    """Fetch ``weights`` into the hub cache as torchvision does: progress bar, sha256 check, atomic move.
+
+    torch.hub announces the download on stdout; it goes to stderr here, so stdout stays
+    the command's own output.
+    """
+    try:
+        with contextlib.redirect_stdout(sys.stderr if progress else io.StringIO()):
+            weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad hash: the same advice
+        # urllib wraps the socket's error: "Name or service not known" says more than "<urlopen error ...>".
+        reason = exc.reason if isinstance(exc, URLError) else exc
+        detail = _first_line(reason) if isinstance(reason, BaseException) else str(reason)
+        raise WeightsNotFoundError(
+            f"{label} are not on this machine and downloading them failed ({detail}): {put_it_there}"
+        ) from exc
+    log.info("downloaded %s to %s", weights.url, path)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -412,9 +412,19 @@ def _build(
     outputs = objective.head_width(len(index.classes))
     # Resuming: the saved weights replace any initialisation, so none is drawn.
     weights, init = ("none", "default") if state is not None else (config.weights, config.init)
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 downloads any published weights first; the others then read its copy
     model = get_model(
-        config.backbone, outputs, weights=weights, freeze=config.freeze, dropout=config.dropout, init=init
+        config.backbone,
+        outputs,
+        weights=weights,
+        freeze=config.freeze,
+        dropout=config.dropout,
+        init=init,
+        progress=progress and ctx.is_main,
     )
+    if ctx.is_main:
+        ctx.barrier()
     if state is not None:
         model.load_state_dict(state["state_dict"])
     model.to(device)
