@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.hartrace-installed
 # torch/torchvision are pinned to the wheels this project is developed against.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench wheel-check clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ lint: venv
 
 bench: venv
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+# The wheel as users get it: built, pip-installed into a fresh venv outside the repository, its demo and explorer run.
+wheel-check: venv
+	PYTHON=$(PYTHON) bash .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

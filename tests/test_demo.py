@@ -38,23 +38,22 @@ def test_short_training_run_on_synthetic_actions_learns_them(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_demo_leaves_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hartrace.workflows import demo
-
-    # every output, on a shorter audit (as epochs and per_class shorten the rest): its numbers are not judged here
-    monkeypatch.setitem(demo.DEMO_AUDIT, "limit", 12)
-    monkeypatch.setitem(demo.DEMO_AUDIT, "cascade_images", 2)
+def test_quick_demo_leaves_every_output(tmp_path: Path) -> None:
+    """`hartrace demo --quick` (one epoch here): every output of the full demo, and it says its numbers mean little."""
     messages: list[str] = []
     result = run_demo(
         tmp_path / "data" / "synthetic",
         tmp_path / "checkpoints",
         epochs=1,
-        per_class=20,
+        quick=True,
         progress=False,
         log=messages.append,
     )
     assert isinstance(result, DemoResult)
     assert [m[:5] for m in messages if m.startswith("[")] == [f"[{i}/7]" for i in range(1, 8)]
+    assert messages[0].startswith("quick demo: 12 training images a class, 1 epoch at 64 px, an audit of 8 images")
+    assert "quick demo: too little training" in next(m for m in messages if m.startswith("[4/7]"))
+    assert result.quick and result.audit["images"] == 8
     for path in (
         result.data / "Training_set.csv",
         result.summary_dir / "samples.png",
@@ -73,5 +72,27 @@ def test_demo_leaves_every_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert path.is_file(), path
     assert json.loads((result.eval_dir / "eval.json").read_text())["accuracy"] == pytest.approx(result.val_accuracy)
     assert 0 <= result.pointing_baseline < 1 and 0 <= result.pointing_game <= 1
-    text = next_steps(result)
-    assert str(result.run_dir) in text and "hartrace predict" in text
+    text = next_steps(result, command=".venv/bin/hartrace")
+    assert str(result.run_dir) in text and "\n  .venv/bin/hartrace predict " in text
+    assert "quick demo done in" in text and "without --quick" in text
+
+
+def test_demo_quick_flag_runs_the_quick_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flag reaches run_demo (whose quick sizes the test above runs), and the closing lines name the command."""
+    from hartrace.cli import main
+    from hartrace.workflows import demo
+
+    calls: list[dict] = []
+
+    def record(data: Path, runs_dir: Path, **options: object) -> str:
+        calls.append({"data": data, "runs_dir": runs_dir, **options})
+        return "result"
+
+    monkeypatch.setattr(demo, "run_demo", record)
+    monkeypatch.setattr(demo, "next_steps", lambda result, command: f"next steps for {result} with {command}")
+    data, runs = tmp_path / "d", tmp_path / "r"
+    assert main(["demo", "--quick", "--quiet", "--data", str(data), "--runs-dir", str(runs)]) == 0
+    assert calls == [{"data": data, "runs_dir": runs, "seed": 0, "epochs": None, "quick": True, "progress": False}]
+    assert capsys.readouterr().out.strip() == "next steps for result with hartrace"

@@ -2,7 +2,9 @@
 
 What ``make demo`` runs. The model is the quick CPU one (``resnet_small`` from
 scratch at 112 px), so the whole job takes a few minutes on two cores with no
-pretrained weights and no downloads.
+pretrained weights and no downloads. ``quick=True`` (``hartrace demo --quick``) runs
+every step and leaves every output in under a minute of CPU time, for a first look or to
+check an install; its model learns too little for its numbers to mean much.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ POINTING_TOLERANCE = 15
 #: The demo's quick audit: two methods on enough validation images for the numbers to mean something.
 DEMO_AUDIT = {"methods": ("gradcam", "saliency"), "limit": 48, "cascade_images": 8}
 
+#: ``--quick``: the same steps on 12 images a class (one test image), 2 epochs at 64 px and an audit of 8 images,
+#: each option over the demo's own (DEMO_TRAINING, DEMO_AUDIT): every output in under a minute of CPU time.
+QUICK_PER_CLASS = 12
+QUICK_TEST_PER_CLASS = 1
+QUICK_TRAINING = {"epochs": 2, "image_size": 64}
+QUICK_AUDIT = {"limit": 8, "cascade_images": 1, "steps": 10}
+
 
 @dataclass
 class DemoResult:
@@ -56,6 +65,7 @@ class DemoResult:
     audit_dir: Path
     audit: dict[str, Any]
     seconds: float
+    quick: bool = False
 
 
 def run_demo(
@@ -64,22 +74,42 @@ def run_demo(
     *,
     seed: int = 0,
     epochs: int | None = None,
-    per_class: int = DEMO_PER_CLASS,
+    per_class: int | None = None,
+    quick: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> DemoResult:
     """Generate the synthetic set, summarise it, train the quick model on it, evaluate, explain and audit it.
 
-    ``epochs`` and ``per_class`` (training images per class) make it shorter, for a first look at every output.
+    ``quick`` runs every step at the ``QUICK_*`` sizes; ``epochs`` and ``per_class`` (training images per class),
+    when given, override either size.
     """
     start = time.perf_counter()
     require_writable_folder(data, "--data")
     require_writable_folder(runs_dir, "--runs-dir")
+    if per_class is None:
+        per_class = QUICK_PER_CLASS if quick else DEMO_PER_CLASS
+    training = {**DEMO_TRAINING, **QUICK_TRAINING} if quick else dict(DEMO_TRAINING)
+    if epochs is not None:
+        training["epochs"] = epochs
+    audit_options = {**DEMO_AUDIT, **QUICK_AUDIT} if quick else DEMO_AUDIT
+    if quick:
+        n = training["epochs"]
+        log(
+            f"quick demo: {per_class} training images a class, {n} epoch{'s' if n != 1 else ''} at "
+            f"{training['image_size']} px, an audit of {audit_options['limit']} images: every step and output, "
+            "but an accuracy and explanations that mean little"
+        )
     from hartrace.synth import generate
 
     # before torch is imported, so the generator's worker processes can fork
     report = generate(
-        data, per_class=per_class, test_per_class=DEMO_TEST_PER_CLASS, seed=seed, progress=progress, overwrite=True
+        data,
+        per_class=per_class,
+        test_per_class=QUICK_TEST_PER_CLASS if quick else DEMO_TEST_PER_CLASS,
+        seed=seed,
+        progress=progress,
+        overwrite=True,
     )  # the demo's own set: remade each time (a folder that is not a synthetic set is still refused)
     log(
         f"[1/7] synthetic dataset: {report.n_train} train + {report.n_test} test images "
@@ -96,15 +126,17 @@ def run_demo(
     counts = {name: s["images"] for name, s in summary["splits"].items()}
     log(f"[2/7] dataset summary: {counts}, {len(summary['skipped'])} skipped -> {summary_dir}")
 
-    options = {**DEMO_TRAINING, "data": str(report.root), "seed": seed, "runs_dir": str(runs_dir)}
-    if epochs is not None:
-        options["epochs"] = epochs
+    options = {**training, "data": str(report.root), "seed": seed, "runs_dir": str(runs_dir)}
     log(f"[3/7] training {options['backbone']} for {options['epochs']} epochs at {options['image_size']} px")
     result = train(resolve_config(None, **options), progress=progress, log=lambda m: log(f"      {m}"))
 
     evaluation = evaluate(result.run_dir, progress=progress)
     accuracy = evaluation.report["accuracy"]
-    log(f"[4/7] validation accuracy {accuracy:.1%} (F1 {evaluation.report['weighted_f1']:.3f}) -> {evaluation.out_dir}")
+    caveat = " (quick demo: too little training for this to mean much)" if quick else ""
+    log(
+        f"[4/7] validation accuracy {accuracy:.1%} (F1 {evaluation.report['weighted_f1']:.3f}){caveat} "
+        f"-> {evaluation.out_dir}"
+    )
 
     from hartrace.workflows.explain import explain_split
     from hartrace.workflows.visualize import visualize
@@ -129,7 +161,7 @@ def run_demo(
     from hartrace.workflows.audit.run import audit
 
     audited = audit(
-        result.run_dir, split="val", tolerance=POINTING_TOLERANCE, seed=seed, progress=progress, **DEMO_AUDIT
+        result.run_dir, split="val", tolerance=POINTING_TOLERANCE, seed=seed, progress=progress, **audit_options
     )
     first, *more = audit_headline(audited.summary)
     log(f"[7/7] {first} -> {audited.out_dir}")
@@ -148,6 +180,7 @@ def run_demo(
         audited.out_dir,
         audited.summary,
         time.perf_counter() - start,
+        quick,
     )
 
 
@@ -180,14 +213,20 @@ def audit_headline(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def next_steps(result: DemoResult) -> str:
-    """Where every output is, and the commands to try next."""
+def next_steps(result: DemoResult, command: str = "hartrace") -> str:
+    """Where every output is, and the commands to try next, each starting with ``command`` (how hartrace is run)."""
     run, ev = result.run_dir, result.eval_dir
     test_image = sorted((result.data / "test").glob("*.jpg"))[0]
+    done = (
+        f"quick demo done in {result.seconds:.0f} s: every output is there, but its model saw too little to be "
+        f"any good (`{command} demo` without --quick trains one that is). Outputs:"
+        if result.quick
+        else f"done in {result.seconds:.0f} s. Outputs:"
+    )
     return "\n".join(
         [
             "",
-            f"done in {result.seconds:.0f} s. Outputs:",
+            done,
             f"  dataset           {result.data}/  (Kaggle HAR layout + masks/)",
             f"  dataset summary   {result.summary_dir}/  (summary.json, class_distribution.png, samples.png)",
             f"  run               {run}/  (best.pt, last.pt, config.yaml, split.json, metrics.csv, curves.png)",
@@ -200,15 +239,15 @@ def next_steps(result: DemoResult) -> str:
             "(audit.md, audit.json, curves.png, cascade.png, worst.png, per_image.csv)",
             "",
             "Browse it all in the explorer:",
-            f"  .venv/bin/hartrace explore --runs {run.parent}   ->  http://127.0.0.1:8050/",
+            f"  {command} explore --runs {run.parent}   ->  http://127.0.0.1:8050/",
             "",
             "Try next:",
-            f"  .venv/bin/hartrace visualize --image {test_image} --layers layer1.0.conv1,conv1",
-            f"  .venv/bin/hartrace explain --split val --method gradcam++ --run {run}",
-            f"  .venv/bin/hartrace audit --run {run}   (four methods on the whole validation split)",
-            f"  .venv/bin/hartrace predict {test_image}",
-            f"  .venv/bin/hartrace evaluate --run {run}",
-            f"  .venv/bin/hartrace train --data {result.data} --backbone vgg_bn_small --weights none --image-size 112",
-            f"  .venv/bin/hartrace data summary {result.data}",
+            f"  {command} visualize --image {test_image} --layers layer1.0.conv1,conv1",
+            f"  {command} explain --split val --method gradcam++ --run {run}",
+            f"  {command} audit --run {run}   (four methods on the whole validation split)",
+            f"  {command} predict {test_image}",
+            f"  {command} evaluate --run {run}",
+            f"  {command} train --data {result.data} --backbone vgg_bn_small --weights none --image-size 112",
+            f"  {command} data summary {result.data}",
         ]
     )
