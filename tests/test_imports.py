@@ -47,6 +47,7 @@ IMPORT_SCRIPT = textwrap.dedent(
             if module.name != "hartrace.__main__":
                 load(module.name)
     after_import = {"backend": matplotlib.get_backend(), "pyplot": "matplotlib.pyplot" in sys.modules}
+    timm_loaded = "timm" in sys.modules  # a second of start-up, for timm/<name> backbones only
 
     import numpy as np
     import torch
@@ -89,7 +90,7 @@ IMPORT_SCRIPT = textwrap.dedent(
     signatures["save_figure"] = saved.read_bytes()[:8].hex()
     after_render = {"backend": matplotlib.get_backend(), "pyplot": "matplotlib.pyplot" in sys.modules}
     print(json.dumps({"imported": imported, "culprits": culprits, "after_import": after_import,
-                      "after_render": after_render, "png": signatures}))
+                      "after_render": after_render, "png": signatures, "timm_loaded": timm_loaded}))
     """
 ).replace("BACKEND", repr(BACKEND))
 
@@ -115,6 +116,7 @@ def test_importing_every_module_and_rendering_every_figure_leaves_the_backend_al
     } <= imported
     assert {"hartrace.explorer.app.factory", "hartrace.explorer.app.pages.audit"} <= imported
     assert "hartrace.__main__" not in imported
+    assert not result["timm_loaded"], "importing hartrace loads timm: it waits until a timm/<name> model is asked for"
     culprits = result["culprits"]
     for stage in ("after_import", "after_render"):
         backend = result[stage]["backend"]

@@ -11,6 +11,7 @@ from hartrace.base.errors import UsageError
 from hartrace.models._build_options import dropout_layers, initialise, parse_dropout, parse_init, set_dropout
 from hartrace.models._freeze import FreezableMixin, parse_freeze
 from hartrace.models._registry import get_builder, model_info
+from hartrace.models._timm_weights import read_timm_weights
 from hartrace.models._weights import (
     DATASET_LABELS,
     WEIGHTS_KEYWORDS,
@@ -19,6 +20,7 @@ from hartrace.models._weights import (
     read_published_state_dict,
     read_weights_file,
 )
+from hartrace.models.timm_zoo import build_timm, is_timm_model
 
 __all__ = ["get_model"]
 
@@ -33,13 +35,14 @@ def get_model(
     init: str = "default",
     progress: bool = True,
 ) -> nn.Module:
-    """Build a registered model with an N-way classifier.
+    """Build a registered model, or any timm model as ``timm/<name>``, with an N-way classifier.
 
     ``weights``: ``"none"`` (random init), ``"pretrained"`` (the model's published
     torchvision weights from the torch hub cache, downloaded there on first use unless
     ``HARTRACE_OFFLINE=1``; ``progress`` shows the download's bar), ``"imagenet"``
     or ``"kinetics"`` (those published weights by name: a model without them is refused)
-    or a path to a state dict or hartrace checkpoint. ``freeze``: ``"trunk"``, ``"none"``,
+    or a path to a state dict or hartrace checkpoint; for a timm model ``"imagenet"`` and ``"pretrained"``
+    both mean timm's pretrained weights, from timm's cache or downloaded there. ``freeze``: ``"trunk"``, ``"none"``,
     N (train the last N trunk stages and the head) or None for the model's default.
     ``dropout``: the drop probability of every dropout layer (None: the model's own; a model
     without one refuses any other value). ``init``: ``"default"`` (the model's own),
@@ -66,8 +69,11 @@ def get_model(
         meta: dict[str, Any] = {}
     elif published:
         dataset, weights_name = published_weights(info, None if keyword == "pretrained" else keyword)
-        state, meta = read_published_state_dict(info, dataset, progress=progress), {}
-        source = f"{DATASET_LABELS[dataset]} weights {weights_name}"
+        if is_timm_model(name):  # "imagenet" and "pretrained" both mean timm's pretrained weights
+            state, meta, source = read_timm_weights(info, progress=progress), {}, f"timm weights {weights_name}"
+        else:
+            state, meta = read_published_state_dict(info, dataset, progress=progress), {}
+            source = f"{DATASET_LABELS[dataset]} weights {weights_name}"
     elif isinstance(weights, (str, Path)):
         state, meta = read_weights_file(weights)
         source = str(weights)
@@ -75,11 +81,12 @@ def get_model(
         choices = ", ".join(repr(k) for k in WEIGHTS_KEYWORDS)
         raise UsageError(f"weights must be one of {choices} or a file path, not {weights!r}")
 
-    model = get_builder(name)(num_classes)
+    # timm takes the dropout as it builds (before the classifier, as timm's drop_rate); the zoo's is set after.
+    model = build_timm(name, num_classes, dropout=dropout) if is_timm_model(name) else get_builder(name)(num_classes)
     if not isinstance(model, FreezableMixin):
         raise TypeError(f"the builder of {name} must return a FreezableMixin, got {type(model).__name__}")
     model._setup_freezable(info)
-    if dropout is not None:
+    if dropout is not None and not is_timm_model(name):
         if not dropout_layers(model):
             raise RuntimeError(f"{name}: its ModelInfo says it has dropout, but it has no dropout layer")
         set_dropout(model, dropout)

@@ -16,7 +16,7 @@ from torch import nn
 
 from hartrace.base.errors import UsageError
 
-__all__ = ["ModelInfo", "register_model", "list_models", "model_info", "get_builder"]
+__all__ = ["ModelInfo", "register_model", "register_family", "list_models", "model_info", "get_builder"]
 
 Builder = Callable[[int], nn.Module]
 
@@ -41,6 +41,7 @@ class ModelInfo:
     layer_groups: dict[str, tuple[str, ...]] = field(hash=False)
     stages: tuple[tuple[str, ...], ...]
     head: tuple[str, ...]
+    # torchvision's name of its ImageNet weights; for a timm model, the Hugging Face repo of timm's pretrained ones.
     imagenet_weights: str | None
     default_freeze: str
     # Video models: the frames per clip they are built for (None for image models).
@@ -147,6 +148,9 @@ class ModelInfo:
 
 
 _MODELS: dict[str, tuple[Builder, ModelInfo]] = {}
+# A family's resolver: full name -> (builder, info); an unknown name is a UsageError.
+Resolver = Callable[[str], tuple[Builder, ModelInfo]]
+_FAMILIES: dict[str, Resolver] = {}
 
 
 def register_model(info: ModelInfo) -> Callable[[Builder], Builder]:
@@ -161,8 +165,20 @@ def register_model(info: ModelInfo) -> Callable[[Builder], Builder]:
     return wrapper
 
 
+def register_family(prefix: str, resolve: Resolver) -> None:
+    """Every name starting with ``prefix`` (``timm/``) is a model another library builds: ``resolve(name)`` says
+    how, when such a name is first asked for. There are too many to register one by one, and asking only then
+    keeps that library out of ``import hartrace``."""
+    if prefix in _FAMILIES:
+        raise ValueError(f"a model family with prefix {prefix!r} is already registered")
+    _FAMILIES[prefix] = resolve
+
+
 def list_models(task: str | None = None, *, with_dropout: bool = False) -> list[str]:
-    """Names of the registered models (sorted), optionally only those of one task, or only those with dropout."""
+    """Names of the registered models (sorted), optionally only those of one task, or only those with dropout.
+
+    A family's models (``timm/<name>``) are not listed: they are named by their own library's list.
+    """
     return sorted(
         n
         for n, (_, info) in _MODELS.items()
@@ -175,13 +191,26 @@ def _lookup(name: str) -> tuple[Builder, ModelInfo]:
         return _MODELS[name]
     except (KeyError, TypeError):
         pass
+    for prefix, resolve in _FAMILIES.items():
+        if isinstance(name, str) and name.startswith(prefix):
+            return resolve(name)
     close = difflib.get_close_matches(str(name), list(_MODELS), n=3)
+    close += [prefix + name for prefix in _FAMILIES if isinstance(name, str) and _resolves(prefix + name)]
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     raise UsageError(f"unknown model {name!r}; {hint}run `hartrace models` to list them")
 
 
+def _resolves(name: str) -> bool:
+    """Whether a family builds ``name`` (``resnet18`` is not in the zoo, but ``timm/resnet18`` is a model)."""
+    try:
+        _lookup(name)
+    except UsageError:
+        return False
+    return True
+
+
 def model_info(name: str) -> ModelInfo:
-    """The :class:`ModelInfo` of a registered model; ``UsageError`` if there is none."""
+    """The :class:`ModelInfo` of a registered model or a family's (``timm/<name>``); ``UsageError`` if there is none."""
     return _lookup(name)[1]
 
 

@@ -163,8 +163,6 @@ def model_arguments(path: str | Path, payload: Mapping[str, Any]) -> tuple[str, 
     build (another version's, or one registered by the user's own code) is one line saying what to do.
     A checkpoint saved before dropout was recorded rebuilds with the model's own.
     """
-    from hartrace.models import list_models
-
     path = Path(path)
     meta = payload.get("meta")
     if not isinstance(meta, Mapping):
@@ -179,7 +177,7 @@ def model_arguments(path: str | Path, payload: Mapping[str, Any]) -> tuple[str, 
             f"checkpoint {path} does not say which model it holds: its metadata's model has name={name!r} "
             f"and num_classes={outputs!r} (a model name and a positive count are needed); {_FIX}"
         )
-    if name not in list_models():
+    if not _in_zoo(name):
         own_code = "a model registered by your own code reopens only in Python, once that code has registered it"
         if saved_by == __version__:
             raise UsageError(
@@ -193,6 +191,17 @@ def model_arguments(path: str | Path, payload: Mapping[str, Any]) -> tuple[str, 
             f"{own_code}"
         )
     return name, outputs, {"freeze": spec.get("freeze"), "dropout": spec.get("dropout")}
+
+
+def _in_zoo(name: str) -> bool:
+    """Whether this hartrace builds ``name``: a registered model, or one of timm's (``timm/<name>``)."""
+    from hartrace.models import model_info
+
+    try:
+        model_info(name)
+    except UsageError:
+        return False
+    return True
 
 
 def _misfit(own: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> str | None:

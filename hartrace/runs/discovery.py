@@ -20,6 +20,11 @@ EVAL_DIR = "eval"
 DEFAULT_RUNS_DIR = Path("checkpoints")
 
 
+def folder_part(backbone: str) -> str:
+    """A backbone's name as part of a run folder's name: ``timm/resnet18`` -> ``timm-resnet18`` (one folder)."""
+    return backbone.replace("/", "-")
+
+
 def new_run_dir(runs_dir: str | Path, backbone: str) -> Path:
     """Claim a fresh ``<runs_dir>/<backbone>-<date>-<time>`` folder (suffixed ``-2``, ``-3``... if taken).
 
@@ -28,7 +33,7 @@ def new_run_dir(runs_dir: str | Path, backbone: str) -> Path:
     """
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{backbone}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = f"{folder_part(backbone)}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in itertools.count(1):
         candidate = runs_dir / (stem if n == 1 else f"{stem}-{n}")
         try:

@@ -23,7 +23,7 @@ from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder, save_figure, write_csv, write_json, write_text
 from hartrace.models import model_info, parse_dropout
 from hartrace.render import overlaid_curves_figure, pivot_heatmap_figure
-from hartrace.runs.discovery import LAST
+from hartrace.runs.discovery import LAST, folder_part
 from hartrace.workflows.evaluate import evaluate
 from hartrace.workflows.train.config import TrainConfig, configured_dataset
 from hartrace.workflows.train.trainer import train
@@ -59,7 +59,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.backbone}-{self.pixels}px-freeze_{self.freeze_label}"
+        return f"{folder_part(self.backbone)}-{self.pixels}px-freeze_{self.freeze_label}"
 
 
 @dataclass
