@@ -161,6 +161,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run folder (default checkpoints/<backbone>-<time>)")
     out.add_argument("--runs-dir", help="where runs go (default checkpoints)")
+    out.add_argument(
+        "--tensorboard",
+        action="store_const",
+        const=True,
+        help="also log every epoch to <run>/tensorboard/: metrics, the validation confusion matrix, Grad-CAM "
+        "overlays of up to 8 validation images, the config as hyperparameters (pip install 'hartrace[tensorboard]')",
+    )
     add_quiet(p)
 
 
@@ -212,6 +219,7 @@ OPTION_NAMES = (
     "max_batches",
     "out",
     "runs_dir",
+    "tensorboard",
 )
 
 
@@ -229,20 +237,21 @@ def run(args: argparse.Namespace) -> int:
 
     log = print
     if args.resume:
-        may_change = ("epochs", "runs_dir", "data")
+        may_change = ("epochs", "runs_dir", "data", "tensorboard")
         given = [name for name in OPTION_NAMES if getattr(args, name) is not None and name not in may_change]
         if given or args.config:
             from hartrace.base.errors import UsageError
 
             raise UsageError(
                 "--resume continues a run with its saved config; only --epochs and --data (where its dataset is now) "
-                "may change"
+                "may change, and --tensorboard may be added"
             )
         result = resume(
             args.resume,
             epochs=args.epochs,
             data=args.data,
             runs_dir=args.runs_dir or "checkpoints",
+            tensorboard=args.tensorboard,
             progress=not args.quiet,
             log=log,
         )

@@ -66,6 +66,7 @@ class TrainConfig:
     cache_features: bool = True  # frozen trunk + no augmentation: compute trunk features once
     out: str | None = None
     runs_dir: str = "checkpoints"
+    tensorboard: bool = False  # also log each epoch to <run>/tensorboard/ (the optional tensorboard package)
     max_batches: int | None = None  # cap batches per epoch (smoke tests, quick looks)
     zero_shot: bool = False  # regress class-name embeddings (MSE); name unseen classes by the nearest one
     embeddings: str = "minilm"  # zero-shot class-name embeddings: minilm, or a word2vec .txt / .npy file
@@ -134,7 +135,8 @@ class TrainConfig:
         return self
 
     def check_paths(self) -> TrainConfig:
-        """Before a new run does any work: its inputs exist and its output folder can be written.
+        """Before a new run does any work: its inputs exist, its output folder can be written, and the optional
+        package it asks for (``--tensorboard``) is installed.
 
         Kept apart from :meth:`validate` because a resumed run re-reads its config
         wherever it now is, and finds its data through the run folder instead.
@@ -150,6 +152,10 @@ class TrainConfig:
             require_writable_folder(self.out, "--out")
         else:
             require_writable_folder(self.runs_dir, "--runs-dir")
+        if self.tensorboard:
+            from hartrace.workflows.train.tensorboard import require_tensorboard
+
+            require_tensorboard()
         return self
 
     def to_dict(self) -> dict[str, Any]:

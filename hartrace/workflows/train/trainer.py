@@ -60,6 +60,7 @@ from hartrace.workflows.train.loop import (
 )
 from hartrace.workflows.train.sampler import EpochSampler, SeededItems
 from hartrace.workflows.train.schedule import build_optimizer, build_scheduler, lr_at_epoch_start
+from hartrace.workflows.train.tensorboard import require_tensorboard, training_board
 from hartrace.zeroshot.objectives import Criteria, Objective, training_objective
 
 METRIC_COLUMNS = (
@@ -169,11 +170,13 @@ def resume(
     progress: bool = True,
     log: Callable[[str], None] = print,
     on_epoch_end: EpochCallback | None = None,
+    tensorboard: bool | None = None,
 ) -> TrainResult:
     """Continue a run from its ``last.pt``: model, optimizer, scheduler, RNG and position; ``epochs`` extends it.
 
     The dataset is found from any working folder as :func:`hartrace.runs.loading.dataset_root` finds it, or is
     ``data`` (the run's dataset, moved there); the resumed config names it by its absolute path.
+    ``tensorboard=True`` logs to TensorBoard from the resumed epoch on (a run that did keeps doing so).
     """
     from hartrace.runs.loading import dataset_root
     from hartrace.runs.spec import DataPaths
@@ -184,7 +187,11 @@ def resume(
     state = read_checkpoint(run_dir / LAST)
     model_arguments(run_dir / LAST, state)  # a model this hartrace cannot build is refused before any work
     root = os.path.abspath(dataset_root(DataPaths.from_meta(state["meta"]), run_dir, data))
-    config = dataclasses.replace(resolve_config(state["meta"]["config"], epochs=epochs), data=root)
+    config = dataclasses.replace(
+        resolve_config(state["meta"]["config"], epochs=epochs, tensorboard=tensorboard or None), data=root
+    )
+    if config.tensorboard:
+        require_tensorboard()
     return _with_distributed(lambda ctx: _fit(config, (run_dir, state), ctx, progress, log, on_epoch_end))
 
 
@@ -593,7 +600,21 @@ def _run_epochs(
 
     stopped_early = False
     train_data = SeededItems(built.train_data, config.seed)
-    with stop_requests() as stop:
+    board = training_board(
+        config.tensorboard and ctx.is_main,
+        run_dir,
+        config=config.to_dict(),
+        classes=run.index.classes,
+        model=model,
+        spec=spec,
+        train_samples=run.train_samples,
+        val_samples=run.val_samples,
+        device=device,
+        first_epoch=start_epoch + 1,
+        explains=run.objective.softmax,
+        log=log,
+    )
+    with stop_requests() as stop, board as tensorboard:
         for epoch in range(start_epoch, config.epochs):
             seed_epoch(config.seed, epoch)
             interrupted_streams = built.resume_rng if epoch == start_epoch else None
@@ -655,6 +676,12 @@ def _run_epochs(
                     save_checkpoint(run_dir / BEST, model, meta(row))
                 save_last(epoch + 1, 0)
                 _write_history(run_dir, history, f"{run_dir.name}: {config.backbone}")
+            if config.tensorboard:  # every rank's validation predictions, for rank 0's confusion matrix
+                shares = ctx.gather((val.y_true, val.y_pred))
+                if tensorboard is not None:
+                    truth = [y for labels, _ in shares for y in labels]
+                    predicted = [y for _, guesses in shares for y in guesses]
+                    tensorboard.log_epoch(row, history[best_epoch - 1], truth, predicted)
             log(
                 f"epoch {epoch + 1:>3}/{config.epochs}  "
                 f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
