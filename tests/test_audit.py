@@ -3,9 +3,12 @@ the report's words."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import csv
 import json
+import re
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,8 @@ from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, pert
 from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.synth import generate
-from hartrace.workflows.audit.report import TABLE_HEADER, markdown_report, method_problems
+from hartrace.workflows.audit.report import TABLE_HEADER, all_problems, markdown_report, method_problems
+from hartrace.workflows.audit.result import AuditResult
 from hartrace.workflows.audit.run import WORST_PER_METHOD, audit
 from hartrace.workflows.train import train
 from tests.conftest import colour_folder, quick_config, run_cli
@@ -89,6 +93,19 @@ def test_audit_writes_every_file_with_the_contract_keys(audited: tuple[Path, Pat
         assert len(m["sanity"]["cascade"][0]["per_image"]) == CASCADE
         assert m["seconds_per_image"] > 0 and len(m["curves"]["deletion"]) == STEPS + 1
     assert len(_csv(out / "per_image.csv")) == LIMIT * len(METHODS)
+
+
+def test_the_result_shows_its_table_problems_and_curves_in_a_notebook(audited: tuple[Path, Path, dict]) -> None:
+    _run, out, summary = audited
+    result = AuditResult(out, summary)
+    html = result._repr_html_()
+    [curves] = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert base64.b64decode(curves).startswith(b"\x89PNG") and len(curves) < 200_000
+    assert all(f"<th>{html_escape(column)}</th>" in html for column in TABLE_HEADER)
+    assert all(f"<td>{method}</td>" in html for method in METHODS)
+    assert all(html_escape(problem) in html for problem in all_problems(summary))
+    problems = len(all_problems(summary))
+    assert repr(result) == f"AuditResult({str(out)!r}: gradcam, saliency on {LIMIT} val images, {problems} problems)"
 
 
 def test_numbers_agree_with_a_from_scratch_recomputation(audited: tuple[Path, Path, dict]) -> None:

@@ -20,6 +20,7 @@ from hartrace.attribution.cam import cam_maps
 from hartrace.attribution.pixel import pixel_maps
 from hartrace.attribution.registry import DEFAULT_METHOD, MethodSpec, method_spec
 from hartrace.attribution.targets import Target, resolve_targets
+from hartrace.base.display import result_html
 from hartrace.base.errors import UsageError
 from hartrace.probe.capture import Capture
 from hartrace.probe.hooks import HookManager
@@ -31,6 +32,8 @@ class Explanation:
 
     ``capture`` holds the logits, probabilities and the layers' activations (and gradients),
     so a caller can show the prediction beside the maps without running the model again.
+    ``inputs`` are the images or clips explained (the caller's tensor, not a copy): what a
+    notebook draws the overlays on.
     """
 
     maps: torch.Tensor  # [B, K, H, W] or [B, K, T, H, W], in [0, 1]
@@ -38,10 +41,26 @@ class Explanation:
     method: str
     layers: tuple[str, ...]
     capture: Capture = field(repr=False)
+    inputs: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def probabilities(self) -> torch.Tensor:
         return self.capture.probabilities
+
+    def __repr__(self) -> str:
+        """One line: method, layers, the maps' shape and the classes item 0's maps explain."""
+        names = self.capture.classes
+        explained = [names[k] if names else str(k) for k in self.targets[0].tolist()[:3]] if len(self.targets) else []
+        more = ", ..." if self.targets.shape[-1] > 3 else ""
+        where = f" at {', '.join(self.layers)}" if self.layers else ""
+        return (
+            f"Explanation({self.method}{where}: maps {list(self.maps.shape)}; "
+            f"item 0 explains {', '.join(map(repr, explained))}{more})"
+        )
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the prediction and targets per item, and the overlays (frames with overlays, for clips)."""
+        return result_html("explanation_html", self)
 
 
 def _layers(layer: str | Sequence[str] | None) -> list[str]:
@@ -105,7 +124,7 @@ def explain(
         targets = resolve_targets(target, capture.logits, classes)
     capture.extra["targets"] = targets.detach().cpu()
     maps = maps_from_capture(capture, layers, spec, model=model, images=inputs, batch_size=batch_size, **options)
-    return Explanation(maps, capture.extra["targets"], spec.name, tuple(layers), capture)
+    return Explanation(maps, capture.extra["targets"], spec.name, tuple(layers), capture, inputs.detach())
 
 
 def maps_from_capture(

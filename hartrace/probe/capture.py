@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from hartrace.base.display import result_html
 from hartrace.probe.views import ItemView, item_view
 
 #: Histogram bins of every layer's activation values.
@@ -80,6 +81,15 @@ class LayerCapture:
     def stats(self) -> LayerStats:
         return LayerStats.of(self.activation, self.bins)
 
+    def __repr__(self) -> str:
+        parts = [repr(self.name), self.kind, f"output {list(self.shape)}"]
+        parts += [
+            f"{what} {list(t.shape)}"
+            for what, t in (("kernel", self.kernel), ("gradient", self.gradient))
+            if t is not None
+        ]
+        return f"LayerCapture({', '.join(parts)})"
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready metadata and statistics (no tensors)."""
         return {
@@ -105,6 +115,21 @@ class Capture:
 
     def __getitem__(self, name: str) -> LayerCapture:
         return self.layers[name]
+
+    def __repr__(self) -> str:
+        """One line: the input, the layers (the first three with their shapes) and item 0's top class."""
+        named = ", ".join(f"{name} {list(layer.shape)}" for name, layer in list(self.layers.items())[:3])
+        more = f" and {len(self.layers) - 3} more" if len(self.layers) > 3 else ""
+        index, probability = self.top_k(1)[0]
+        top = self.classes[index] if self.classes else str(index)
+        return (
+            f"Capture(input {list(self.input_shape)}, {len(self.layers)} layers{': ' if named else ''}{named}{more}; "
+            f"item 0: {top!r} {probability:.1%})"
+        )
+
+    def _repr_html_(self) -> str:
+        """In a notebook: item 0's top classes, a table of the layers and a strip of their strongest maps."""
+        return result_html("capture_html", self)
 
     def view(self, name: str, index: int = 0) -> ItemView:
         """Item ``index``'s output of layer ``name`` as what it is: maps, a volume, a sequence or a vector."""

@@ -17,6 +17,8 @@ _LAZY = {
     "kernel_grid_figure": "hartrace.render.kernels",
     "cam_figure": "hartrace.render.overlay",
     "cam_overlay": "hartrace.render.overlay",
+    "overlay_grid_figure": "hartrace.render.overlay",
+    "capture_strip_figure": "hartrace.render.flow",
     "layer_flow_figure": "hartrace.render.flow",
     "overlaid_curves_figure": "hartrace.render.compare",
     "pivot_heatmap_figure": "hartrace.render.compare",

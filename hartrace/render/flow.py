@@ -1,7 +1,8 @@
 """The layer-flow figure: input, chosen layers and prediction left to right, the picture that explains a net.
 
 It says what it leaves out: a dashed arrow, labelled with the count, where layers run between two shown
-ones, and a divider where the trunk ends and the head begins.
+ones, and a divider where the trunk ends and the head begins. :func:`capture_strip_figure` draws the same
+columns without an input: a notebook's view of a capture.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from matplotlib.gridspec import GridSpec
 from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
+from hartrace.attribution.temporal import evenly_spaced
 from hartrace.base.errors import UsageError
 from hartrace.render.activations import channel_maps, to_numpy, top_channels
 from hartrace.render.charts import verdict
@@ -171,6 +173,22 @@ def _prediction_column(ax: Any, probabilities: np.ndarray, names: Sequence[str],
     ax.set_title(title, fontsize=8)
 
 
+def _layer_column(fig: Figure, grid: GridSpec, column: int, rows: int, capture: Any, name: str, index: int) -> None:
+    """Layer ``name``'s output of batch item ``index`` in rows ``0..rows-1`` of ``column``, drawn as what it is:
+    its ``rows`` loudest maps (3-D layers averaged over time), a sequence heatmap, or a vector's strongest bars."""
+    layer, view = capture.layers[name], capture.view(name, index)
+    activation = to_numpy(view.values)
+    caption = layer_caption(name, layer.kind, layer.shape)
+    if view.kind == "sequence":
+        _sequence_column(fig, grid[:rows, column], activation, caption)
+    elif activation.ndim == 1 or int(np.prod(activation.shape[1:])) == 1:
+        _vector_column(fig, grid[:rows, column], activation.reshape(activation.shape[0]), caption)
+    else:
+        if activation.ndim == 4:
+            caption += " (t mean)"
+        _maps_column(fig, [grid[r, column] for r in range(rows)], activation, caption, rows)
+
+
 def layer_flow_figure(
     image: Any,
     capture: Any,
@@ -248,18 +266,8 @@ def layer_flow_figure(
     input_ax.set_title(f"input\n{rgb.shape[0]}×{rgb.shape[1]}", fontsize=8)
 
     for column, name in enumerate(layers, start=1):
-        layer, view = capture.layers[name], capture.view(name, index)
-        activation = to_numpy(view.values)
-        caption = layer_caption(name, layer.kind, layer.shape)
-        if view.kind == "sequence":
-            _sequence_column(fig, grid[:rows, column], activation, caption)
-        elif activation.ndim == 1 or int(np.prod(activation.shape[1:])) == 1:
-            _vector_column(fig, grid[:rows, column], activation.reshape(activation.shape[0]), caption)
-        else:
-            if activation.ndim == 4:
-                caption += " (t mean)"
-            _maps_column(fig, [grid[r, column] for r in range(rows)], activation, caption, channels_per_layer)
-        _kernel_cell(fig, grid[rows, column], layer.kernel)
+        _layer_column(fig, grid, column, rows, capture, name, index)
+        _kernel_cell(fig, grid[rows, column], capture.layers[name].kernel)
 
     probabilities = to_numpy(capture.probabilities[index])
     names = list(classes or capture.classes or [str(i) for i in range(probabilities.shape[0])])
@@ -321,3 +329,54 @@ def _first_head_column(layers: Sequence[str], head: Collection[str]) -> int:
         if any(name == path or name.startswith(f"{path}.") for path in head):
             return i + 1
     return len(layers) + 1
+
+
+def capture_strip_figure(
+    capture: Any,
+    *,
+    index: int = 0,
+    max_layers: int = 6,
+    channels_per_layer: int = 2,
+    classes: Sequence[str] | None = None,
+    title: str = "",
+) -> Figure:
+    """A capture at a glance, without its input: up to ``max_layers`` of its layers (evenly chosen, the first and
+    the last always among them) left to right, each as :func:`layer_flow_figure` draws it, then the top-5 bars.
+
+    It is the picture a notebook shows for a capture, so it stays small: the title should say what it left out.
+    """
+    if channels_per_layer < 1 or max_layers < 1:
+        raise UsageError("max_layers and channels_per_layer must be at least 1")
+    names = list(capture.layers)
+    shown = [names[i] for i in evenly_spaced(len(names), max_layers)] if names else []
+    rows, columns = channels_per_layer, len(shown) + 1
+    ratios = [1.0] * len(shown) + [BARS_WIDTH]
+    gap = 0.3
+    caption_lines = max(
+        [2] + [layer_caption(n, capture.layers[n].kind, capture.layers[n].shape).count("\n") + 1 for n in shown]
+    )
+    top_inches, bottom_inches = 0.25 + 0.15 * caption_lines + (0.35 if title else 0.0), 0.3
+    axes_width, axes_height = CELL * sum(ratios), CELL * rows
+    fig_width = axes_width + gap * (columns - 1) + 0.3
+    fig_height = axes_height + 0.08 * rows + top_inches + bottom_inches
+    fig = Figure(figsize=(fig_width, fig_height))
+    grid = GridSpec(
+        rows,
+        columns,
+        figure=fig,
+        width_ratios=ratios,
+        left=0.1 / fig_width,
+        right=1 - 0.2 / fig_width,
+        bottom=bottom_inches / fig_height,
+        top=1 - top_inches / fig_height,
+        wspace=gap / (axes_width / columns),
+        hspace=0.08 / (axes_height / rows),
+    )
+    for column, name in enumerate(shown):
+        _layer_column(fig, grid, column, rows, capture, name, index)
+    probabilities = to_numpy(capture.probabilities[index])
+    labels = list(classes or capture.classes or [str(i) for i in range(probabilities.shape[0])])
+    _prediction_column(fig.add_subplot(grid[:, -1]), probabilities, labels)
+    if title:
+        fig.suptitle(title, fontsize=10, y=1 - 0.1 / fig_height, va="top")
+    return fig

@@ -15,18 +15,49 @@ from hartrace.data import DatasetIndex, load_rgb
 from hartrace.data.samples import Sample
 from hartrace.metrics.classification import evaluation_report
 from hartrace.render import confusion_matrix_figure, image_gallery_figure
+from hartrace.render.notebook import figure_png, html_card
 from hartrace.runs.discovery import EVAL_DIR
 from hartrace.runs.inference import model_outputs
 from hartrace.runs.loading import Opened, open_dataset, open_model
 from hartrace.zeroshot.objectives import run_objective
 
 GALLERY_SIZE = 24
+#: Classes listed in a notebook's view of an evaluation.
+CLASS_ROWS = 30
 
 
 @dataclass
 class EvalResult:
     out_dir: Path
     report: dict[str, Any]
+
+    def __repr__(self) -> str:
+        r = self.report
+        return f"EvalResult({str(self.out_dir)!r}: {r['split']} accuracy {r['accuracy']:.4f} on {r['images']} items)"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the headline numbers, the per-class table (first 30 classes) and the confusion matrix."""
+        r = self.report
+        top = next(k for k in r if k.startswith("top") and k.endswith("_accuracy"))
+        classes = list(r["per_class"])
+        rows = [
+            [c, *(r["per_class"][c][k] for k in ("precision", "recall", "f1-score")), int(r["per_class"][c]["support"])]
+            for c in classes[:CLASS_ROWS]
+        ]
+        matrix = confusion_matrix_figure(np.array(r["confusion_matrix_normalised"]), classes)
+        return html_card(
+            f"Evaluation on the {r['split']} split: {r['images']} items; the files are in {self.out_dir}",
+            lines=[f"the first {CLASS_ROWS} of {len(classes)} classes are listed"] if len(classes) > CLASS_ROWS else [],
+            tables=[
+                (
+                    "overall",
+                    ["accuracy", top.replace("_", " "), "macro F1"],
+                    [[r["accuracy"], r[top], r["macro_avg"]["f1-score"]]],
+                ),
+                ("per class", ["class", "precision", "recall", "F1", "support"], rows),
+            ],
+            pictures=[("confusion matrix", figure_png(matrix))],
+        )
 
 
 @dataclass

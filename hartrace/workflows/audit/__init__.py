@@ -19,7 +19,7 @@ _EXPORTS = {
     "cascade_groups": "hartrace.metrics.sanity",
     "cascading_randomisation": "hartrace.metrics.sanity",
     "sanity_verdict": "hartrace.metrics.sanity",
-    "AuditResult": "hartrace.workflows.audit.run",
+    "AuditResult": "hartrace.workflows.audit.result",
     "audit": "hartrace.workflows.audit.run",
 }
 

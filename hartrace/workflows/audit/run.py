@@ -44,8 +44,9 @@ from hartrace.probe.layers import resolve_layers
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import IMAGE, task_of
 from hartrace.workflows.audit import DEFAULT_METHODS
+from hartrace.workflows.audit.result import AuditResult
 from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
-from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, AuditResult, MethodScores, SplitScores, Tile
+from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, MethodScores, SplitScores, Tile
 
 
 #: Worst-explained images shown per method in ``worst.png``.

@@ -1,21 +1,18 @@
-"""What an audit measures, as data: per-split and per-method scores, the worst-explained tiles, the result."""
+"""What an audit measures, as data: per-split and per-method scores, the worst-explained tiles.
+
+The result ``audit()`` returns is :class:`hartrace.workflows.audit.result.AuditResult`: it draws itself with the
+report's functions, which read these types.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 WORST_PER_METHOD = 4
 AUDIT_DIR = "audit"
-
-
-@dataclass
-class AuditResult:
-    out_dir: Path
-    summary: dict[str, Any]
 
 
 @dataclass

@@ -97,6 +97,16 @@ class TrainResult:
     def best(self) -> dict[str, float]:
         return self.history[self.best_epoch - 1] if self.history else {}
 
+    def __repr__(self) -> str:
+        scores = ", ".join(f"{k} {self.best[k]:.4g}" for k in ("val_loss", "val_accuracy") if k in self.best)
+        return f"TrainResult({str(self.run_dir)!r}: best epoch {self.best_epoch} of {len(self.history)}, {scores})"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the epochs' numbers and the training curves."""
+        from hartrace.render.notebook import training_html
+
+        return training_html(self.history, self.best_epoch, f"Training run {self.run_dir}, {self.seconds:.0f} s")
+
 
 DEFAULT_BACKBONES = {"image": "harnet", "video": "r2plus1d_18"}
 
