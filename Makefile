@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/hartrace demo
 
+# The tests run in TEST_WORKERS processes (pytest-xdist), one file per process at a time so a file's
+# fixtures are built once; each process does its tensor work on one thread, so the two cores are not oversubscribed.
+TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Style, layering and types: ruff (lint and format), import-linter's contracts (.importlinter), mypy (strict on the public API).
 lint: venv
