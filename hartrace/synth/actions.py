@@ -155,7 +155,7 @@ def drinking(ctx: Ctx) -> Group:
         color,
         handle=-1,
         glass=glass,
-        liquid=ctx.pal.choice([(110, 60, 30), (230, 140, 30), (200, 40, 60), (240, 240, 230)]),
+        liquid=ctx.pal.choice(DRINKS),
     )
     b.arm("near", target=grip if not glass else center + vec(0.0, 0.02), hint=(0.3, 1.0), jitter=False)
     free_arm(ctx, b, "far")
@@ -236,9 +236,7 @@ def listening_to_music(ctx: Ctx) -> Group:
     b.mouth = ctx.pick("smile", "closed")
     lk = b.look
     color = ctx.pal.color(s=(0.6, 1.0), v=(0.45, 1.0), extra=[lk.hair, lk.skin, lk.shirt])
-    shapes, cups = props.headphones(
-        b.head, HEAD_R, b.head_up, color, ctx.pal.choice([(40, 40, 40), (200, 200, 200), (120, 40, 40)])
-    )
+    shapes, cups = props.headphones(b.head, HEAD_R, b.head_up, color, ctx.pal.choice(CUSHIONS))
     evidence = ["head"]
     touch = ctx.pick("one", "both", "none")
     if touch != "none":
@@ -257,6 +255,8 @@ def listening_to_music(ctx: Ctx) -> Group:
 PHONES = [(28, 28, 32), (235, 235, 240), (40, 70, 160), (170, 30, 40)]
 SCREENS = [(120, 200, 255), (170, 230, 250), (90, 160, 230), (200, 240, 210)]
 GLASS = [(200, 225, 240), (170, 210, 220), (215, 235, 215)]
+DRINKS = [(110, 60, 30), (230, 140, 30), (200, 40, 60), (240, 240, 230)]
+CUSHIONS = [(40, 40, 40), (200, 200, 200), (120, 40, 40)]
 
 
 __all__ = ["ACTIONS", "Ctx", "Group"]

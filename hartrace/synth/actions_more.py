@@ -7,12 +7,14 @@ import numpy as np
 
 from hartrace.synth import props
 from hartrace.synth.actions import FOOT_PAD, Ctx, Group, ground_of, prop, standing_legs
-from hartrace.synth.draw import Part, Similarity, Stroke, direction, rounded_box, shade, vec
+from hartrace.synth.draw import Part, Shape, Similarity, Stroke, direction, rounded_box, shade, vec
 from hartrace.synth.figure import Body
 
 WOODS = [(150, 100, 60), (110, 70, 40), (190, 150, 100), (90, 90, 95), (200, 200, 205), (60, 40, 30)]
 FOODS = [(90, 170, 60), (235, 140, 40), (150, 80, 40), (240, 220, 120), (210, 50, 40), (250, 250, 240)]
 PLATES = [(250, 250, 250), (240, 235, 215), (200, 225, 245), (245, 215, 215)]
+SHELLS = [(190, 192, 198), (40, 40, 45), (120, 125, 135), (230, 230, 235)]  # laptops
+CUTLERY = [(190, 190, 200), (150, 150, 160), (230, 200, 90)]
 SEAT_Y = 0.068 + 0.018  # centre line of a seat under a seated pelvis
 
 
@@ -21,6 +23,11 @@ def seated(ctx: Ctx, b: Body, *, furniture: str = "chair") -> tuple[Part, float]
     b.leg("near", angles=(ctx.u(82, 98), ctx.u(-6, 14)))
     b.leg("far", angles=(ctx.u(78, 94), ctx.u(-10, 10)))
     ground = ground_of(b)
+    return Part(furniture, "prop", False, seat_shapes(ctx, furniture, ground)), ground
+
+
+def seat_shapes(ctx: Ctx, furniture: str, ground: float) -> list[Shape]:
+    """A chair, sofa or stool (``furniture``) whose seat is at :data:`SEAT_Y` and feet at ``ground``."""
     color = ctx.pal.choice(WOODS)
     if furniture == "sofa":
         shapes = (
@@ -32,15 +39,14 @@ def seated(ctx: Ctx, b: Body, *, furniture: str = "chair") -> tuple[Part, float]
         shapes += rounded_box(
             vec(0.02, (SEAT_Y + 0.09 + ground) / 2), 0.3, max(ground - SEAT_Y - 0.09, 0.02), shade(color, 0.7), r=0.01
         )
-    elif furniture == "stool":
-        shapes = [
+        return shapes
+    if furniture == "stool":
+        return [
             Stroke(np.array([(-0.02, SEAT_Y), (0.0, ground - 0.012)]), 0.03, shade(color, 0.75)),
             Stroke(np.array([(-0.08, ground - 0.012), (0.08, ground - 0.012)]), 0.026, shade(color, 0.75)),
             Stroke(np.array([(-0.11, SEAT_Y), (0.1, SEAT_Y)]), 0.04, color),
         ]
-    else:
-        shapes = props.chair(-0.1, 0.12, SEAT_Y, ground, -ctx.u(0.28, 0.36), color)
-    return Part(furniture, "prop", False, shapes), ground
+    return props.chair(-0.1, 0.12, SEAT_Y, ground, -ctx.u(0.28, 0.36), color)
 
 
 def _table(ctx: Ctx, x0: float, top: float, ground: float) -> Part:
@@ -76,7 +82,7 @@ def eating(ctx: Ctx) -> Group:
         props.utensil(
             hand,
             tip,
-            ctx.pal.choice([(190, 190, 200), (150, 150, 160), (230, 200, 90)]),
+            ctx.pal.choice(CUTLERY),
             ctx.pal.choice(FOODS),
             spoon=ctx.chance(0.4),
         ),
@@ -97,7 +103,7 @@ def using_laptop(ctx: Ctx) -> Group:
         seat, ground = seated(ctx, b, furniture=ctx.pick("chair", "stool", "sofa"))
         top, x0, under = -ctx.u(0.1, 0.13), ctx.u(0.18, 0.22), [seat]
     front = x0 + ctx.u(0.01, 0.04)
-    shell = ctx.pal.choice([(190, 192, 198), (40, 40, 45), (120, 125, 135), (230, 230, 235)])
+    shell = ctx.pal.choice(SHELLS)
     lap = prop(
         "laptop",
         props.laptop(front, front + 0.16, top - 0.012, ctx.u(0.14, 0.16), ctx.u(98, 118), shell, shade(shell, 0.6)),
@@ -125,22 +131,31 @@ def sleeping(ctx: Ctx) -> Group:
     else:
         b.arm("near", angles=(ctx.u(80, 92), ctx.u(84, 96)))
     b.arm("far", angles=(ctx.u(84, 96), ctx.u(86, 98)))
-    top = 0.062
-    x0, x1 = -0.6, 0.62
-    frame, sheet = ctx.pal.choice(WOODS), ctx.pal.color(s=(0.1, 0.5), v=(0.6, 1.0))
-    if ctx.chance(0.72):
-        ground, bottom = top + 0.26, top + 0.1
-        bed = props.bed(x0, x1, top, ground, frame, sheet, x0 - 0.02)
-    else:
-        ground = bottom = top + 0.036
-        bed = props.bed(x0 + 0.02, x1, top, ground, frame, sheet, None)
+    bed, ground, bottom = bed_shapes(ctx)
     parts = [prop("bed", bed), prop("pillow", props.pillow(vec(-0.44, 0.028), ctx.pal.choice(PLATES)))]
     parts += b.ordered(b.parts(evidence=("head", "torso", "arm_near", "arm_far", "leg_near", "leg_far")))
     if ctx.chance(0.5):
-        parts.append(
-            prop("blanket", props.blanket(ctx.u(-0.22, 0.02), x1 - 0.02, 0.0, top, bottom, ctx.pal.color(v=(0.4, 0.9))))
-        )
+        parts.append(prop("blanket", blanket_shapes(ctx, bottom)))
     return Group(parts, ground)
+
+
+BED_TOP, BED_X = 0.062, (-0.6, 0.62)  # mattress top (a lying body's back at y = 0) and ends
+
+
+def bed_shapes(ctx: Ctx) -> tuple[list[Shape], float, float]:
+    """A bed with a headboard, or a mat on the floor: (shapes, floor height, lowest edge a blanket hangs to)."""
+    top, (x0, x1) = BED_TOP, BED_X
+    frame, sheet = ctx.pal.choice(WOODS), ctx.pal.color(s=(0.1, 0.5), v=(0.6, 1.0))
+    if ctx.chance(0.72):
+        ground, bottom = top + 0.26, top + 0.1
+        return props.bed(x0, x1, top, ground, frame, sheet, x0 - 0.02), ground, bottom
+    ground = top + 0.036
+    return props.bed(x0 + 0.02, x1, top, ground, frame, sheet, None), ground, ground
+
+
+def blanket_shapes(ctx: Ctx, bottom: float) -> list[Shape]:
+    """A blanket over a body lying on the bed, hanging down to ``bottom``."""
+    return props.blanket(ctx.u(-0.22, 0.02), BED_X[1] - 0.02, 0.0, BED_TOP, bottom, ctx.pal.color(v=(0.4, 0.9)))
 
 
 def cycling(ctx: Ctx) -> Group:

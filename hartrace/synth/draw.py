@@ -214,6 +214,27 @@ def downsample_mask(mask: np.ndarray, ss: int) -> np.ndarray:
     return counts * 2 >= ss * ss
 
 
+def downsample_ids(ids: np.ndarray, ss: int, n_ids: int) -> np.ndarray:
+    """A final-size pixel takes the id (below ``n_ids``) covering most of its sub-pixels; the higher id wins a tie.
+
+    So id 0 (nothing, or background) loses ties, and a pixel half covered by a
+    part belongs to it, as :func:`downsample_mask` counts it into the mask.  Only
+    the pixels on an edge (sub-pixels of several ids) are counted; the rest keep their one id.
+    """
+    planes = [ids[i::ss, j::ss] for i in range(ss) for j in range(ss)]  # sub-pixel (i, j) of every pixel
+    out = planes[0].astype(np.uint8)
+    edge = np.zeros(out.shape, dtype=bool)
+    for plane in planes[1:]:
+        edge |= plane != planes[0]
+    rows, cols = np.nonzero(edge)
+    if rows.size:
+        subs = np.stack([plane[rows, cols] for plane in planes], axis=1).astype(np.int64)
+        slots = (np.arange(rows.size) * n_ids)[:, None] + subs
+        votes = np.bincount(slots.ravel(), minlength=rows.size * n_ids).reshape(rows.size, n_ids)
+        out[rows, cols] = n_ids - 1 - votes[:, ::-1].argmax(axis=1)  # argmax takes the first of equals
+    return out
+
+
 OUTLINE = 0.012  # dark rim around body parts, so an arm in front of a same-coloured shirt stays visible
 
 

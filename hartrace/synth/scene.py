@@ -35,6 +35,7 @@ from hartrace.synth.draw import (
     bbox,
     direction,
     downsample,
+    downsample_ids,
     downsample_mask,
     ellipse_pts,
     mix,
@@ -43,6 +44,7 @@ from hartrace.synth.draw import (
     vec,
 )
 from hartrace.synth.palette import Palette, hsv
+from hartrace.synth.parts import CONCEPTS, concept_lut
 from hartrace.synth.recipes import recipe
 
 SS = 2  # supersampling factor: draw at 2x, area-average down
@@ -94,11 +96,23 @@ class Rendered:
     _labels: np.ndarray  # supersampled part ids before mirroring (0 = nothing drawn)
     _roles: tuple[str, ...]  # role of part id i + 1
     _mirror: bool
+    _names: tuple[str, ...]  # name of part id i + 1
 
     def visible(self, role: str) -> np.ndarray:
         """Bool ``[size, size]``: pixels (at least half) showing parts of ``role`` (e.g. ``"distractor"``)."""
         lut = np.array([False] + [r == role for r in self._roles])
         out = downsample_mask(lut[self._labels], SS)
+        return np.ascontiguousarray(out[:, ::-1]) if self._mirror else out
+
+    def concept_map(self) -> np.ndarray:
+        """uint8 ``[size, size]``: the id in :data:`~hartrace.synth.parts.CONCEPTS` of what each pixel shows.
+
+        A pixel takes the concept covering most of its sub-pixels, and in a tie the later one in the legend:
+        a half-covered pixel the part's, as the evidence mask counts it, and the edge of a phone in a hand
+        the phone's. Mirrored with the image.
+        """
+        ids = concept_lut(self._names, self._roles)[self._labels]
+        out = downsample_ids(ids, SS, len(CONCEPTS))
         return np.ascontiguousarray(out[:, ::-1]) if self._mirror else out
 
 
@@ -123,7 +137,12 @@ class Scene:
         if self.mirror:
             image, mask = image[:, ::-1], mask[:, ::-1]
         return Rendered(
-            np.ascontiguousarray(image), np.ascontiguousarray(mask), labels, tuple(p.role for p in parts), self.mirror
+            np.ascontiguousarray(image),
+            np.ascontiguousarray(mask),
+            labels,
+            tuple(p.role for p in parts),
+            self.mirror,
+            tuple(p.name for p in parts),
         )
 
 
@@ -174,55 +193,61 @@ def _on_floor(shapes: list[Shape]) -> list[Shape]:
     return [t.shape(s) for s in shapes]
 
 
-def _d_phone(ctx: Ctx) -> list[Shape]:
-    return props.phone_lying(
+Pieces = list[tuple[str, list[Shape]]]  # a distractor's shapes by kind: a cup and the stool it stands on
+
+
+def _d_phone(ctx: Ctx) -> Pieces:
+    shapes = props.phone_lying(
         vec(0, 0),
         ctx.pal.choice([(28, 28, 32), (235, 235, 240), (40, 70, 160)]),
         ctx.pal.choice([(120, 200, 255), (60, 60, 70)]),
     )
+    return [("phone", shapes)]
 
 
-def _stool(ctx: Ctx, height: float) -> list[Shape]:
-    return props.table(-0.12, 0.12, -height, 0.0, ctx.pal.choice(WOODS))
+def _stool(ctx: Ctx, height: float) -> Pieces:
+    """A small side table (a ``table``) for a distractor to stand on."""
+    return [("table", props.table(-0.12, 0.12, -height, 0.0, ctx.pal.choice(WOODS)))]
 
 
-def _d_cup(ctx: Ctx) -> list[Shape]:
+def _d_cup(ctx: Ctx) -> Pieces:
     h = ctx.u(0.25, 0.42) if ctx.chance(0.6) else 0.0
-    shapes = _stool(ctx, h) if h else []
+    under = _stool(ctx, h) if h else []
     cup, _ = props.cup(
         vec(0.0, -h - 0.05), vec(0, -1), ctx.pal.color(), handle=1 if ctx.chance(0.5) else -1, glass=ctx.chance(0.3)
     )
-    return shapes + cup
+    return under + [("cup", cup)]
 
 
-def _d_wheel(ctx: Ctx) -> list[Shape]:
-    return props.wheel(vec(0, 0), 0.19)
+def _d_wheel(ctx: Ctx) -> Pieces:
+    return [("wheel", props.wheel(vec(0, 0), 0.19))]
 
 
-def _d_headphones(ctx: Ctx) -> list[Shape]:
+def _d_headphones(ctx: Ctx) -> Pieces:
     shapes, _ = props.headphones(vec(0, 0), 0.085, direction(180.0 + ctx.u(-60, 60)), ctx.pal.color(), (40, 40, 40))
-    return shapes
+    return [("headphones", shapes)]
 
 
-def _d_laptop(ctx: Ctx) -> list[Shape]:
+def _d_laptop(ctx: Ctx) -> Pieces:
     shell = ctx.pal.choice([(190, 192, 198), (40, 40, 45), (120, 125, 135)])
     if ctx.chance(0.5):
-        return props.laptop_closed(vec(0, 0), shell)
+        return [("laptop", props.laptop_closed(vec(0, 0), shell))]
     h = ctx.u(0.25, 0.4)
-    return _stool(ctx, h) + props.laptop(-0.1, 0.06, -h - 0.012, 0.15, ctx.u(95, 120), shell, shade(shell, 0.6))
+    under = _stool(ctx, h)
+    return under + [("laptop", props.laptop(-0.1, 0.06, -h - 0.012, 0.15, ctx.u(95, 120), shell, shade(shell, 0.6)))]
 
 
-def _d_chair(ctx: Ctx) -> list[Shape]:
-    return props.chair(-0.1, 0.12, -0.17, 0.0, -0.48, ctx.pal.choice(WOODS))
+def _d_chair(ctx: Ctx) -> Pieces:
+    return [("chair", props.chair(-0.1, 0.12, -0.17, 0.0, -0.48, ctx.pal.choice(WOODS)))]
 
 
-def _d_plate(ctx: Ctx) -> list[Shape]:
+def _d_plate(ctx: Ctx) -> Pieces:
     h = ctx.u(0.25, 0.42)
     food = [ctx.pal.choice(FOODS) for _ in range(2)]
-    return _stool(ctx, h) + props.plate(vec(0.0, -h - 0.012), ctx.pal.choice(PLATES), food)
+    return _stool(ctx, h) + [("plate", props.plate(vec(0.0, -h - 0.012), ctx.pal.choice(PLATES), food))]
 
 
-def _d_bike(ctx: Ctx) -> list[Shape]:
+def _d_bike(ctx: Ctx) -> Pieces:
     far, main, near, _, _ = props.bicycle(
         vec(-0.3, -0.19),
         vec(0.32, -0.19),
@@ -235,10 +260,10 @@ def _d_bike(ctx: Ctx) -> list[Shape]:
         ctx.u(0, 360),
         ctx.pal.color(),
     )
-    return far + main + near
+    return [("bicycle", far + main + near)]
 
 
-DISTRACTORS: dict[str, tuple[float, Callable[[Ctx], list[Shape]]]] = {
+DISTRACTORS: dict[str, tuple[float, Callable[[Ctx], Pieces]]] = {
     "phone": (3.0, _d_phone),
     "cup": (3.0, _d_cup),
     "wheel": (2.0, _d_wheel),
@@ -262,7 +287,8 @@ def _distractors(
     out: list[Part] = []
     for _ in range(int(ctx.rng.choice([0, 1, 1, 2, 2, 3]))):
         name = names[int(ctx.rng.choice(len(names), p=weights / weights.sum()))]
-        shapes = _on_floor(DISTRACTORS[name][1](ctx))
+        pieces = DISTRACTORS[name][1](ctx)
+        shapes = _on_floor([shape for _, piece in pieces for shape in piece])
         s = scale * ctx.u(0.8, 1.15)
         x0, y0, x1, _ = bbox([Part("", "", False, shapes)])
         w, h = (x1 - x0) * s, -y0 * s
@@ -276,7 +302,11 @@ def _distractors(
             if box[0] < 0 or box[2] > size or any(_overlaps(box, o) for o in avoid):
                 continue
             t = Similarity(s, (cx, by))
-            out.append(Part("distractor_" + name, "distractor", False, [t.shape(sh) for sh in shapes]))
+            start = 0
+            for kind, piece in pieces:  # one part per kind, so the stool under a cup is a table, not a cup
+                drawn = [t.shape(sh) for sh in shapes[start : start + len(piece)]]
+                out.append(Part("distractor_" + kind, "distractor", False, drawn))
+                start += len(piece)
             avoid.append(box)
             break
     return out
@@ -340,24 +370,40 @@ def compose_scene(
     """Finish a scene around the placed action ``parts``: a floor under ``ground`` (group frame), distractors
     clear of ``extent`` (pixels; default the parts' bounding box) and a random mirroring."""
     rng, s = backdrop.ctx.rng, place.scale
-    clutter = list(backdrop.clutter)
     floor_y = None
     if backdrop.floor:
         ground_px = place.point(vec(0.0, ground))[1]
         floor_y = float(ground_px - s * rng.uniform(0.06, 0.3))
-        if not 0.3 * size <= floor_y <= size - 4:
-            floor_y = None
+    gb = extent if extent is not None else bbox(parts)
+    pad = 0.04 * size
+    taken = [(gb[0] - pad, gb[1] - pad, gb[2] + pad, gb[3] + pad)]
+    return finish_scene(action, size, backdrop, parts, floor_y, distractors_at=s, avoid=taken)
+
+
+def finish_scene(
+    name: str,
+    size: int,
+    backdrop: Backdrop,
+    parts: list[Part],
+    floor_y: float | None,
+    *,
+    distractors_at: float | None = None,
+    avoid: list[tuple[float, ...]] | None = None,
+) -> Scene:
+    """The backdrop's wall, with a floor from ``floor_y`` (pixels; none when too high or low), under its clutter,
+    distractors drawn ``distractors_at`` pixels per standing height clear of the ``avoid`` boxes (none when
+    None), then ``parts``; mirrored half of the time."""
+    rng = backdrop.ctx.rng
+    clutter = list(backdrop.clutter)
+    if floor_y is not None and not 0.3 * size <= floor_y <= size - 4:
+        floor_y = None
     if floor_y is not None and backdrop.board is not None:  # a skirting board along the wall
         line = np.array([(-5.0, floor_y), (size + 5.0, floor_y)])
         clutter.append(Stroke(line, rng.uniform(0.01, 0.025) * size, backdrop.board))
     background = Background(backdrop.kind, backdrop.c0, backdrop.c1, floor_y, backdrop.f0, backdrop.f1)
-
-    gb = extent if extent is not None else bbox(parts)
-    pad = 0.04 * size
-    taken = [(gb[0] - pad, gb[1] - pad, gb[2] + pad, gb[3] + pad)]
-    distractors = _distractors(backdrop.ctx, size, s, taken, floor_y)
+    extra = [] if distractors_at is None else _distractors(backdrop.ctx, size, distractors_at, avoid or [], floor_y)
     mirror = bool(rng.random() < 0.5)
-    return Scene(action, size, background, [Part("clutter", "clutter", False, clutter)] + distractors + parts, mirror)
+    return Scene(name, size, background, [Part("clutter", "clutter", False, clutter)] + extra + parts, mirror)
 
 
 def sample_scene(action: str, rng: np.random.Generator, size: int) -> Scene:

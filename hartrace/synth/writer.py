@@ -3,7 +3,10 @@
 Each image draws all its randomness from its own generator seeded with
 ``(seed, split, index)``, so the output is byte-identical whatever the number
 of worker processes or the order they finish in.  Every file is written
-atomically (temporary file in the same folder, then ``os.replace``).
+atomically (temporary file in the same folder, then ``os.replace``).  Beside
+each image go its evidence mask and its concept map (which concept, from the
+fixed legend :data:`~hartrace.synth.parts.CONCEPTS`, each pixel shows), the
+maps in the layout of :mod:`hartrace.data.concepts`.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from hartrace.base.errors import UsageError
 from hartrace.base.io import write_bytes, write_csv, write_text
+from hartrace.data.concepts import LEGEND_FILE, PARTS_DIR, write_concept_map, write_legend
 from hartrace.synth.actions import ACTIONS
+from hartrace.synth.parts import CONCEPTS
 from hartrace.synth.scene import sample_scene
 
 MARKER = ".hartrace-synth.json"  # marks a folder as ours, so regenerating may overwrite it
@@ -33,8 +38,10 @@ _FORMAT = "hartrace-synth"
 _SPLIT_KEYS = {"train": 0, "test": 1}
 _JPEG_QUALITY = 90
 _IMAGE_DIRS = ("train", "test", "masks/train", "masks/test")
+_MAP_DIRS = (f"{PARTS_DIR}/train", f"{PARTS_DIR}/test")
 
-Job = tuple[str, int, int, list[tuple[str, int, str]]]  # root, size, seed, [(split, index, action)]
+T = TypeVar("T")
+Job = tuple[str, int, int, bool, list[tuple[str, int, str]]]  # root, size, seed, maps?, [(split, index, action)]
 
 
 @dataclass(frozen=True)
@@ -60,20 +67,24 @@ def split_labels(seed: int, split: str, per_class: int) -> list[str]:
     return [labels[i] for i in order]
 
 
-def _encode(image: np.ndarray, fmt: str, **kw) -> bytes:
+def encode(image: np.ndarray, fmt: str, **kw) -> bytes:
+    """``image`` as the bytes of a ``fmt`` (PIL's name: PNG, JPEG) file."""
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format=fmt, **kw)
     return buf.getvalue()
 
 
 def _render_job(job: Job) -> int:
-    root_s, size, seed, items = job
+    root_s, size, seed, concept_maps, items = job
     root = Path(root_s)
     for split, index, action in items:
         out = sample_scene(action, image_rng(seed, split, index), size).render()
         name = f"Image_{index}"
-        write_bytes(root / split / f"{name}.jpg", _encode(out.image, "JPEG", quality=_JPEG_QUALITY))
-        write_bytes(root / "masks" / split / f"{name}.png", _encode(out.mask.astype(np.uint8) * 255, "PNG"))
+        image = root / split / f"{name}.jpg"
+        write_bytes(image, encode(out.image, "JPEG", quality=_JPEG_QUALITY))
+        write_bytes(root / "masks" / split / f"{name}.png", encode(out.mask.astype(np.uint8) * 255, "PNG"))
+        if concept_maps:
+            write_concept_map(root, image, out.concept_map())
     return len(items)
 
 
@@ -112,7 +123,7 @@ def claim_folder(
         if not ours:
             raise UsageError(f"output folder {root} is not empty and is not a {what}; choose an empty or new folder")
         if not overwrite:
-            raise UsageError(f"{root} already holds a {what}: add --overwrite to replace it, or choose another --out")
+            raise UsageError(f"{root} already holds a {what}: add --overwrite to replace it, or choose another folder")
         shutil.rmtree(root / ".hartrace", ignore_errors=True)  # a saved split of the old files is stale
         clear(root)
     write_marker(root, meta, complete=False)
@@ -124,12 +135,13 @@ def write_marker(root: Path, meta: dict, *, complete: bool) -> None:
 
 
 def _clear_images(root: Path) -> None:
-    for sub in _IMAGE_DIRS:
+    for sub in _IMAGE_DIRS + _MAP_DIRS:
         folder = root / sub
         if folder.is_dir():
             for f in folder.iterdir():
                 if f.is_file() and f.name.startswith(("Image_", ".Image_")):
                     f.unlink()
+    (root / PARTS_DIR / LEGEND_FILE).unlink(missing_ok=True)
 
 
 def run_jobs(
@@ -152,6 +164,14 @@ def run_jobs(
                     bar.update(done)
 
 
+def share_out(items: list[T], n_workers: int) -> tuple[int, list[list[T]]]:
+    """How many workers image ``items`` are worth (a few dozen images each at least) and the chunks they take:
+    several per worker, so all finish at about the same time."""
+    n_workers = max(1, min(n_workers, len(items) // 8 or 1))
+    size = max(4, min(48, len(items) // (n_workers * 6) or 1))
+    return n_workers, [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def _context() -> mp.context.BaseContext:
     # fork is fastest, but forking a process that has started torch's threads can hang
     if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
@@ -169,14 +189,16 @@ def generate(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    concept_maps: bool = True,
 ) -> SynthReport:
     """Write the synthetic action dataset to ``out_dir`` in the Kaggle HAR layout, with evidence masks.
 
     Layout: ``Training_set.csv`` (filename,label) + ``train/``, ``Testing_set.csv``
     (filename) + ``test/``, ``Testing_set_labels.csv`` (the test answer key),
-    ``masks/{train,test}/Image_N.png`` (0/255) and ``classes.txt``.  The same
-    ``seed`` gives byte-identical files for any ``workers``. An earlier set in ``out_dir`` is
-    replaced only with ``overwrite``.
+    ``masks/{train,test}/Image_N.png`` (0/255) and ``classes.txt``; with ``concept_maps``,
+    ``parts/{train,test}/Image_N.png`` (concept ids) and the legend ``parts/concepts.json``.
+    The same ``seed`` gives byte-identical files for any ``workers``, and the same images and
+    masks with or without concept maps. An earlier set in ``out_dir`` is replaced only with ``overwrite``.
     """
     per_class = _check_int("per_class", per_class, 1)
     test_per_class = _check_int("test_per_class", test_per_class, 0)
@@ -192,17 +214,19 @@ def generate(
         "test_per_class": test_per_class,
         "size": size,
         "classes": list(ACTIONS),
+        "concept_maps": bool(concept_maps),
     }
     claim_folder(root, meta, _clear_images, overwrite=overwrite)
-    for sub in _IMAGE_DIRS:
+    for sub in _IMAGE_DIRS + (_MAP_DIRS if concept_maps else ()):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    if concept_maps:
+        write_legend(root, CONCEPTS)
 
     start = time.perf_counter()
     labels = {"train": split_labels(seed, "train", per_class), "test": split_labels(seed, "test", test_per_class)}
     items = [(split, i + 1, a) for split in ("train", "test") for i, a in enumerate(labels[split])]
-    n_workers = max(1, min(n_workers, len(items) // 8 or 1))
-    chunk = max(4, min(48, len(items) // (n_workers * 6) or 1))
-    jobs: list[Job] = [(str(root), size, seed, items[i : i + chunk]) for i in range(0, len(items), chunk)]
+    n_workers, chunks = share_out(items, n_workers)
+    jobs: list[Job] = [(str(root), size, seed, bool(concept_maps), chunk) for chunk in chunks]
 
     run_jobs(_render_job, jobs, n_workers, total=len(items), desc="synth", progress=progress)
 
@@ -217,4 +241,15 @@ def generate(
     return SynthReport(root, len(labels["train"]), len(labels["test"]), seconds, n / seconds if seconds > 0 else 0.0)
 
 
-__all__ = ["MARKER", "SynthReport", "claim_folder", "generate", "image_rng", "run_jobs", "split_labels", "write_marker"]
+__all__ = [
+    "MARKER",
+    "SynthReport",
+    "claim_folder",
+    "encode",
+    "generate",
+    "image_rng",
+    "run_jobs",
+    "share_out",
+    "split_labels",
+    "write_marker",
+]
