@@ -89,6 +89,15 @@ def video_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video_run(tmp_path_factory.mktemp("video-explorer"))
 
 
+@pytest.fixture(scope="session")
+def atlas_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder holding one small trained run, ``tiny``, with an atlas of layer3 and layer4: made once,
+    shared by the explorer's Atlas tests."""
+    from tests.conftest_app import make_atlas_run
+
+    return make_atlas_run(tmp_path_factory.mktemp("atlas-explorer"))
+
+
 def quick_config(data: Path, out: Path, **overrides):
     """A seconds-long training config on a tiny dataset (scratch net, 32 px, no workers)."""
     from hartrace.workflows.train import resolve_config

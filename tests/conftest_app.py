@@ -31,11 +31,39 @@ from hartrace.explorer.rows import (
     RunRow,
 )
 from hartrace.probe import LayerStats
+from hartrace.workflows.atlas import AtlasLayer, TopImage, UnitRow
 
 if TYPE_CHECKING:
     from hartrace.explorer.video import VideoAnalysis
 
 CLASSES = ["calling", "clapping", "running"]
+#: The fake's atlas (of run "new", layer "layer1"): channel -> (best concept, IoU); channel 3 overlaps no concept.
+ATLAS_UNITS = {0: ("head", 0.12), 1: ("phone", 0.41), 2: ("bicycle", 0.27), 3: ("head", 0.0)}
+
+
+def fake_atlas(layer: str = "layer1", top_k: int = 3) -> AtlasLayer:
+    """A hand-made atlas: each unit's top images are the fake's first images, strongest first."""
+    units = [
+        UnitRow(
+            channel=channel,
+            top=[
+                TopImage(
+                    path=f"/data/train/Image_{channel + i}.jpg",
+                    item_id=f"train/Image_{channel + i}.jpg",
+                    activation=round(2.0 - 0.25 * i + 0.1 * channel, 3),
+                    box=(2 * i, 2 * i, 8 + 2 * i, 8 + 2 * i),
+                )
+                for i in range(top_k)
+            ],
+            best_concept=concept,
+            iou=iou,
+            ious={concept: iou, "background": 0.05 if iou else 0.0, "torso": 0.02 if iou else 0.0},
+            threshold=0.5,
+        )
+        for channel, (concept, iou) in ATLAS_UNITS.items()
+    ]
+    concepts = ["background", "head", "torso", "phone", "bicycle"]
+    return AtlasLayer(layer=layer, split="val", top_k=top_k, units=units, concepts=concepts)
 
 
 def figure_message(figure: Any) -> str:
@@ -396,6 +424,68 @@ class FakeService:
         ]
         return {"method": "umap", "layer": "fc", "points": points}
 
+    # the atlas: run "new" has one of layer1 (run "old" gets one once its atlas job is finished); a feature
+    # visualisation is a job that stays running until a test calls finish_job
+    def atlas_layers(self, run: str) -> list[str]:
+        self._check(run)
+        made = run == "new" or self.job_rows.get(f"atlas|{run}", {}).get("state") == "done"
+        return ["layer1"] if made else []
+
+    def atlas_command(self, run: str, layers: list[str] | None = None) -> str:
+        self._check(run)
+        return f"hartrace atlas --run {run} --layers {','.join(layers or ['layer1'])}"
+
+    def atlas(self, run: str, layer: str) -> AtlasLayer:
+        self._log("atlas", run, layer)
+        if layer not in self.atlas_layers(run):
+            raise UsageError(f"no atlas of layer {layer!r} on the val split: run `hartrace atlas --run {run}`")
+        return fake_atlas(layer)
+
+    def atlas_tiles(self, run: str, layer: str, channel: int, size: int = 128) -> list[str]:
+        self._log("atlas_tiles", run, layer, channel, size)
+        unit = next((u for u in self.atlas(run, layer).units if u.channel == channel), None)
+        if unit is None:
+            raise UsageError(f"the atlas of {layer} has no channel {channel}")
+        return [png_data_uri(4, (10 * rank, 200, 30)) for rank in range(len(unit.top))]
+
+    def atlas_job(self, run: str, owner: str = "") -> JobRow | None:
+        self._log("atlas_job", run, owner)
+        if self.atlas_layers(run):
+            return None
+        key = f"atlas|{run}"
+        row = self.job_rows.get(key)
+        if row is None or row["state"] == "cancelled":
+            label = f"atlas of {run}"
+            row = self.job_rows[key] = {
+                "key": key,
+                "label": label,
+                "state": "running",
+                "fraction": 0.1,
+                "message": f"{label}: 10%",
+            }
+        return row
+
+    def feature_visualisation_job(self, run: str, layer: str, channel: int, owner: str = "") -> JobRow | None:
+        self._log("feature_visualisation_job", run, layer, channel, owner)
+        self.atlas(run, layer)
+        key = f"featvis|{run}|{layer}|{channel}"
+        row = self.job_rows.get(key)
+        if row is None or row["state"] == "cancelled":
+            label = f"feature visualisation of {layer} channel {channel}"
+            row = self.job_rows[key] = {
+                "key": key,
+                "label": label,
+                "state": "running",
+                "fraction": 0.5,
+                "message": f"{label}: 50%",
+            }
+        return None if row["state"] == "done" else row
+
+    def feature_visualisation(self, run: str, layer: str, channel: int) -> str:
+        if self.job_rows.get(f"featvis|{run}|{layer}|{channel}", {}).get("state") != "done":
+            raise UsageError(f"the feature visualisation of {layer} channel {channel} is not made yet")
+        return png_data_uri(8, (30, 30, 200))
+
 
 def make_runs(root: Path, *, per_class: int = 6, image_size: int = 64) -> Path:
     """Two small trained runs on one synthetic dataset (seconds on a CPU): ``root/checkpoints/{tiny-a,tiny-b}``."""
@@ -443,4 +533,37 @@ def make_video_run(root: Path) -> Path:
         out=str(root / "checkpoints" / "c3d"),
     )
     train(config, progress=False, log=lambda message: None)
+    return root / "checkpoints"
+
+
+ATLAS_FEATVIS_UNITS = 3  # layer3's best units whose feature visualisation make_atlas_run makes
+
+
+def make_atlas_run(root: Path) -> Path:
+    """One small trained run on the synthetic set (its concept maps included), ``root/checkpoints/tiny``, with the
+    atlas of layer3 and layer4 `hartrace atlas` makes, and the feature visualisations of layer3's best units at
+    4 steps (seconds on a CPU; the explorer's own take 256)."""
+    from hartrace.synth import generate
+    from hartrace.workflows.atlas import atlas
+    from hartrace.workflows.atlas.featvis import feature_visualisation
+    from hartrace.workflows.train import resolve_config, train
+
+    data = generate(root / "synthetic", per_class=3, test_per_class=1, workers=1, progress=False).root
+    run = root / "checkpoints" / "tiny"
+    config = resolve_config(
+        None,
+        data=str(data),
+        backbone="resnet_small",
+        weights="none",
+        image_size=32,
+        epochs=1,
+        batch_size=16,
+        workers=0,
+        seed=0,
+        out=str(run),
+    )
+    train(config, progress=False, log=lambda message: None)
+    made = atlas(run, layers=["layer3", "layer4"], workers=0, progress=False)
+    best = sorted(made.layers["layer3"].units, key=lambda unit: -(unit.iou or 0.0))
+    feature_visualisation(run, "layer3", [unit.channel for unit in best[:ATLAS_FEATVIS_UNITS]], steps=4)
     return root / "checkpoints"

@@ -478,6 +478,7 @@ def test_the_app_serves_its_layout_and_callbacks(service):
         "state": [
             {"id": ids.RUN_STORE, "property": "data", "value": "old"},
             {"id": ids.URL, "property": "hash", "value": ""},
+            {"id": ids.URL, "property": "search", "value": ""},
         ],
         "changedPropIds": [],
     }
@@ -513,6 +514,7 @@ def test_callbacks_stay_plain_functions():
         "/methods",
         "/video",
         "/inside",
+        "/atlas",
         "/evaluation",
         "/embedding",
         "/audit",

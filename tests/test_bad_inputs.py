@@ -85,6 +85,10 @@ CASES = [
     ("demo --runs-dir a_file", "is a file"),
     ("demo --data a_file", "is a file"),
     ("demo --epochs 0", "positive"),
+    ("atlas --run checkpoints/run --layers nope", "nope"),
+    ("atlas --run checkpoints/run --layers layer4 --top-k 0", "positive"),
+    ("featvis --run checkpoints/run --layer nope --channels 0", "nope"),
+    ("tcav --run checkpoints/run --class nope --concept data/red --random data/green,data/blue", "nope"),
 ]
 
 

@@ -172,3 +172,16 @@ def test_bad_concept_options_are_one_line_errors(tmp_path: Path, capsys: pytest.
     _assert_one_line_usage_error(capsys, ["synth", "--concepts", out, "--video"], "--video")
     _assert_one_line_usage_error(capsys, ["synth", "--concepts", out, "--random-sets", "-1"], "--random-sets")
     assert not (tmp_path / "c").exists()
+
+
+def test_a_palette_label_map_keeps_its_ids(tmp_path: Path) -> None:
+    """Datasets such as Pascal VOC store label maps as palette PNGs: the pixel values are the ids, not greys."""
+    from hartrace.data.concepts import concept_map_path
+
+    ids = np.array([[0, 1], [2, 21]], dtype=np.uint8)
+    picture = Image.fromarray(ids, "P")
+    picture.putpalette([0, 0, 0, 250, 250, 250, 10, 10, 10] + [0] * 759)
+    path = concept_map_path(tmp_path, tmp_path / "train" / "a.jpg")
+    path.parent.mkdir(parents=True)
+    picture.save(path)
+    assert np.array_equal(read_concept_map(tmp_path, tmp_path / "train" / "a.jpg"), ids)

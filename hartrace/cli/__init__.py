@@ -14,15 +14,18 @@ from hartrace.base.io import require_writable_folder
 from hartrace.base.network import offline
 
 from . import (
+    atlas_cmd,
     audit_cmd,
     compare_cmd,
     data_cmd,
     demo_cmd,
     evaluate_cmd,
     explore_cmd,
+    featvis_cmd,
     inspect_cmd,
     models_cmd,
     synth_cmd,
+    tcav_cmd,
     train_cmd,
 )
 
@@ -35,6 +38,9 @@ COMMANDS = (
     compare_cmd,
     inspect_cmd,
     audit_cmd,
+    atlas_cmd,
+    featvis_cmd,
+    tcav_cmd,
     explore_cmd,
     demo_cmd,
 )

@@ -83,7 +83,9 @@ def read_concept_map(root: str | Path, image: str | Path, size: tuple[int, int] 
         with Image.open(path) as picture:
             if picture.mode not in ("L", "P"):
                 raise DataError(f"{path}: a concept map is a single-channel PNG of ids, not mode {picture.mode}")
-            ids = picture if picture.mode == "L" else picture.convert("L")
+            # A palette image's pixels are the ids themselves (Pascal VOC stores its masks so):
+            # converting it to grey would turn them into the palette's brightness.
+            ids = picture.copy()
             if size is not None and ids.size != tuple(size):
                 ids = ids.resize(tuple(size), Image.Resampling.NEAREST)
             return np.asarray(ids, dtype=np.uint8).copy()

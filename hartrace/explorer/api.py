@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from hartrace.explorer.video import VideoAnalysis
     from hartrace.probe import LayerStats
+    from hartrace.workflows.atlas import AtlasLayer
 
 
 class ExplorerAPI(Protocol):
@@ -151,3 +152,24 @@ class ExplorerAPI(Protocol):
         ...
 
     def embedding(self, run: str) -> Embedding: ...
+
+    # -- what each channel responds to (the run's saved atlas) -------------------------------
+    def atlas_layers(self, run: str) -> list[str]:
+        """The layers of ``run`` with an atlas; none: the page offers `hartrace atlas` or :meth:`atlas_job`."""
+        ...
+
+    def atlas_command(self, run: str, layers: list[str] | None = None) -> str:
+        """The `hartrace atlas` command that makes ``run``'s atlas of ``layers`` (default: its two deepest stages)."""
+        ...
+
+    def atlas(self, run: str, layer: str) -> AtlasLayer: ...
+
+    def atlas_tiles(self, run: str, layer: str, channel: int, size: int = 128) -> list[str]:
+        """Data URIs of a channel's top images, most activating first, the region that fired framed."""
+        ...
+
+    def atlas_job(self, run: str, owner: str = "") -> JobRow | None: ...
+
+    def feature_visualisation_job(self, run: str, layer: str, channel: int, owner: str = "") -> JobRow | None: ...
+
+    def feature_visualisation(self, run: str, layer: str, channel: int) -> str: ...

@@ -9,7 +9,8 @@ caches and nothing per user. It composes:
 - :class:`~hartrace.explorer.images.ImageViews`: one cached pass per image, its maps and layers;
 - :class:`~hartrace.explorer.video.VideoViews`: one cached pass per video, its maps over time;
 - :class:`~hartrace.explorer.audits.AuditViews`: the audits saved in run folders;
-- :class:`~hartrace.explorer.embedding.EmbeddingViews`: a run's features in 2-D, computed in the background.
+- :class:`~hartrace.explorer.embedding.EmbeddingViews`: a run's features in 2-D, computed in the background;
+- :class:`~hartrace.explorer.atlas.AtlasViews`: what each channel responds to, from the atlas saved in the run folder.
 
 Each part takes the store (and only what else it uses) in its constructor; the methods
 here only delegate, so every part can be built and tested alone.
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from hartrace.attribution.registry import DEFAULT_METHOD
+from hartrace.explorer.atlas import AtlasViews
 from hartrace.explorer.audits import AuditViews
 from hartrace.explorer.embedding import EmbeddingViews
 from hartrace.explorer.gallery import Gallery
@@ -43,6 +45,7 @@ from hartrace.explorer.rows import (
 from hartrace.explorer.store import RunStore
 from hartrace.explorer.video import VideoAnalysis, VideoViews
 from hartrace.probe import LayerStats
+from hartrace.workflows.atlas import AtlasLayer
 
 __all__ = ["FAST_METHODS", "SLOW_METHODS", "Analysis", "ExplorerService"]
 
@@ -71,6 +74,7 @@ class ExplorerService:
         self.video_views = VideoViews(self.store, cache_size=max(2, cache_size // 2))
         self.audit_views = AuditViews(self.store)
         self.embeddings = EmbeddingViews(self.store, self.jobs)
+        self.atlases = AtlasViews(self.store, self.gallery, self.jobs)
 
     def close(self) -> None:
         """Delete the uploads kept so far and their folder (done at exit too); the service still answers."""
@@ -279,6 +283,32 @@ class ExplorerService:
     def embedding(self, run: str) -> Embedding:
         """``run``'s computed embedding (:meth:`start_embedding` first)."""
         return self.embeddings.embedding(run)
+
+    # -- what each channel responds to -----------------------------------------------------
+    def atlas_layers(self, run: str) -> list[str]:
+        return self.atlases.layers(run)
+
+    def atlas_command(self, run: str, layers: list[str] | None = None) -> str:
+        return self.atlases.command(run, layers)
+
+    def atlas(self, run: str, layer: str) -> AtlasLayer:
+        return self.atlases.atlas(run, layer)
+
+    def atlas_tiles(self, run: str, layer: str, channel: int, size: int = 128) -> list[str]:
+        return self.atlases.tiles(run, layer, channel, size)
+
+    def atlas_job(self, run: str, owner: str = "") -> JobRow | None:
+        """None when ``run`` has an atlas; else the background job making one with the command's default layers."""
+        found = self.atlases.atlas_job(run, owner)
+        return None if found is None else job_row(found)
+
+    def feature_visualisation_job(self, run: str, layer: str, channel: int, owner: str = "") -> JobRow | None:
+        """None when :meth:`feature_visualisation` answers at once; else the background job making the picture."""
+        found = self.atlases.featvis_job(run, layer, channel, owner)
+        return None if found is None else job_row(found)
+
+    def feature_visualisation(self, run: str, layer: str, channel: int) -> str:
+        return self.atlases.featvis(run, layer, channel)
 
 
 def job_row(job: Job) -> JobRow:

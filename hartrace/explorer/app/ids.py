@@ -96,6 +96,30 @@ INSIDE_FLOW_BUTTON = "inside-flow-button"
 INSIDE_FLOW = "inside-flow"
 INSIDE_FLOW_NOTE = "inside-flow-note"
 INSIDE_NOTE = "inside-note"
+INSIDE_ATLAS = "inside-atlas"  # the clicked channel's way into the Atlas page (or why its layer has no atlas)
+
+# -- Atlas (what each channel of a layer responds to, from the run's saved `hartrace atlas`) --
+ATLAS_ASKED = "atlas-asked"  # {"layer", "channel"} a link asked for (/atlas?layer=..&channel=..), applied once
+ATLAS_LAYER = "atlas-layer"
+ATLAS_CHANNEL = "atlas-channel"
+ATLAS_NOTICE = "atlas-notice"  # no atlas (and how to make one), or why it cannot be read
+ATLAS_START = "atlas-start"  # make the atlas in the background
+ATLAS_JOB = "atlas-job"  # the key of that job, while it runs
+ATLAS_POLL = "atlas-poll"
+ATLAS_PROGRESS = "atlas-progress"
+ATLAS_READY = "atlas-ready"  # bumped when the atlas is made: the layers are listed again
+ATLAS_BODY = "atlas-body"  # everything below the controls, hidden while there is no atlas
+ATLAS_UNITS = "atlas-units"  # the layer's units ranked by IoU: each row a button
+ATLAS_UNIT = "atlas-unit"  # pattern: {"type": ATLAS_UNIT, "index": channel}
+ATLAS_TITLE = "atlas-title"
+ATLAS_SUMMARY = "atlas-summary"  # the channel's best concept, IoU and runners-up
+ATLAS_TOP = "atlas-top"  # its top images, the region that fired framed
+ATLAS_FEATVIS = "atlas-featvis"  # its feature visualisation
+ATLAS_FEATVIS_JOB = "atlas-featvis-job"
+ATLAS_FEATVIS_POLL = "atlas-featvis-poll"
+ATLAS_FEATVIS_PROGRESS = "atlas-featvis-progress"
+ATLAS_FEATVIS_READY = "atlas-featvis-ready"  # bumped when a picture is made: it is shown
+ATLAS_URL = "atlas-url"  # the query last written into the URL (in the browser, by assets/url-state.js)
 
 # -- Evaluation ------------------------------------------------------------------------
 EVAL_MATRIX = "eval-matrix"
@@ -169,6 +193,11 @@ def gallery_thumb(image_id: str) -> dict[str, str]:
 
 def eval_class_row(class_name: str) -> dict[str, str]:
     return {"type": EVAL_CLASS_ROW, "index": class_name}
+
+
+def atlas_unit(channel: object) -> dict[str, object]:
+    """A row of the Atlas page's unit list: clicking it opens that channel."""
+    return {"type": ATLAS_UNIT, "index": channel}
 
 
 def nav_link(path: str) -> dict[str, str]:

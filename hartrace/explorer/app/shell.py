@@ -33,8 +33,9 @@ def name_session(current: str | None) -> str:
 
 
 def view_from_fragment(fragment: str | None) -> dict[str, str]:
-    """The view a URL's ``#run=..&image=..&class=..&method=..&layer=..`` names (unknown keys are ignored)."""
-    fields = parse_qs((fragment or "").lstrip("#"), keep_blank_values=False)
+    """The view a URL's ``#run=..&image=..&class=..&method=..&layer=..`` names (unknown keys are ignored);
+    a ``?query`` is read the same way."""
+    fields = parse_qs((fragment or "").lstrip("#?"), keep_blank_values=False)
     return {key: values[0] for key, values in fields.items() if key in VIEW_KEYS and values}
 
 
@@ -134,16 +135,23 @@ def cancel_evaluation(clicks: int | None, key: str | None, session: str | None, 
     Input(ids.RUN_DROPDOWN, "value"),
     State(ids.RUN_STORE, "data"),
     State(ids.URL, "hash"),
+    State(ids.URL, "search"),
 )
 def choose_run(
-    picked: str | None, stored: str | None, fragment: str | None, *, service: ExplorerAPI, triggered_id: Any = None
+    picked: str | None,
+    stored: str | None,
+    fragment: str | None,
+    query: str | None = None,
+    *,
+    service: ExplorerAPI,
+    triggered_id: Any = None,
 ):
-    """The runs to offer and the session's run: the one just picked, else the one an opened URL names,
-    else the one kept, else the latest."""
+    """The runs to offer and the session's run: the one just picked, else the one an opened URL names (in its
+    #fragment, else its ?query, as a link to the Atlas page does), else the one kept, else the latest."""
     runs = service.list_runs()
     names = [row["name"] for row in runs]
     options = [{"label": run_label(row), "value": row["name"]} for row in runs]
-    shared = view_from_fragment(fragment).get("run")
+    shared = view_from_fragment(fragment).get("run") or view_from_fragment(query).get("run")
     run: str | None
     if triggered_id == ids.RUN_DROPDOWN and picked in names:
         run = picked

@@ -21,6 +21,7 @@ MODULES = (
     "methods",
     "video",
     "inside",
+    "atlas",
     "evaluation",
     "embedding",
     "audit",

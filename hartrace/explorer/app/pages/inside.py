@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import Input, Output, State, dcc, html, no_update
 
@@ -64,6 +65,7 @@ def layout(**_: Any) -> html.Div:
                         "Channel",
                         graph(ids.INSIDE_CHANNEL, empty_figure(PICK_A_CHANNEL)),
                         graph(ids.INSIDE_CHANNEL_HISTOGRAM, empty_figure("", height=120)),
+                        html.Div(id=ids.INSIDE_ATLAS, className="caption"),
                         className="side wide-side",
                     ),
                 ],
@@ -227,6 +229,36 @@ def show_channel(
     if maps.ndim > 2:  # a video-like [T, H, W] channel: its mean over time
         maps = maps.mean(axis=0)
     return channel_figure(maps, channel, layer), channel_histogram(maps, channel)
+
+
+def atlas_href(run: str, layer: str, channel: int) -> str:
+    """The Atlas page, opened on one channel of a run's layer."""
+    return "/atlas?" + urlencode({"run": run, "layer": layer, "channel": channel})
+
+
+@callback(
+    Output(ids.INSIDE_ATLAS, "children"),
+    Input(ids.INSIDE_GRID, "clickData"),
+    State(ids.RUN_STORE, "data"),
+    State(ids.INSIDE_LAYER, "value"),
+    prevent_initial_call=True,
+)
+def atlas_link(click: dict[str, Any] | None, run: str | None, layer: str | None, *, service: ExplorerAPI):
+    """The clicked channel, opened across the whole dataset on the Atlas page; or why its layer has no atlas.
+    A layer without channel maps (the classifier's scores) has no atlas to offer."""
+    channel = channel_from_click(click)
+    if channel is None or not run or not layer:
+        return []
+    try:
+        if not any(row["name"] == layer and spatial(row) for row in service.layer_tree(run)):
+            return []
+        if layer not in service.atlas_layers(run):
+            return [f"{layer} has no atlas yet: make one with ", html.Code(service.atlas_command(run, [layer]))]
+    except HartraceError as exc:
+        return html.Span(str(exc), className="notice-inline")
+    return dcc.Link(
+        f"open channel {channel} of {layer} in the atlas", href=atlas_href(run, layer, channel), className="atlas-link"
+    )
 
 
 @callback(

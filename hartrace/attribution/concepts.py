@@ -1,0 +1,257 @@
+"""Concept tests (TCAV; Kim et al., "Interpretability Beyond Feature Attribution", ICML 2018) through captum.
+
+Does class k's score rise when a layer's activations move towards a concept (a bicycle, a phone)?
+A linear classifier separates the layer's activations for the concept's images from those of a
+random set; its normal is the concept activation vector (CAV). The TCAV score is the share of
+class-k images whose logit gradient at the layer points along the CAV (captum's ``sign_count``).
+
+One CAV can be luck, so the paper repeats it against several random sets and compares the scores
+with those of a random set posing as the concept: the first random set (the "counterpart") is
+tested against the same other random sets, and a two-sided t-test tells whether the concept's
+scores differ from the counterpart's. With R random sets that is R - 1 runs on each side.
+The p-values are Bonferroni-corrected for the number of layers tested unless asked not to.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hartrace.attribution.featvis import frozen
+from hartrace.attribution.pixel import no_inplace_relu
+from hartrace.base.errors import UsageError
+from hartrace.probe.layers import resolve_layers
+
+__all__ = [
+    "ConceptImages",
+    "LayerTest",
+    "TcavResult",
+    "linear_concept_classifier",
+    "significance",
+    "tcav_test",
+]
+
+#: Share of each concept's activations held out to measure the CAV's accuracy (captum's default too).
+HELD_OUT = 0.33
+
+
+@dataclass(frozen=True)
+class ConceptImages:
+    """A concept's example images, as model inputs ``[N, 3, H, W]`` (normalised like the model's data)."""
+
+    name: str
+    images: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4 or self.images.shape[0] < 2:
+            raise UsageError(
+                f"concept {self.name!r} needs at least 2 images [N, C, H, W], got {tuple(self.images.shape)}"
+            )
+
+
+def linear_concept_classifier(seed: int = 0) -> Any:
+    """A captum ``Classifier``: scikit-learn's L2-regularised logistic regression (one of the paper's two linear
+    models) on the flattened activations, trained to convergence on a seeded stratified split, so the CAVs repeat
+    run to run (captum's default, an SGD stopped early, splits with the global ``random.shuffle``). Converged,
+    its intercept balances the two sides, so the CAV does not lean along the mean activation, which is far from
+    zero after a ReLU. The CAV of each concept is the unit normal pointing to its side."""
+    from captum.concept import Classifier
+    from sklearn.linear_model import LogisticRegression
+
+    class LinearConceptClassifier(Classifier):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.model: LogisticRegression | None = None
+
+        def train_and_eval(self, dataloader: Any, **_: Any) -> dict[str, torch.Tensor]:
+            batches = list(dataloader)
+            x = torch.cat([b[0] for b in batches]).detach().float().cpu().numpy()
+            y = torch.cat([b[1] for b in batches]).cpu().numpy()
+            rng = np.random.default_rng(seed)
+            test = np.zeros(len(y), dtype=bool)
+            for label in np.unique(y):
+                members = rng.permutation(np.flatnonzero(y == label))
+                test[members[: int(HELD_OUT * len(members))]] = True
+            self.model = LogisticRegression(max_iter=1000).fit(x[~test], y[~test])
+            accuracy = float((self.model.predict(x[test]) == y[test]).mean()) if test.any() else float("nan")
+            return {"accs": torch.tensor(accuracy)}
+
+        def weights(self) -> torch.Tensor:
+            assert self.model is not None, "train_and_eval first"
+            normal = torch.from_numpy(self.model.coef_[0]).float()
+            normal = normal / normal.norm().clamp(min=1e-12)
+            return torch.stack([-normal, normal])  # one row per class, in classes() order
+
+        def classes(self) -> list[int]:
+            assert self.model is not None, "train_and_eval first"
+            return [int(c) for c in self.model.classes_]
+
+    return LinearConceptClassifier()
+
+
+def significance(concept_scores: Sequence[float], random_scores: Sequence[float]) -> tuple[float, float]:
+    """Two-sided t-test (Student's, as the paper's code) of the concept's scores against the random ones:
+    ``(t, p)``. Two constant, equal samples give ``(0, 1)``: no evidence of a difference."""
+    from scipy.stats import ttest_ind
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant sample: scipy warns, the answer is handled
+        t, p = ttest_ind(np.asarray(concept_scores, float), np.asarray(random_scores, float))
+    t, p = float(t), float(p)
+    if np.isnan(p):
+        return 0.0, 1.0
+    return t, p
+
+
+@dataclass
+class LayerTest:
+    """One layer's runs and verdict: ``concept_scores[i]`` is the TCAV score of the concept against random set
+    ``i + 1``, ``random_scores[i]`` the counterpart's against the same set."""
+
+    layer: str
+    concept_scores: list[float]
+    random_scores: list[float]
+    concept_magnitudes: list[float]
+    random_magnitudes: list[float]
+    concept_accuracy: list[float]  # held-out accuracy of each concept CAV
+    random_accuracy: list[float]
+    t: float
+    p: float
+    p_corrected: float
+    significant: bool
+
+    def summary(self) -> dict[str, Any]:
+        def stats(values: list[float]) -> tuple[float, float]:
+            return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+        concept_mean, concept_std = stats(self.concept_scores)
+        random_mean, random_std = stats(self.random_scores)
+        return {
+            "layer": self.layer,
+            "concept_mean": concept_mean,
+            "concept_std": concept_std,
+            "random_mean": random_mean,
+            "random_std": random_std,
+            "concept_cav_accuracy": float(np.nanmean(self.concept_accuracy)),
+            "random_cav_accuracy": float(np.nanmean(self.random_accuracy)),
+            "direction": "above random" if self.t > 0 else "below random" if self.t < 0 else "as random",
+            "t": self.t,
+            "p": self.p,
+            "p_corrected": self.p_corrected,
+            "significant": self.significant,
+        }
+
+
+@dataclass
+class TcavResult:
+    """A concept tested for one class at several layers."""
+
+    concept: str
+    counterpart: str  # the random set posing as a concept
+    randoms: list[str]  # the random sets both were tested against, one run each
+    target: int
+    inputs: int  # class images scored
+    alpha: float
+    correction: str  # "bonferroni over N layers" or "none"
+    layers: list[LayerTest] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "layers": [{**asdict(t), **t.summary()} for t in self.layers]}
+
+
+def _loader(images: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader[torch.Tensor]:
+    return torch.utils.data.DataLoader(images, batch_size=batch_size)  # type: ignore[arg-type]
+
+
+def tcav_test(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: int,
+    concept: ConceptImages,
+    randoms: Sequence[ConceptImages],
+    layers: Sequence[str],
+    *,
+    alpha: float = 0.05,
+    bonferroni: bool = True,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> TcavResult:
+    """Test ``concept`` for class ``target`` on ``inputs`` (that class's images, normalised) at each of ``layers``.
+
+    ``randoms[0]`` is the counterpart; the concept and it are each tested against ``randoms[1:]``. The model
+    runs in eval mode without weight gradients, with in-place ReLUs off (captum's hooks need them off);
+    everything is restored after. CAVs and activations live in a temporary folder, never reused.
+    """
+    if len(randoms) < 2:
+        raise UsageError(f"a concept test needs at least 2 random sets (one poses as the concept), got {len(randoms)}")
+    resolve_layers(model, list(layers))
+    if inputs.dim() != 4 or inputs.shape[0] == 0:
+        raise UsageError(f"a concept test needs the class's images [N, C, H, W], got {tuple(inputs.shape)}")
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
+    from captum.concept import TCAV, Concept
+
+    device = next(iter(model.parameters()), torch.empty(0)).device
+
+    def as_concept(index: int, images: ConceptImages) -> Concept:
+        return Concept(index, images.name, _loader(images.images.to(device), batch_size))
+
+    tested = as_concept(0, concept)
+    counterpart, *others = [as_concept(i + 1, r) for i, r in enumerate(randoms)]
+    sets = [[tested, r] for r in others] + [[counterpart, r] for r in others]
+    keys = ["-".join(str(c.id) for c in pair) for pair in sets]
+    layers = list(dict.fromkeys(layers))
+    totals = {key: {layer: torch.zeros(2, 2) for layer in layers} for key in keys}  # [sign_count, magnitude] x 2
+    with (
+        tempfile.TemporaryDirectory(prefix="hartrace-tcav-") as folder,
+        frozen(model),
+        no_inplace_relu(model),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="captum")  # its own numpy.core use
+        interpreter = TCAV(
+            model, layers, model_id="model", classifier=linear_concept_classifier(seed), save_path=folder + "/"
+        )
+        for start in range(0, inputs.shape[0], batch_size):
+            chunk = inputs[start : start + batch_size].to(device)
+            scores = interpreter.interpret(chunk, sets, target=target)
+            for key in keys:
+                for layer in layers:
+                    row = scores[key][layer]
+                    measured = torch.stack([row["sign_count"], row["magnitude"]]).detach().float().cpu()
+                    totals[key][layer] += measured * chunk.shape[0]
+        accuracy = {key: {layer: float(interpreter.cavs[key][layer].stats["accs"]) for layer in layers} for key in keys}
+    correction = f"bonferroni over {len(layers)} layers" if bonferroni else "none"
+    result = TcavResult(
+        concept.name, randoms[0].name, [r.name for r in randoms[1:]], target, int(inputs.shape[0]), alpha, correction
+    )
+    half = len(others)
+    for layer in layers:
+        mean = {key: totals[key][layer] / inputs.shape[0] for key in keys}
+        concept_keys, random_keys = keys[:half], keys[half:]
+        concept_scores = [float(mean[k][0, 0]) for k in concept_keys]
+        random_scores = [float(mean[k][0, 0]) for k in random_keys]
+        t, p = significance(concept_scores, random_scores)
+        p_corrected = min(1.0, p * len(layers)) if bonferroni else p
+        result.layers.append(
+            LayerTest(
+                layer=layer,
+                concept_scores=concept_scores,
+                random_scores=random_scores,
+                concept_magnitudes=[float(mean[k][1, 0]) for k in concept_keys],
+                random_magnitudes=[float(mean[k][1, 0]) for k in random_keys],
+                concept_accuracy=[accuracy[k][layer] for k in concept_keys],
+                random_accuracy=[accuracy[k][layer] for k in random_keys],
+                t=t,
+                p=p,
+                p_corrected=p_corrected,
+                significant=p_corrected < alpha,
+            )
+        )
+    return result

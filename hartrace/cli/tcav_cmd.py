@@ -1,0 +1,93 @@
+"""``hartrace tcav``: does a class depend on a concept? TCAV scores over random runs, with a significance test."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hartrace.cli.common import add_model_source, add_quiet, comma_list, positive_int
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "tcav",
+        help="concept test (TCAV): does a class's score depend on a concept, beyond random?",
+        description="Trains a concept activation vector (CAV) of the concept's images against each random folder "
+        "at each layer, scores the share of the class's images whose logit rises along it, and compares those "
+        "scores with a random folder posing as the concept (two-sided t-test; Kim et al. 2018). N random folders "
+        "give N-1 runs. Writes tcav.json, tcav.csv, runs.csv and tcav.png to <run>/tcav/<class>/<concept>/ "
+        "(or --out). Concept folders: `hartrace synth --concepts DIR`.",
+    )
+    add_model_source(parser)
+    parser.add_argument("--class", dest="target_class", required=True, help="the class to test, e.g. cycling")
+    parser.add_argument(
+        "--concept", required=True, help="folder of the concept's images (or, with --random-dir, a concept's name)"
+    )
+    randoms = parser.add_mutually_exclusive_group(required=True)
+    randoms.add_argument(
+        "--random",
+        type=comma_list,
+        metavar="DIRS",
+        help="comma-separated random folders (globs allowed: 'DIR/random_*')",
+    )
+    randoms.add_argument(
+        "--random-dir",
+        type=Path,
+        metavar="DIR",
+        help="the random folders listed in DIR/concepts.json (else DIR/random_*): what synth --concepts wrote",
+    )
+    parser.add_argument(
+        "--layers", type=comma_list, help="comma-separated layers (default: the CAM layer and the stage before it)"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="the run's dataset, if it has moved (the class's images come from it)"
+    )
+    parser.add_argument("--split", default="val", help="the split the class's images come from (default val)")
+    parser.add_argument("--limit", type=positive_int, help="at most N images of the class")
+    parser.add_argument("--concept-limit", type=positive_int, help="at most N images of each concept/random folder")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    parser.add_argument(
+        "--no-bonferroni", action="store_true", help="do not correct the p-values for the number of layers tested"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the CAV classifiers (default 0)")
+    parser.add_argument("--out", type=Path)
+    add_quiet(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hartrace.workflows.tcav import tcav
+
+    result = tcav(
+        args.run,
+        target_class=args.target_class,
+        concept=args.concept,
+        randoms=args.random,
+        random_dir=args.random_dir,
+        layers=args.layers,
+        checkpoint=args.checkpoint,
+        runs_dir=args.runs_dir,
+        data=args.data,
+        split=args.split,
+        limit=args.limit,
+        concept_limit=args.concept_limit,
+        alpha=args.alpha,
+        bonferroni=not args.no_bonferroni,
+        seed=args.seed,
+        out=args.out,
+        progress=not args.quiet,
+    )
+    s = result.summary
+    print(
+        f"class {s['class']} ({s['class_images']} {s['split']} images) vs concept {s['concept']} "
+        f"({s['concept_images']} images), {s['runs']} random runs; p {s['correction']}"
+    )
+    for row in s["layers"]:
+        verdict = f"significant, {row['direction']}" if row["significant"] else "not significant"
+        print(
+            f"  {row['layer']}: TCAV {row['concept_mean']:.2f} ± {row['concept_std']:.2f} "
+            f"vs random {row['random_mean']:.2f} ± {row['random_std']:.2f}, "
+            f"p={row['p']:.3g} (corrected {row['p_corrected']:.3g}): {verdict}"
+        )
+    print(f"wrote tcav.json, tcav.csv, runs.csv and tcav.png to {result.out_dir}/")
+    return 0

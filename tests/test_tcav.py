@@ -1,0 +1,182 @@
+"""Concept tests (TCAV): a toy whose answer is known, the scores checked against captum called directly, the
+t-test by hand, and ``hartrace tcav`` end to end with its one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from hartrace.attribution.concepts import ConceptImages, linear_concept_classifier, significance, tcav_test
+from hartrace.cli import main
+from hartrace.runs.loading import open_dataset, open_model
+from hartrace.workflows.train import train
+from tests.conftest import colour_folder, quick_config
+
+RANDOM_SETS = 8  # 7 runs each side
+
+
+class Square(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x
+
+
+def red_model() -> nn.Sequential:
+    """Class 0 is the mean of red squared (through two ReLU'd units at layer "1", +red and -red), class 1 the same
+    for blue; green reaches no class. Squaring makes the gradient at layer "1" differ from image to image."""
+    conv = nn.Conv2d(3, 6, 1, bias=False)
+    weights = torch.zeros(6, 3, 1, 1)
+    for unit in range(6):
+        weights[unit, unit // 2] = 1.0 if unit % 2 == 0 else -1.0  # units 2c, 2c+1: +colour c, -colour c
+    conv.weight.data = weights
+    head = nn.Linear(6, 2, bias=False)
+    head.weight.data = torch.tensor([[1.0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1]])
+    return nn.Sequential(conv, nn.ReLU(), Square(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+
+
+def _noise(n: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, 3, 8, 8, generator=generator) * 2 - 1
+
+
+def _strong(images: torch.Tensor, channel: int) -> torch.Tensor:
+    """``images`` with ``channel`` made strong (0.5 to 1 in size, its own sign): nothing else differs."""
+    images = images.clone()
+    images[:, channel] = images[:, channel].sign() * (images[:, channel].abs() * 0.5 + 0.5)
+    return images
+
+
+def test_significance_is_students_two_sided_t_test() -> None:
+    a, b = [1.0, 1.0, 0.5, 1.0], [0.0, 0.5, 0.0, 0.5]
+    pooled = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2
+    t = (np.mean(a) - np.mean(b)) / math.sqrt(pooled * (2 / 4))
+    assert significance(a, b)[0] == pytest.approx(t)
+    from scipy.stats import t as student
+
+    assert t == pytest.approx(3.273, abs=1e-3)
+    assert significance(a, b)[1] == pytest.approx(2 * student.sf(t, df=6))  # two-sided, 4 + 4 - 2 degrees of freedom
+    assert significance([1.0, 1.0], [1.0, 1.0]) == (0.0, 1.0)  # no spread, no difference: no evidence
+
+
+def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captum_agrees() -> None:
+    model = red_model()
+    generator = torch.Generator().manual_seed(0)
+    inputs = _noise(16, generator)
+    randoms = [ConceptImages(f"random_{k}", _noise(12, generator)) for k in range(RANDOM_SETS)]
+    # The concepts are the counterpart's images with one colour made strong, so that colour is all that differs
+    # from a random set (a concept set drawn afresh brings its own chance leanings, which a t-test over random
+    # runs cannot tell from an effect).
+    red = ConceptImages("red", _strong(randoms[0].images, 0))
+    green = ConceptImages("green", _strong(randoms[0].images, 1))
+
+    used = tcav_test(model, inputs, 0, red, randoms, ["1"], batch_size=6)  # the class images come in 3 chunks
+    ignored = tcav_test(model, inputs, 0, green, randoms, ["1"])
+    (used_layer,) = used.layers
+    (ignored_layer,) = ignored.layers
+    assert used_layer.concept_scores == [1.0] * (RANDOM_SETS - 1)  # every red CAV raises |red|
+    assert used_layer.significant and used_layer.p < 0.001 and used_layer.summary()["direction"] == "above random"
+    assert not ignored_layer.significant and ignored_layer.p > 0.5
+    assert used_layer.random_scores == ignored_layer.random_scores  # the same random runs
+    assert used.counterpart == "random_0" and used.randoms == [f"random_{k}" for k in range(1, RANDOM_SETS)]
+    assert used.correction == "bonferroni over 1 layers" and used_layer.p_corrected == used_layer.p
+    assert all(0 <= a <= 1 for a in used_layer.concept_accuracy + used_layer.random_accuracy)
+
+    # captum itself, on the same images, sets and classifier
+    from captum.concept import TCAV, Concept
+
+    def concept(index: int, images: ConceptImages) -> Concept:
+        return Concept(index, images.name, torch.utils.data.DataLoader(images.images, batch_size=32))
+
+    tested, counterpart, *others = [concept(0, red)] + [concept(i + 1, r) for i, r in enumerate(randoms)]
+    with tempfile.TemporaryDirectory() as folder:
+        direct = TCAV(model, ["1"], classifier=linear_concept_classifier(0), save_path=folder + "/").interpret(
+            inputs, [[tested, r] for r in others] + [[counterpart, r] for r in others], target=0
+        )
+    concept_scores = [float(direct[f"0-{r.id}"]["1"]["sign_count"][0]) for r in others]
+    random_scores = [float(direct[f"1-{r.id}"]["1"]["sign_count"][0]) for r in others]
+    assert concept_scores == pytest.approx(used_layer.concept_scores)
+    assert random_scores == pytest.approx(used_layer.random_scores)
+    magnitudes = [float(direct[f"0-{r.id}"]["1"]["magnitude"][0]) for r in others]
+    assert magnitudes == pytest.approx(used_layer.concept_magnitudes, rel=1e-5)
+
+
+def _noise_folder(folder: Path, n: int, seed: int, colour: tuple[int, int, int] | None = None) -> Path:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pixels = rng.integers(0, 256, size=(32, 32, 3))
+        if colour is not None:
+            pixels = np.clip(pixels * 0.3 + np.array(colour) * 0.7, 0, 255)
+        Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A colour run and concept folders as `synth --concepts` lays them out: red/, random_0..2/, concepts.json."""
+    root = tmp_path_factory.mktemp("tcav")
+    data = colour_folder(root / "colours", per_class=6)
+    run = train(quick_config(data, root / "run", epochs=1), progress=False, log=lambda m: None).run_dir
+    concepts = root / "concepts"
+    _noise_folder(concepts / "red", 10, seed=1, colour=(220, 20, 20))
+    for k in range(3):
+        _noise_folder(concepts / f"random_{k}", 10, seed=10 + k)
+    (concepts / "empty").mkdir()
+    (concepts / "concepts.json").write_text(
+        json.dumps({"concepts": ["red"], "random": ["random_0", "random_1", "random_2"]})
+    )
+    return run, concepts
+
+
+def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], capsys) -> None:
+    run, concepts = project
+    code = main(["tcav", "--run", str(run), "--class", "red", "--concept", "red", "--random-dir", str(concepts), "-q"])
+    assert code == 0
+    out = run / "tcav" / "red" / "red"
+    assert f"to {out}/" in capsys.readouterr().out
+    saved = json.loads((out / "tcav.json").read_text())
+    assert saved["class"] == "red" and saved["target"] == 2 and saved["runs"] == 2
+    val = open_dataset(open_model(run), check_images=False).splits["val"]
+    assert saved["class_images"] == saved["inputs"] == sum(s.label == 2 for s in val) > 0
+    assert saved["concept_images"] == 10 and saved["random_images"] == [10, 10, 10]
+    assert [layer["layer"] for layer in saved["layers"]] == ["layer3", "layer4"]  # the CAM layer and the one before
+    for layer in saved["layers"]:
+        t, p = significance(layer["concept_scores"], layer["random_scores"])
+        assert layer["p"] == pytest.approx(p) and layer["p_corrected"] == pytest.approx(min(1.0, 2 * p))
+        assert layer["concept_mean"] == pytest.approx(np.mean(layer["concept_scores"]))
+        assert all(0 <= s <= 1 for s in layer["concept_scores"] + layer["random_scores"])
+    with open(out / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and {r["random_set"] for r in rows} == {"random_1", "random_2"}
+    with open(out / "tcav.csv", newline="") as f:
+        assert [r["layer"] for r in csv.DictReader(f)] == ["layer3", "layer4"]
+    with Image.open(out / "tcav.png") as chart:
+        assert chart.size[0] > 300 and chart.size[1] > 200
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["--class", "rde", "--concept", "red"], "unknown class 'rde' (did you mean red"),
+        (["--class", "red", "--concept", "empty"], "has no images"),
+        (["--class", "red", "--concept", "nowhere"], "concept folder not found"),
+        (["--class", "red", "--concept", "red", "--layers", "layer9"], "unknown layer 'layer9'"),
+        (["--class", "red", "--concept", "red", "--random", "{concepts}/random_0"], "at least 2 random folders"),
+        (["--class", "red", "--concept", "red", "--random", "{concepts}/nothing_*"], "no folder matches"),
+    ],
+)
+def test_tcav_bad_input_is_one_line(project: tuple[Path, Path], arguments: list[str], words: str, capsys) -> None:
+    run, concepts = project
+    arguments = [a.format(concepts=concepts) for a in arguments]
+    if "--random" not in arguments:
+        arguments += ["--random-dir", str(concepts)]
+    assert main(["tcav", "--run", str(run), "-q", *arguments]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hartrace tcav: error:") and words in lines[0], lines
