@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from hartrace.render.gallery import nothing_to_show_figure
+
 #: Side of one tile of the contact sheet, in pixels of the strip (before the figure's dpi).
 TILE = 64
 _GAP = 2
@@ -32,11 +34,7 @@ def contact_sheet_figure(
     The strips are one picture in one axes, shown pixel for pixel when saved at ``dpi`` (the default of
     :func:`hartrace.base.io.save_figure`), so a sheet of hundreds of tiles draws in a fraction of a second."""
     if not rows:
-        fig = Figure(figsize=(4, 1.2))
-        ax = fig.subplots()
-        ax.axis("off")
-        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
-        return fig
+        return nothing_to_show_figure()
     slots = max(len(tiles) for _, tiles in rows)
     sheet = np.full((len(rows) * (tile + _GAP) - _GAP, slots * (tile + _GAP) - _GAP, 3), 255, dtype=np.uint8)
     for i, (_, tiles) in enumerate(rows):
