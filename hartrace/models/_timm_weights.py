@@ -14,18 +14,16 @@ another width is skipped the way every published weight file's is.
 from __future__ import annotations
 
 import contextlib
-import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 
 from hartrace.base.errors import WeightsNotFoundError
 from hartrace.base.network import OFFLINE_VARIABLE, downloads_allowed
 from hartrace.models._registry import ModelInfo
+from hartrace.models._weights import download_messages, first_line, hub_cache_file
 from hartrace.models.timm_zoo import timm_architecture
 
 __all__ = ["read_timm_weights", "timm_weights_file"]
@@ -49,11 +47,6 @@ def _hub_files(cfg: dict[str, Any]) -> list[str]:
     return [n for n in (safe, name) if n]
 
 
-def _url_file(url: str) -> Path:
-    """Where torch hub (and timm) keep a file downloaded from ``url``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
-
-
 def timm_weights_file(info: ModelInfo) -> Path | None:
     """The file of a timm model's pretrained weights on this machine; None if it is not there (or has none)."""
     cfg = _pretrained_cfg(info)
@@ -67,7 +60,7 @@ def timm_weights_file(info: ModelInfo) -> Path | None:
                 return Path(found)
         return None
     if cfg.get("url"):
-        path = _url_file(str(cfg["url"]))
+        path = hub_cache_file(str(cfg["url"]))
         return path if path.is_file() else None
     return None
 
@@ -83,7 +76,7 @@ def _where(info: ModelInfo, cfg: dict[str, Any]) -> str:
             f"{constants.HF_HUB_CACHE} (`hf download {repo} {filename}` where there is internet, then copy that "
             "cache here)"
         )
-    path = _url_file(str(cfg["url"]))
+    path = hub_cache_file(str(cfg["url"]))
     return f"put {path.name} in {path.parent} (it comes from {cfg['url']})"
 
 
@@ -110,7 +103,7 @@ def read_timm_weights(info: ModelInfo, *, progress: bool = True) -> dict[str, to
         with _download_output(progress and cached is None):
             model = timm.create_model(timm_architecture(info.name), pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad file: the same advice
-        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        said = first_line(exc) or type(exc).__name__
         how = f"reading {cached} failed" if cached is not None else "downloading them failed"
         raise WeightsNotFoundError(f"{label}: {how} ({said}); {_where(info, cfg)}, {otherwise}") from exc
     return {key: value for key, value in model.state_dict().items()}
@@ -130,7 +123,7 @@ def _download_output(progress: bool) -> Iterator[None]:
     if not progress:
         disable_progress_bars()
     try:
-        with contextlib.redirect_stdout(sys.stderr if progress else io.StringIO()):
+        with download_messages(progress):
             yield
     finally:
         if not progress and not were_disabled:

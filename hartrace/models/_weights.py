@@ -18,7 +18,7 @@ import logging
 import re
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,9 @@ __all__ = [
     "read_weights_file",
     "apply_state_dict",
     "imagenet_preset",
+    "hub_cache_file",
+    "download_messages",
+    "first_line",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,10 +96,14 @@ def published_weights(info: ModelInfo, dataset: str | None = None) -> tuple[str,
     )
 
 
+def hub_cache_file(url: str) -> Path:
+    """Where torch hub (and timm, for a file published only at a URL) keeps the file downloaded from ``url``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
 def published_weights_file(info: ModelInfo, dataset: str | None = None) -> Path:
     """Where torch hub keeps the weights ``weights=dataset`` means (the file may not exist)."""
-    url = get_weight(published_weights(info, dataset)[1]).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    return hub_cache_file(get_weight(published_weights(info, dataset)[1]).url)
 
 
 def imagenet_weights_file(info: ModelInfo) -> Path:
@@ -163,7 +170,7 @@ def read_published_state_dict(
         state = weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read is the same to the user
         raise WeightsNotFoundError(
-            f"cannot read {path} ({type(exc).__name__}: {_first_line(exc)}); delete it and put "
+            f"cannot read {path} ({type(exc).__name__}: {first_line(exc)}); delete it and put "
             f"a fresh copy of {weights.url} there, or use --weights none or --weights PATH"
         ) from exc
     state = _normalise_keys(_as_state_dict(state, path))
@@ -178,19 +185,26 @@ def _download(weights: Any, path: Path, label: str, put_it_there: str, progress:
     the command's own output.
     """
     try:
-        with contextlib.redirect_stdout(sys.stderr if progress else io.StringIO()):
+        with download_messages(progress):
             weights.get_state_dict(progress=progress, check_hash=True, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - no network, a proxy, a bad hash: the same advice
         # urllib wraps the socket's error: "Name or service not known" says more than "<urlopen error ...>".
         reason = exc.reason if isinstance(exc, URLError) else exc
-        detail = _first_line(reason) if isinstance(reason, BaseException) else str(reason)
+        detail = first_line(reason) if isinstance(reason, BaseException) else str(reason)
         raise WeightsNotFoundError(
             f"{label} are not on this machine and downloading them failed ({detail}): {put_it_there}"
         ) from exc
     log.info("downloaded %s to %s", weights.url, path)
 
 
-def _first_line(exc: BaseException) -> str:
+@contextlib.contextmanager
+def download_messages(show: bool) -> Iterator[None]:
+    """What a downloader prints goes to stderr (``show``) or nowhere: stdout stays the command's own output."""
+    with contextlib.redirect_stdout(sys.stderr if show else io.StringIO()):
+        yield
+
+
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
 
@@ -213,7 +227,7 @@ def read_weights_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[s
     except Exception as exc:  # noqa: BLE001
         raise UsageError(
             f"cannot read weights file {path}: it is not a state dict saved with torch.save "
-            f"({type(exc).__name__}: {_first_line(exc)})"
+            f"({type(exc).__name__}: {first_line(exc)})"
         ) from exc
     meta: dict[str, Any] = {}
     if isinstance(obj, Mapping):
@@ -233,7 +247,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = load_file(path, device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise UsageError(f"cannot read weights file {path} as safetensors ({_first_line(exc)})") from exc
+        raise UsageError(f"cannot read weights file {path} as safetensors ({first_line(exc)})") from exc
     return _as_state_dict(state, path)
 
 
