@@ -59,11 +59,13 @@ def fake_atlas(layer: str = "layer1", top_k: int = 3) -> AtlasLayer:
             iou=iou,
             ious={concept: iou, "background": 0.05 if iou else 0.0, "torso": 0.02 if iou else 0.0},
             threshold=0.5,
+            shares={concept: 2 / 3 if iou else 0.0},
         )
         for channel, (concept, iou) in ATLAS_UNITS.items()
     ]
     concepts = ["background", "head", "torso", "phone", "bicycle"]
-    return AtlasLayer(layer=layer, split="val", top_k=top_k, units=units, concepts=concepts)
+    ceilings = {"phone": 0.52, "bicycle": 0.71}
+    return AtlasLayer(layer=layer, split="val", top_k=top_k, units=units, concepts=concepts, ceilings=ceilings)
 
 
 def figure_message(figure: Any) -> str:

@@ -136,6 +136,7 @@ def test_the_page_lists_a_layers_units_by_iou_and_opens_the_best(service):
     title, summary, top = atlas.atlas_channel("new", "layer1", 1, service=service)
     assert "channel 1" in title and "3 most activating" in title
     assert "phone" in texts(summary) and "0.410" in texts(summary) and "background 0.050" in texts(summary)
+    assert "0.520a perfect unit here" in texts(summary) and "67%top images with it" in texts(summary)
     assert len(top) == 3 and texts(top[0]).startswith("#1 · ")
     assert [img.alt for img in find(top, lambda c: type(c).__name__ == "Img")][0] == "train/Image_1.jpg"
     _, summary, _ = atlas.atlas_channel("new", "layer1", 3, service=service)

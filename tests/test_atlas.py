@@ -20,6 +20,7 @@ from hartrace.cli import main
 from hartrace.data.concept_dataset import ConceptImageDataset, crop_box_to_image
 from hartrace.data.concepts import read_legend
 from hartrace.data.transforms import eval_transform
+from hartrace.metrics.dissection import ResolutionCeiling
 from hartrace.probe import HookManager
 from hartrace.probe.units import TopActivations, fired_boxes
 from hartrace.runs.loading import open_dataset, open_model
@@ -165,8 +166,14 @@ def test_the_atlas_is_what_a_brute_force_pass_finds(atlased: tuple[Path, Path, s
             expected = (mask[where] & truth).sum().item() / (mask[where] | truth).sum().item()
             assert iou == pytest.approx(expected, abs=1e-12)
         assert unit.best_concept is not None
-        shown = [(ids[position[t.item_id]] == legend.index(unit.best_concept)).any() for t in unit.top]
-        assert unit.concept_share == pytest.approx(float(np.mean(shown)))
+        for concept, share in unit.shares.items():
+            shown = [(ids[position[t.item_id]] == legend.index(concept)).any() for t in unit.top]
+            assert share == pytest.approx(float(np.mean(shown))), concept
+        assert unit.concept_share == unit.shares[unit.best_concept]
+    ceiling = ResolutionCeiling(len(legend), tuple(maps.shape[2:]), side)
+    ceiling.add(small)
+    expected_ceilings = ceiling.ious().numpy()
+    assert layer.ceilings == pytest.approx({c: float(expected_ceilings[legend.index(c)]) for c in layer.concepts})
     assert masked >= 12  # most units fired somewhere: the IoUs compared are not all of empty masks
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import jaccard_score
 
-from hartrace.metrics.dissection import DissectionTally
+from hartrace.metrics.dissection import CEILING_LEVELS, DissectionTally, ResolutionCeiling
 
 
 def _dense_iou(maps: torch.Tensor, ids: torch.Tensor, thresholds: torch.Tensor, concepts: int) -> np.ndarray:
@@ -81,3 +81,40 @@ def test_a_concept_that_appears_nowhere_has_no_iou_and_bad_shapes_are_refused() 
         tally.add(torch.rand(2, 3, 3, 3))
     with pytest.raises(ValueError, match="positions"):
         tally.add(torch.rand(1, 2, 3, 3))  # more than the split it was told of
+
+
+def test_the_resolution_ceiling_is_the_best_iou_of_the_concepts_own_map_seen_through_the_layers_grid() -> None:
+    """The ceiling equals sklearn's IoU of the pooled-and-upsampled concept mask at its best level; a grid as
+    fine as the masks outlines any concept perfectly; a prop of a few pixels seen through a 2 x 2 grid cannot."""
+    torch.manual_seed(1)
+    size, grid, concepts = 16, (4, 4), 3
+    ids = torch.zeros(6, size, size, dtype=torch.long)
+    ids[:3, 4:12, 2:10] = 1  # a big concept in half the images
+    for n in range(6):
+        y, x = torch.randint(0, size - 2, (2,)).tolist()
+        ids[n, y : y + 2, x : x + 2] = 2  # a 2 x 2 prop everywhere
+    ceiling = ResolutionCeiling(concepts, grid, size)
+    ceiling.add(ids[:4])
+    ceiling.add(ids[4:])
+    got = ceiling.ious().numpy()
+    for k in (1, 2):
+        with_k = (ids == k).flatten(1).any(1)
+        truth = (ids[with_k] == k).float()[:, None]
+        up = F.interpolate(F.adaptive_avg_pool2d(truth, grid), size=(size, size), mode="bilinear")[:, 0]
+        best = max(
+            jaccard_score(truth.flatten().numpy(), (up > level).flatten().numpy(), zero_division=0.0)
+            for level in CEILING_LEVELS
+        )
+        assert got[k] == pytest.approx(best)
+    assert got[1] > got[2]  # the big concept is outlined better than the small one
+    fine = ResolutionCeiling(concepts, (size, size), size)
+    fine.add(ids)
+    np.testing.assert_allclose(fine.ious().numpy()[1:], 1.0)
+    coarse = ResolutionCeiling(concepts, (2, 2), size)
+    coarse.add(ids)
+    assert coarse.ious().numpy()[2] < 0.2
+    absent = ResolutionCeiling(4, grid, size)
+    absent.add(ids)
+    assert np.isnan(absent.ious().numpy()[3])
+    with pytest.raises(ValueError, match="concept maps"):
+        ceiling.add(ids[:, :8])

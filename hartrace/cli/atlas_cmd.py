@@ -78,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
             )
             best = next(iter(summary["concepts"].items()), None)
             if best is not None:
-                line += f"; best: {best[0]} by unit {best[1]['best_unit']} (IoU {best[1]['best_iou']:.2f})"
+                concept, c = best
+                ceiling = "" if c["ceiling_iou"] is None else f", a perfect unit here: {c['ceiling_iou']:.2f}"
+                line += f"; best: {concept} by unit {c['best_unit']} (IoU {c['best_iou']:.2f}{ceiling})"
         print(line)
     dissected = any(layer.concepts is not None for layer in result.layers.values())
     files = "units.json, units.csv, contact_sheet.png" + (", dissection.json/.csv" if dissected else "")

@@ -7,7 +7,8 @@ upsampled bilinearly to the input, above ``T_u``; and against concept ``c``
     IoU(u, c) = sum_images |mask and c| / sum_images |mask or c|,
 
 the sums over the images where ``c`` appears, as the paper scores them. A unit with
-IoU above ``DETECTOR_IOU`` (0.04 in the paper) detects ``c``.
+IoU above ``DETECTOR_IOU`` (0.04 in the paper) detects ``c``. :class:`ResolutionCeiling` says
+how high a perfect detector could score at the layer's map size.
 
 :class:`DissectionTally` computes all of it in one streaming pass with memory that does
 not grow with the split. ``T_u`` is not known until the pass ends, so the tally keeps,
@@ -199,3 +200,55 @@ class DissectionTally:
         union = mask + self.area.double()[None] - inside
         iou = torch.where(union > 0, inside / union.clamp(min=1), torch.zeros_like(union))
         return torch.where(self.area[None] > 0, iou, torch.full_like(iou, math.nan)).cpu()
+
+
+#: Levels (shares of a cell covered by the concept) at which :class:`ResolutionCeiling` thresholds.
+CEILING_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+
+
+class ResolutionCeiling:
+    """What a perfect detector could score at a layer's resolution, per concept.
+
+    A unit of an ``h x w`` layer can only draw masks that are its map upsampled from
+    ``h x w``: a prop a few pixels wide cannot be outlined by a 4 x 4 map, however well the
+    unit detects it. The ceiling is the IoU (summed as :class:`DissectionTally` sums it) of the
+    best such unit: its map is the concept's own mask averaged over each cell, upsampled the
+    same way and thresholded at the level that suits the concept best over the split. A unit's
+    IoU near the ceiling means it detects the concept as sharply as its layer can.
+    """
+
+    def __init__(self, concepts: int, grid: tuple[int, int], mask_size: int, *, device: torch.device | str = "cpu"):
+        if concepts < 1 or min(grid) < 1 or mask_size < 1:
+            raise ValueError("a ceiling needs concepts, a grid and a mask_size >= 1")
+        self.concepts, self.grid, self.mask_size = concepts, grid, mask_size
+        self.device = torch.device(device)
+        self.levels = torch.tensor(CEILING_LEVELS, device=self.device)
+        shape = (concepts, len(CEILING_LEVELS))
+        self.inside = torch.zeros(shape, dtype=torch.float64, device=self.device)
+        self.mask = torch.zeros(shape, dtype=torch.float64, device=self.device)
+        self.area = torch.zeros(concepts, dtype=torch.float64, device=self.device)
+
+    def add(self, ids: torch.Tensor) -> None:
+        """Concept ids ``[B, S, S]`` (``S = mask_size``; negative: no map for that pixel)."""
+        size = self.mask_size
+        if ids.dim() != 3 or ids.shape[1:] != (size, size):
+            raise ValueError(f"expected concept maps [B, {size}, {size}], got {list(ids.shape)}")
+        ids = ids.to(self.device).long()
+        for k in range(self.concepts):
+            truth = ids == k
+            appears = truth.flatten(1).any(1)
+            if not appears.any():
+                continue
+            truth = truth[appears].float()[:, None]
+            cells = F.adaptive_avg_pool2d(truth, self.grid)
+            up = F.interpolate(cells, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+            fired = up[None] > self.levels[:, None, None, None]  # [L, B', S, S]
+            self.inside[k] += (fired & (truth[None, :, 0] > 0)).flatten(1).sum(1).double()
+            self.mask[k] += fired.flatten(1).sum(1).double()
+            self.area[k] += truth.sum().double()
+
+    def ious(self) -> torch.Tensor:
+        """``[concepts]``: the best level's IoU per concept; NaN for a concept that appeared nowhere."""
+        union = self.mask + self.area[:, None] - self.inside
+        iou = (self.inside / union.clamp(min=1)).amax(1)
+        return torch.where(self.area > 0, iou, torch.full_like(iou, math.nan)).cpu()

@@ -21,20 +21,24 @@ SHEET_UNITS = 32
 
 def dissection_summary(atlas: AtlasLayer, detector_iou: float = DETECTOR_IOU) -> dict[str, Any]:
     """Per concept: its detectors (units whose best concept it is, with IoU above ``detector_iou``: the
-    paper's unique detectors), every unit above ``detector_iou`` for it, its best unit and that unit's IoU,
-    and the median unit's IoU (what a unit picked at random scores)."""
+    paper's unique detectors), every unit above ``detector_iou`` for it, its best unit, that unit's IoU and
+    the share of its top images that show the concept, the median unit's IoU (what a unit picked at random
+    scores), and the ceiling: what a perfect detector could score at this layer's resolution."""
     concepts: dict[str, dict[str, Any]] = {}
     for concept in atlas.concepts or []:
         scores = {u.channel: u.ious[concept] for u in atlas.units if concept in u.ious}
         if not scores:
             continue
         best = max(scores, key=lambda channel: scores[channel])
+        best_row = next(u for u in atlas.units if u.channel == best)
         concepts[concept] = {
             "detectors": sum(1 for u in atlas.units if u.best_concept == concept and (u.iou or 0) > detector_iou),
             "units_above": sum(1 for v in scores.values() if v > detector_iou),
             "best_unit": best,
             "best_iou": scores[best],
+            "best_unit_top_share": best_row.shares.get(concept),
             "median_iou": statistics.median(scores.values()),
+            "ceiling_iou": atlas.ceilings.get(concept),
         }
     detectors = sum(c["detectors"] for c in concepts.values())
     return {
@@ -57,7 +61,16 @@ def write_layer(folder: Path, atlas: AtlasLayer, sheet_units: int = SHEET_UNITS)
         written.append(
             write_csv(
                 folder / "dissection.csv",
-                ["concept", "detectors", "units_above", "best_unit", "best_iou", "median_iou"],
+                [
+                    "concept",
+                    "detectors",
+                    "units_above",
+                    "best_unit",
+                    "best_iou",
+                    "best_unit_top_share",
+                    "median_iou",
+                    "ceiling_iou",
+                ],
                 (
                     [
                         name,
@@ -65,7 +78,9 @@ def write_layer(folder: Path, atlas: AtlasLayer, sheet_units: int = SHEET_UNITS)
                         c["units_above"],
                         c["best_unit"],
                         round(c["best_iou"], 6),
+                        _cell(c["best_unit_top_share"]),
                         round(c["median_iou"], 6),
+                        _cell(c["ceiling_iou"]),
                     ]
                     for name, c in summary["concepts"].items()
                 ),
@@ -74,6 +89,10 @@ def write_layer(folder: Path, atlas: AtlasLayer, sheet_units: int = SHEET_UNITS)
     written.append(save_contact_sheet(folder / "contact_sheet.png", atlas, sheet_units))
     written.append(write_json(folder / UNITS_FILE, atlas_to_dict(atlas)))
     return written
+
+
+def _cell(value: float | None) -> Any:
+    return "" if value is None else round(value, 6)
 
 
 def _units_csv(path: Path, atlas: AtlasLayer) -> Path:
@@ -89,20 +108,17 @@ def _units_csv(path: Path, atlas: AtlasLayer) -> Path:
         "top_boxes",
     ]
 
-    def cell(value: float | None) -> Any:
-        return "" if value is None else round(value, 6)
-
     rows = (
         [
             u.channel,
             u.best_concept or "",
-            cell(u.iou),
-            cell(u.concept_share),
-            cell(u.threshold),
+            _cell(u.iou),
+            _cell(u.concept_share),
+            _cell(u.threshold),
             ";".join(t.item_id for t in u.top),
             ";".join(f"{t.activation:.6g}" for t in u.top),
             ";".join(" ".join(str(v) for v in t.box) for t in u.top),
-            *(cell(u.ious.get(c)) for c in concepts),
+            *(_cell(u.ious.get(c)) for c in concepts),
         ]
         for u in atlas.units
     )

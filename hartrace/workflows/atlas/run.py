@@ -32,7 +32,7 @@ from hartrace.data.concept_dataset import ConceptImageDataset, crop_box_to_image
 from hartrace.data.concepts import read_legend
 from hartrace.data.pipeline import InputSpec, loader_context, release_stops
 from hartrace.data.samples import DatasetIndex, Sample
-from hartrace.metrics.dissection import BINS, DETECTOR_IOU, QUANTILE, DissectionTally
+from hartrace.metrics.dissection import BINS, DETECTOR_IOU, QUANTILE, DissectionTally, ResolutionCeiling
 from hartrace.probe import HookManager
 from hartrace.probe.layers import measure_output_shapes, resolve_layers
 from hartrace.probe.units import REGION_SHARE, TopActivations, fired_boxes
@@ -232,6 +232,7 @@ class _Streams:
     order: list[int]
     tops: dict[str, TopActivations]
     tallies: dict[str, DissectionTally]
+    ceilings: dict[str, ResolutionCeiling]  # empty without concept maps
     present: np.ndarray  # [N, concepts] bool
     sizes: np.ndarray  # [N, 2] (width, height)
     with_maps: int
@@ -271,6 +272,14 @@ def _stream(
         )
         for name, shape in shapes.items()
     }
+    ceilings = (
+        {
+            name: ResolutionCeiling(concepts, (shape[2], shape[3]), mask_size, device=device)
+            for name, shape in shapes.items()
+        }
+        if concepts
+        else {}
+    )
     present = np.zeros((len(samples), max(concepts, 1)), dtype=bool)
     sizes = np.zeros((len(samples), 2), dtype=np.int64)
     with_maps = 0
@@ -298,6 +307,8 @@ def _stream(
                 activation = capture[name].activation.float()
                 tops[name].add(activation, start)
                 tallies[name].add(activation, small if concepts else None)
+                if concepts:
+                    ceilings[name].add(small)
             batch = len(images)
             sizes[start : start + batch] = torch.stack([widths, heights], 1).numpy()
             if concepts:
@@ -307,7 +318,7 @@ def _stream(
                     present[start : start + batch, k] = (ids == k).flatten(1).any(1).cpu().numpy()
             start += batch
             bar.update(batch)
-    return _Streams(order, tops, tallies, present, sizes, with_maps)
+    return _Streams(order, tops, tallies, ceilings, present, sizes, with_maps)
 
 
 def _resize_ids(ids: torch.Tensor, size: int) -> torch.Tensor:
@@ -332,9 +343,12 @@ def _layer(
     thresholds = tally.thresholds().cpu().tolist()
     scored: list[int] = []
     ious = np.zeros((tally.units, 0))
+    ceilings: dict[str, float] = {}
     if legend is not None:
         ious = tally.ious().numpy()
         scored = [k for k in range(len(legend)) if k != BACKGROUND and not np.isnan(ious[0, k])]
+        ceiling = streams.ceilings[name].ious().numpy()
+        ceilings = {legend[k]: float(ceiling[k]) for k in scored}
     scores, items = top.scores.cpu(), top.items.cpu()
     maps = top.maps if top.maps is not None else torch.zeros(tally.units, top_k, 1, 1)
     boxes = fired_boxes(maps.flatten(0, 1), size)  # [units * k], in the model's crop
@@ -350,9 +364,7 @@ def _layer(
                 TopImage(os.path.abspath(sample.path), index.relative(sample.path), float(scores[unit, rank]), box)
             )
         best = max(scored, key=lambda k: ious[unit, k]) if scored else None
-        share = None
-        if best is not None and ranked:
-            share = float(np.mean([streams.present[p, best] for p in ranked]))
+        shares = {legend[k]: float(streams.present[ranked, k].mean()) for k in scored} if legend and ranked else {}
         units.append(
             UnitRow(
                 channel=unit,
@@ -361,8 +373,8 @@ def _layer(
                 iou=None if best is None else float(ious[unit, best]),
                 ious={legend[k]: float(ious[unit, k]) for k in scored} if legend is not None else {},
                 threshold=float(thresholds[unit]),
-                concept_share=share,
+                shares=shares,
             )
         )
     concepts = None if legend is None else [legend[k] for k in scored]
-    return AtlasLayer(name, split, top_k, units, concepts, settings)
+    return AtlasLayer(name, split, top_k, units, concepts, settings, ceilings)

@@ -30,7 +30,7 @@ __all__ = [
 ATLAS_DIR = "atlas"
 UNITS_FILE = "units.json"
 #: The version of ``units.json``: a file of another version is recomputed, never misread.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,12 @@ class UnitRow:
     iou: float | None  # the best concept's IoU; None without concept maps
     ious: dict[str, float] = field(default_factory=dict)  # every scored concept's IoU
     threshold: float | None = None  # T_k: the activation above which the unit counts as firing
-    concept_share: float | None = None  # the share of its top images that contain its best concept
+    shares: dict[str, float] = field(default_factory=dict)  # per scored concept: the share of its top images with it
+
+    @property
+    def concept_share(self) -> float | None:
+        """The share of its top images that contain its best concept."""
+        return None if self.best_concept is None else self.shares.get(self.best_concept)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class AtlasLayer:
     units: list[UnitRow]
     concepts: list[str] | None = None  # the concepts scored (present in the data), None without maps
     settings: dict[str, Any] = field(default_factory=dict)  # what it was computed with (reuse compares these)
+    ceilings: dict[str, float] = field(default_factory=dict)  # per concept: a perfect unit's IoU at this resolution
 
 
 def atlas_dir(run_dir: Path, split: str = "val") -> Path:
@@ -126,7 +132,7 @@ def atlas_from_dict(data: dict[str, Any]) -> AtlasLayer:
             iou=None if u.get("iou") is None else float(u["iou"]),
             ious={str(k): float(v) for k, v in (u.get("ious") or {}).items()},
             threshold=None if u.get("threshold") is None else float(u["threshold"]),
-            concept_share=None if u.get("concept_share") is None else float(u["concept_share"]),
+            shares={str(k): float(v) for k, v in (u.get("shares") or {}).items()},
         )
         for u in data["units"]
     ]
@@ -138,6 +144,7 @@ def atlas_from_dict(data: dict[str, Any]) -> AtlasLayer:
         units=units,
         concepts=None if concepts is None else [str(c) for c in concepts],
         settings=dict(data.get("settings") or {}),
+        ceilings={str(k): float(v) for k, v in (data.get("ceilings") or {}).items()},
     )
 
 
@@ -149,14 +156,15 @@ def atlas_to_dict(atlas: AtlasLayer) -> dict[str, Any]:
         "top_k": atlas.top_k,
         "concepts": atlas.concepts,
         "settings": atlas.settings,
+        "ceilings": atlas.ceilings,
         "units": [
             {
                 "channel": u.channel,
                 "best_concept": u.best_concept,
                 "iou": u.iou,
                 "threshold": u.threshold,
-                "concept_share": u.concept_share,
                 "ious": u.ious,
+                "shares": u.shares,
                 "top": [
                     {"path": t.path, "item_id": t.item_id, "activation": t.activation, "box": list(t.box)}
                     for t in u.top

@@ -278,9 +278,13 @@ def summary(atlas: AtlasLayer, unit: UnitRow) -> list[Any]:
     """The channel's best concept and IoU, and the next best concepts; or why there are none."""
     if atlas.concepts is None or unit.iou is None:
         return [html.P("No concept scores: the data this atlas was made on has no concept maps.", className="muted")]
-    best = html.Div(
-        [metric("best concept", detected(unit) or "none"), metric("IoU", iou_text(unit))], className="metrics"
-    )
+    concept = detected(unit)
+    shown = [metric("best concept", concept or "none"), metric("IoU", iou_text(unit))]
+    if concept is not None and concept in atlas.ceilings:
+        shown.append(metric("a perfect unit here", f"{atlas.ceilings[concept]:.3f}"))
+    if concept is not None and concept in unit.shares:
+        shown.append(metric("top images with it", f"{unit.shares[concept]:.0%}"))
+    best = html.Div(shown, className="metrics")
     others = sorted(((name, iou) for name, iou in unit.ious.items() if name != detected(unit)), key=lambda x: -x[1])
     fires = "" if unit.threshold is None else f"fires above {unit.threshold:.3g}; "
     if detected(unit) is None:
