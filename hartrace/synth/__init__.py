@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from hartrace.synth.actions import ACTIONS
 from hartrace.synth.concept_sets import ConceptSetsReport, generate_concept_sets
+from hartrace.synth.counterfactual import Counterfactuals, PartRemoval, SyntheticSource
 from hartrace.synth.parts import CONCEPTS
 from hartrace.synth.scene import render_scene
 from hartrace.synth.video import VIDEO_ACTIONS, VideoSynthReport, generate_video_set, render_video
@@ -20,8 +21,11 @@ __all__ = [
     "ACTIONS",
     "CONCEPTS",
     "ConceptSetsReport",
+    "Counterfactuals",
+    "PartRemoval",
     "VIDEO_ACTIONS",
     "SynthReport",
+    "SyntheticSource",
     "VideoSynthReport",
     "generate",
     "generate_concept_sets",

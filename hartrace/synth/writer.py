@@ -34,9 +34,9 @@ from hartrace.synth.parts import CONCEPTS
 from hartrace.synth.scene import sample_scene
 
 MARKER = ".hartrace-synth.json"  # marks a folder as ours, so regenerating may overwrite it
-_FORMAT = "hartrace-synth"
+FORMAT = "hartrace-synth"  # the marker's format: what makes a folder a synthetic image set
 _SPLIT_KEYS = {"train": 0, "test": 1}
-_JPEG_QUALITY = 90
+JPEG_QUALITY = 90  # recorded in the marker, so a counterfactual is encoded as its original was
 _IMAGE_DIRS = ("train", "test", "masks/train", "masks/test")
 _MAP_DIRS = (f"{PARTS_DIR}/train", f"{PARTS_DIR}/test")
 
@@ -81,7 +81,7 @@ def _render_job(job: Job) -> int:
         out = sample_scene(action, image_rng(seed, split, index), size).render()
         name = f"Image_{index}"
         image = root / split / f"{name}.jpg"
-        write_bytes(image, encode(out.image, "JPEG", quality=_JPEG_QUALITY))
+        write_bytes(image, encode(out.image, "JPEG", quality=JPEG_QUALITY))
         write_bytes(root / "masks" / split / f"{name}.png", encode(out.mask.astype(np.uint8) * 255, "PNG"))
         if concept_maps:
             write_concept_map(root, image, out.concept_map())
@@ -207,12 +207,13 @@ def generate(
     n_workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1)
     root = Path(out_dir).expanduser()
     meta = {
-        "format": _FORMAT,
+        "format": FORMAT,
         "version": 1,
         "seed": seed,
         "per_class": per_class,
         "test_per_class": test_per_class,
         "size": size,
+        "jpeg_quality": JPEG_QUALITY,
         "classes": list(ACTIONS),
         "concept_maps": bool(concept_maps),
     }
@@ -242,6 +243,8 @@ def generate(
 
 
 __all__ = [
+    "FORMAT",
+    "JPEG_QUALITY",
     "MARKER",
     "SynthReport",
     "claim_folder",
