@@ -20,7 +20,7 @@ from hartrace.cli import main
 from hartrace.data.concept_dataset import ConceptImageDataset, crop_box_to_image
 from hartrace.data.concepts import read_legend
 from hartrace.data.transforms import eval_transform
-from hartrace.metrics.dissection import ResolutionCeiling
+from hartrace.metrics.dissection import IoUCeiling
 from hartrace.probe import HookManager
 from hartrace.probe.units import TopActivations, fired_boxes
 from hartrace.runs.loading import open_dataset, open_model
@@ -170,7 +170,7 @@ def test_the_atlas_is_what_a_brute_force_pass_finds(atlased: tuple[Path, Path, s
             shown = [(ids[position[t.item_id]] == legend.index(concept)).any() for t in unit.top]
             assert share == pytest.approx(float(np.mean(shown))), concept
         assert unit.concept_share == unit.shares[unit.best_concept]
-    ceiling = ResolutionCeiling(len(legend), tuple(maps.shape[2:]), side)
+    ceiling = IoUCeiling(len(legend), tuple(maps.shape[2:]), side, quantile=QUANTILE)
     ceiling.add(small)
     expected_ceilings = ceiling.ious().numpy()
     assert layer.ceilings == pytest.approx({c: float(expected_ceilings[legend.index(c)]) for c in layer.concepts})

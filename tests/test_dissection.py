@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import jaccard_score
 
-from hartrace.metrics.dissection import CEILING_LEVELS, DissectionTally, ResolutionCeiling
+from hartrace.metrics.dissection import CEILING_LEVELS, DissectionTally, IoUCeiling
 
 
 def _dense_iou(maps: torch.Tensor, ids: torch.Tensor, thresholds: torch.Tensor, concepts: int) -> np.ndarray:
@@ -83,17 +83,18 @@ def test_a_concept_that_appears_nowhere_has_no_iou_and_bad_shapes_are_refused() 
         tally.add(torch.rand(1, 2, 3, 3))  # more than the split it was told of
 
 
-def test_the_resolution_ceiling_is_the_best_iou_of_the_concepts_own_map_seen_through_the_layers_grid() -> None:
-    """The ceiling equals sklearn's IoU of the pooled-and-upsampled concept mask at its best level; a grid as
-    fine as the masks outlines any concept perfectly; a prop of a few pixels seen through a 2 x 2 grid cannot."""
+def test_the_ceiling_is_the_concepts_own_map_seen_through_the_layers_grid_within_the_firing_budget() -> None:
+    """With a budget to spare, the ceiling equals sklearn's IoU of the pooled-and-upsampled concept mask at its best
+    level; a grid as fine as the masks outlines any concept perfectly; a prop of a few pixels seen through a 2 x 2
+    grid cannot; and a unit firing on 0.5 % of the pixels cannot cover a concept of 12.5 %."""
     torch.manual_seed(1)
     size, grid, concepts = 16, (4, 4), 3
     ids = torch.zeros(6, size, size, dtype=torch.long)
-    ids[:3, 4:12, 2:10] = 1  # a big concept in half the images
+    ids[:3, 4:12, 2:10] = 1  # a big concept in half the images: about 12 % of the pixels
     for n in range(6):
         y, x = torch.randint(0, size - 2, (2,)).tolist()
         ids[n, y : y + 2, x : x + 2] = 2  # a 2 x 2 prop everywhere
-    ceiling = ResolutionCeiling(concepts, grid, size)
+    ceiling = IoUCeiling(concepts, grid, size, quantile=0.5)
     ceiling.add(ids[:4])
     ceiling.add(ids[4:])
     got = ceiling.ious().numpy()
@@ -107,13 +108,16 @@ def test_the_resolution_ceiling_is_the_best_iou_of_the_concepts_own_map_seen_thr
         )
         assert got[k] == pytest.approx(best)
     assert got[1] > got[2]  # the big concept is outlined better than the small one
-    fine = ResolutionCeiling(concepts, (size, size), size)
+    fine = IoUCeiling(concepts, (size, size), size, quantile=0.5)
     fine.add(ids)
     np.testing.assert_allclose(fine.ious().numpy()[1:], 1.0)
-    coarse = ResolutionCeiling(concepts, (2, 2), size)
+    coarse = IoUCeiling(concepts, (2, 2), size, quantile=0.5)
     coarse.add(ids)
     assert coarse.ious().numpy()[2] < 0.2
-    absent = ResolutionCeiling(4, grid, size)
+    budget = IoUCeiling(concepts, (size, size), size)  # the paper's 0.5 %: 7.7 pixels of 1536 fire
+    budget.add(ids)
+    assert budget.ious().numpy()[1] == pytest.approx(0.005 * ids.numel() / int((ids == 1).sum()))
+    absent = IoUCeiling(4, grid, size)
     absent.add(ids)
     assert np.isnan(absent.ious().numpy()[3])
     with pytest.raises(ValueError, match="concept maps"):

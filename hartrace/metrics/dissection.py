@@ -7,8 +7,8 @@ upsampled bilinearly to the input, above ``T_u``; and against concept ``c``
     IoU(u, c) = sum_images |mask and c| / sum_images |mask or c|,
 
 the sums over the images where ``c`` appears, as the paper scores them. A unit with
-IoU above ``DETECTOR_IOU`` (0.04 in the paper) detects ``c``. :class:`ResolutionCeiling` says
-how high a perfect detector could score at the layer's map size.
+IoU above ``DETECTOR_IOU`` (0.04 in the paper) detects ``c``. :class:`IoUCeiling` says
+how high any unit could score at the layer's map size and firing budget.
 
 :class:`DissectionTally` computes all of it in one streaming pass with memory that does
 not grow with the split. ``T_u`` is not known until the pass ends, so the tally keeps,
@@ -202,31 +202,43 @@ class DissectionTally:
         return torch.where(self.area[None] > 0, iou, torch.full_like(iou, math.nan)).cpu()
 
 
-#: Levels (shares of a cell covered by the concept) at which :class:`ResolutionCeiling` thresholds.
+#: Levels (shares of a cell covered by the concept) at which :class:`IoUCeiling` thresholds.
 CEILING_LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 
-class ResolutionCeiling:
-    """What a perfect detector could score at a layer's resolution, per concept.
+class IoUCeiling:
+    """How high any unit of a layer could score against each concept: an upper bound on its IoU.
 
-    A unit of an ``h x w`` layer can only draw masks that are its map upsampled from
-    ``h x w``: a prop a few pixels wide cannot be outlined by a 4 x 4 map, however well the
-    unit detects it. The ceiling is the IoU (summed as :class:`DissectionTally` sums it) of the
-    best such unit: its map is the concept's own mask averaged over each cell, upsampled the
-    same way and thresholded at the level that suits the concept best over the split. A unit's
-    IoU near the ceiling means it detects the concept as sharply as its layer can.
+    Two things cap it. The resolution: a unit of an ``h x w`` layer can only draw masks that
+    are its map upsampled from ``h x w``, so a prop a few pixels wide cannot be outlined by a
+    4 x 4 map, however well the unit detects it. That cap is the IoU (summed as
+    :class:`DissectionTally` sums it) of the unit whose map is the concept's own mask averaged
+    over each cell, upsampled the same way and thresholded at the level that suits the concept
+    best. And the firing budget: a unit's mask is its top ``quantile`` of the split's positions,
+    so it covers at most that share of the split's pixels; against a concept that covers more,
+    the IoU is at most ``quantile x pixels / concept area``. The ceiling is the lower of the two:
+    a unit near it detects the concept as sharply as the layer and the protocol allow.
     """
 
-    def __init__(self, concepts: int, grid: tuple[int, int], mask_size: int, *, device: torch.device | str = "cpu"):
-        if concepts < 1 or min(grid) < 1 or mask_size < 1:
-            raise ValueError("a ceiling needs concepts, a grid and a mask_size >= 1")
-        self.concepts, self.grid, self.mask_size = concepts, grid, mask_size
+    def __init__(
+        self,
+        concepts: int,
+        grid: tuple[int, int],
+        mask_size: int,
+        *,
+        quantile: float = QUANTILE,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if concepts < 1 or min(grid) < 1 or mask_size < 1 or not 0 < quantile < 1:
+            raise ValueError("a ceiling needs concepts, a grid and a mask_size >= 1 and 0 < quantile < 1")
+        self.concepts, self.grid, self.mask_size, self.quantile = concepts, grid, mask_size, quantile
         self.device = torch.device(device)
         self.levels = torch.tensor(CEILING_LEVELS, device=self.device)
         shape = (concepts, len(CEILING_LEVELS))
         self.inside = torch.zeros(shape, dtype=torch.float64, device=self.device)
         self.mask = torch.zeros(shape, dtype=torch.float64, device=self.device)
         self.area = torch.zeros(concepts, dtype=torch.float64, device=self.device)
+        self.pixels = 0  # every pixel of the split the masks are compared at
 
     def add(self, ids: torch.Tensor) -> None:
         """Concept ids ``[B, S, S]`` (``S = mask_size``; negative: no map for that pixel)."""
@@ -234,6 +246,7 @@ class ResolutionCeiling:
         if ids.dim() != 3 or ids.shape[1:] != (size, size):
             raise ValueError(f"expected concept maps [B, {size}, {size}], got {list(ids.shape)}")
         ids = ids.to(self.device).long()
+        self.pixels += ids.numel()
         for k in range(self.concepts):
             truth = ids == k
             appears = truth.flatten(1).any(1)
@@ -248,7 +261,10 @@ class ResolutionCeiling:
             self.area[k] += truth.sum().double()
 
     def ious(self) -> torch.Tensor:
-        """``[concepts]``: the best level's IoU per concept; NaN for a concept that appeared nowhere."""
+        """``[concepts]``: per concept the lower of the resolution's and the firing budget's caps; NaN for a
+        concept that appeared nowhere."""
         union = self.mask + self.area[:, None] - self.inside
-        iou = (self.inside / union.clamp(min=1)).amax(1)
+        resolution = (self.inside / union.clamp(min=1)).amax(1)
+        budget = (self.quantile * self.pixels / self.area.clamp(min=1)).clamp(max=1)
+        iou = torch.minimum(resolution, budget)
         return torch.where(self.area > 0, iou, torch.full_like(iou, math.nan)).cpu()

@@ -32,7 +32,7 @@ from hartrace.data.concept_dataset import ConceptImageDataset, crop_box_to_image
 from hartrace.data.concepts import read_legend
 from hartrace.data.pipeline import InputSpec, loader_context, release_stops
 from hartrace.data.samples import DatasetIndex, Sample
-from hartrace.metrics.dissection import BINS, DETECTOR_IOU, QUANTILE, DissectionTally, ResolutionCeiling
+from hartrace.metrics.dissection import BINS, DETECTOR_IOU, QUANTILE, DissectionTally, IoUCeiling
 from hartrace.probe import HookManager
 from hartrace.probe.layers import measure_output_shapes, resolve_layers
 from hartrace.probe.units import REGION_SHARE, TopActivations, fired_boxes
@@ -232,7 +232,7 @@ class _Streams:
     order: list[int]
     tops: dict[str, TopActivations]
     tallies: dict[str, DissectionTally]
-    ceilings: dict[str, ResolutionCeiling]  # empty without concept maps
+    ceilings: dict[str, IoUCeiling]  # empty without concept maps
     present: np.ndarray  # [N, concepts] bool
     sizes: np.ndarray  # [N, 2] (width, height)
     with_maps: int
@@ -274,7 +274,7 @@ def _stream(
     }
     ceilings = (
         {
-            name: ResolutionCeiling(concepts, (shape[2], shape[3]), mask_size, device=device)
+            name: IoUCeiling(concepts, (shape[2], shape[3]), mask_size, quantile=quantile, device=device)
             for name, shape in shapes.items()
         }
         if concepts
