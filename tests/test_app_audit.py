@@ -34,7 +34,7 @@ def cascade(values: list[float]) -> list[dict]:
 
 
 def method_entry(
-    pointing: float,
+    pointing: tuple[float, float],
     energy: float,
     deletion: float,
     insertion: float,
@@ -44,11 +44,13 @@ def method_entry(
     seconds: float,
     per_class: dict[str, float],
 ) -> dict:
-    """One method's entry, with the contract's keys; the random baselines are those of a 48-image val split
-    whose evidence covers about 30% of each image."""
+    """One method's entry, with the contract's keys; ``pointing``: strict and within 15 px. The random baselines
+    are those of a 48-image val split whose evidence covers about 30% of each image (62% with its 15-px margin)."""
     return {
-        "pointing_game": pointing,
-        "pointing_random_baseline": 0.305,
+        "pointing_strict": pointing[0],
+        "pointing_strict_random": 0.305,
+        "pointing_tolerant": pointing[1],
+        "pointing_tolerant_random": 0.62,
         "energy_inside": energy,
         "energy_random_baseline": 0.305,
         "deletion_auc": deletion,
@@ -60,7 +62,14 @@ def method_entry(
         "sanity": {"passed": spearmans[-1] < 0.3, "final_spearman": spearmans[-1], "cascade": cascade(spearmans)},
         "seconds_per_image": seconds,
         "per_class": {
-            name: {"pointing_game": hit, "pointing_random_baseline": base, "energy_inside": hit * 0.8, "images": 16}
+            name: {
+                "pointing_strict": hit,
+                "pointing_strict_random": base,
+                "pointing_tolerant": min(1.0, hit + 0.25),
+                "pointing_tolerant_random": base + 0.3,
+                "energy_inside": hit * 0.8,
+                "images": 16,
+            }
             for (name, hit), base in zip(per_class.items(), (0.28, 0.31, 0.33), strict=False)
         },
     }
@@ -73,10 +82,10 @@ def audit_report(curves: bool = False) -> dict:
         "split": "val",
         "images": 48,
         "layer": "layer4",
-        "tolerance": 0,
+        "tolerance": 15,
         "methods": {
             "gradcam": method_entry(
-                0.625,
+                (0.625, 0.875),
                 0.471,
                 0.142,
                 0.611,
@@ -87,7 +96,7 @@ def audit_report(curves: bool = False) -> dict:
                 {"calling": 0.75, "clapping": 0.5, "running": 0.625},
             ),
             "saliency": method_entry(
-                0.396,
+                (0.396, 0.583),
                 0.333,
                 0.205,
                 0.474,
@@ -171,10 +180,13 @@ def test_the_service_lists_and_reads_a_runs_audits(service, runs):
     assert list(audit["methods"]) == ["gradcam", "saliency"]
     assert audit["images"] == 48 and audit["layer"] == "layer4"
     gradcam = audit["methods"]["gradcam"]
-    assert gradcam["pointing_game"] == 0.625 and gradcam["deletion_auc_random"] == 0.318
+    assert (gradcam["pointing_strict"], gradcam["pointing_tolerant"]) == (0.625, 0.875)
+    assert (gradcam["pointing_strict_random"], gradcam["pointing_tolerant_random"]) == (0.305, 0.62)
+    assert gradcam["deletion_auc_random"] == 0.318
     assert gradcam["sanity"]["passed"] is True and audit["methods"]["saliency"]["sanity"]["passed"] is False
     assert [s["randomised"] for s in gradcam["sanity"]["cascade"]] == LAYERS
-    assert gradcam["per_class"]["clapping"]["pointing_game"] == 0.5
+    assert gradcam["per_class"]["clapping"]["pointing_strict"] == 0.5
+    assert gradcam["per_class"]["clapping"]["pointing_tolerant"] == 0.75
     worst = service.audit_picture(RUN, "val", "worst")
     assert worst.startswith("data:image/png;base64,")
     (runs / RUN / "audit" / "val" / "curves.png").unlink()
@@ -208,11 +220,11 @@ def test_a_run_without_an_audit_says_how_to_make_one(service):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"methods": {"gradcam": {"pointing_game": 0.5,', "not valid JSON"),
+        ('{"methods": {"gradcam": {"pointing_strict": 0.5,', "not valid JSON"),
         ("[1, 2, 3]", "the file should be an object"),
         ('{"methods": {}}', "it lists no methods"),
         ('{"methods": ["gradcam"]}', "methods should be an object"),
-        ('{"methods": {"gradcam": {"pointing_game": "high"}}}', "gradcam.pointing_game should be a number"),
+        ('{"methods": {"gradcam": {"pointing_tolerant": "high"}}}', "gradcam.pointing_tolerant should be a number"),
         ('{"methods": {"gradcam": {"sanity": {"passed": "yes"}}}}', "gradcam.sanity.passed should be true or false"),
         ('{"methods": {"gradcam": {"sanity": {"cascade": [{"spearman_mean": 1}]}}}}', "should name a layer"),
         ('{"methods": {"gradcam": {"curves": {"deletion": [1, 0.5], "insertion": [0]}}}}', "one point per step"),
@@ -230,11 +242,11 @@ def test_a_malformed_audit_is_a_clear_message(service, runs, content, message):
 
 def test_missing_and_not_a_number_metrics_read_as_none(service, runs):
     report = audit_report()
-    del report["methods"]["gradcam"]["pointing_game"]  # e.g. a dataset without evidence
+    del report["methods"]["gradcam"]["pointing_strict"]  # e.g. a dataset without evidence
     report["methods"]["saliency"]["sanity"]["cascade"][3]["spearman_mean"] = float("nan")  # json writes NaN
     write_audit(runs / RUN, report=report)
     audit = service.audit(RUN, "val")
-    assert audit["methods"]["gradcam"]["pointing_game"] is None
+    assert audit["methods"]["gradcam"]["pointing_strict"] is None
     assert audit["methods"]["saliency"]["sanity"]["cascade"][3]["spearman_mean"] is None
 
 
@@ -250,20 +262,24 @@ def test_the_table_has_a_row_per_method_with_baselines_and_the_sanity_verdict(se
     assert page.audit_splits(RUN, None, service=service) == ([{"label": "val split", "value": "val"}], "val")
     notices, hidden, summary, table, methods, method = page.show_audit(RUN, "val", None, service=service)
     assert hidden is False
-    assert summary == "val split · 48 images · maps at layer4 · pointing tolerance 0 px"
+    assert summary == "val split · 48 images · maps at layer4 · pointing game strict and within 15 px"
+    head = find(table, lambda c: type(c).__name__ == "Th")
+    assert [texts(th) for th in head[:3]] == ["method", "pointing game, strict", "pointing game within 15 px"]
     rows = find(table, lambda c: type(c).__name__ == "Tr" and str(getattr(c, "id", "")).startswith("audit-row-"))
     assert [r.id for r in rows] == ["audit-row-gradcam", "audit-row-saliency"]
     gradcam, saliency = (cells(r) for r in rows)
-    assert gradcam[:5] == [
+    assert len(gradcam) == len(head) == len(figures.COLUMNS)
+    assert gradcam[:6] == [
         "gradcam",
         "62.5%random map 30.5%",
+        "87.5%random map 62.0%",
         "47.1%random map 30.5%",
         "0.142random order 0.318",
         "0.611random order 0.402",
     ]
-    assert gradcam[5:] == ["28.4%", "14.6%", "passed · ρ 0.04", "12 ms"]
-    assert saliency[7] == "failed · ρ 0.71" and saliency[8] == "4 ms"
-    verdicts = {r.id: r.children[7] for r in rows}
+    assert gradcam[6:] == ["28.4%", "14.6%", "passed · ρ 0.04", "12 ms"]
+    assert saliency[8] == "failed · ρ 0.71" and saliency[9] == "4 ms"
+    verdicts = {r.id: r.children[8] for r in rows}
     assert verdicts["audit-row-gradcam"].className == "audit-sanity-passed"
     assert verdicts["audit-row-gradcam"].style["color"] == figures.GOOD
     assert verdicts["audit-row-saliency"].className == "audit-sanity-failed"
@@ -285,7 +301,7 @@ def test_the_problems_an_audit_lists_are_said_in_words(service, runs):
     notices, _, summary, *_ = page.show_audit(RUN, "val", None, service=service)
     assert [texts(n) for n in notices] == ["saliency: one", "saliency: two"]  # the audit's own words, not the page's
     assert summary == (
-        "val split · 48 images (40 with evidence) · maps at layer4 · pointing tolerance 0 px · "
+        "val split · 48 images (40 with evidence) · maps at layer4 · pointing game strict and within 15 px · "
         "curves in 20 steps · sanity check on 8 images · audited in 35 s"
     )
 
@@ -357,10 +373,14 @@ def test_the_worst_explained_gallery(service, runs):
 def test_the_per_class_chart_follows_the_method_picker(service, runs):
     write_audit(runs / RUN)
     fig = page.show_per_class(RUN, "val", "gradcam", service=service)
-    hits, baseline = fig.data
-    assert list(hits.x) == ["calling", "clapping", "running"] and list(hits.y) == [0.75, 0.5, 0.625]
-    assert list(hits.text) == ["75%", "50%", "62%"] and list(hits.customdata) == ["16"] * 3  # images per class
-    assert baseline.name == "random map" and list(baseline.y) == [0.28, 0.31, 0.33]
+    strict, strict_random, tolerant, tolerant_random = fig.data
+    assert list(strict.x) == ["calling", "clapping", "running"] and list(strict.y) == [0.75, 0.5, 0.625]
+    assert list(strict.text) == ["75%", "50%", "62%"] and list(strict.customdata) == ["16"] * 3  # images per class
+    assert strict_random.name == "random map, strict" and list(strict_random.y) == [0.28, 0.31, 0.33]
+    assert tolerant.name == "gradcam, within 15 px" and list(tolerant.y) == [1.0, 0.75, 0.875]
+    assert tolerant.marker.pattern.shape == "/" and tolerant.marker.color == strict.marker.color
+    assert tolerant_random.name == "random map, within 15 px"
+    assert list(tolerant_random.y) == pytest.approx([0.58, 0.61, 0.63])
     assert "gradcam" in fig.layout.title.text
     fig = page.show_per_class(RUN, "val", "saliency", service=service)
     assert list(fig.data[0].y) == [0.4375, 0.3125, 0.4375] and "saliency" in fig.layout.title.text
@@ -371,10 +391,33 @@ def test_the_per_class_chart_follows_the_method_picker(service, runs):
 def test_the_overall_baseline_when_classes_have_none(service, runs):
     report = audit_report()
     for row in report["methods"]["gradcam"]["per_class"].values():
-        del row["pointing_random_baseline"]
+        del row["pointing_strict_random"], row["pointing_tolerant_random"]
     write_audit(runs / RUN, report=report)
     fig = page.show_per_class(RUN, "val", "gradcam", service=service)
-    assert len(fig.data) == 1 and fig.layout.shapes[0].y0 == 0.305
+    assert len(fig.data) == 2 and [shape.y0 for shape in fig.layout.shapes] == [0.305, 0.62]
+
+
+@pytest.mark.parametrize(("tolerance", "kind"), [(0, "strict"), (15, "tolerant")])
+def test_an_audit_saved_with_one_pointing_game_reads_as_its_tolerance_says(service, runs, tolerance, kind):
+    """Audits written before both figures were kept have one, at their tolerance: shown in its own column."""
+    report = audit_report()
+    report["tolerance"] = tolerance
+    for entry in report["methods"].values():
+        for row in (entry, *entry["per_class"].values()):
+            for key in [k for k in row if k.startswith("pointing_")]:
+                del row[key]
+        entry.update(pointing_game=0.5, pointing_random_baseline=0.25)
+        entry["per_class"]["calling"].update(pointing_game=0.75, pointing_random_baseline=0.2)
+    write_audit(runs / RUN, report=report)
+    gradcam = service.audit(RUN, "val")["methods"]["gradcam"]
+    other = "tolerant" if kind == "strict" else "strict"
+    assert (gradcam[f"pointing_{kind}"], gradcam[f"pointing_{kind}_random"]) == (0.5, 0.25)
+    assert gradcam[f"pointing_{other}"] is None
+    assert gradcam["per_class"]["calling"][f"pointing_{kind}"] == 0.75
+    table = page.show_audit(RUN, "val", None, service=service)[3]
+    row = cells(find(table, lambda c: getattr(c, "id", None) == "audit-row-gradcam")[0])
+    shown, blank = "50.0%random map 25.0%", "—random map —"
+    assert row[1:3] == ([shown, blank] if kind == "strict" else [blank, shown])
 
 
 def test_the_page_is_registered_after_evaluation(service, runs):
@@ -448,8 +491,11 @@ def test_a_real_audit_is_shown(tmp_path):
     rows = find(table, lambda c: type(c).__name__ == "Tr" and str(getattr(c, "id", "")).startswith("audit-row-"))
     assert [r.id for r in rows] == ["audit-row-gradcam", "audit-row-saliency"]
     for row, (_name, m) in zip(rows, result.summary["methods"].items(), strict=False):
-        assert cells(row)[3] == f"{m['deletion_auc']:.3f}random order {m['deletion_auc_random']:.3f}"
-        assert cells(row)[7].startswith("passed" if m["sanity"]["passed"] else "failed")
+        for column, kind in ((1, "strict"), (2, "tolerant")):
+            pair = (m[f"pointing_{kind}"], m[f"pointing_{kind}_random"])
+            assert cells(row)[column] == f"{100 * pair[0]:.1f}%random map {100 * pair[1]:.1f}%"
+        assert cells(row)[4] == f"{m['deletion_auc']:.3f}random order {m['deletion_auc_random']:.3f}"
+        assert cells(row)[8].startswith("passed" if m["sanity"]["passed"] else "failed")
     curves = page.show_curves(RUN, split, service=service)
     assert type(curves).__name__ == "Graph" and len(curves.figure.data) == 6  # two methods and random order, twice
     assert len(curves.figure.data[0].x) == 5
@@ -459,4 +505,10 @@ def test_a_real_audit_is_shown(tmp_path):
     if method is not None:
         bars = page.show_per_class(RUN, split, method, service=service).data[0]
         per_class = result.summary["methods"][method]["per_class"]
-        assert list(bars.x) == [c for c, r in per_class.items() if r["pointing_game"] is not None]
+        assert list(bars.x) == [c for c, r in per_class.items() if r["pointing_strict"] is not None]
+        assert [b.name for b in page.show_per_class(RUN, split, method, service=service).data] == [
+            f"{method}, strict",
+            "random map, strict",
+            f"{method}, within 15 px",
+            "random map, within 15 px",
+        ]

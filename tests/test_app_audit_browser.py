@@ -51,12 +51,16 @@ def test_the_audit_page_shows_a_runs_audit(duo, runs):
     wait_text(duo, "#audit-summary", "48 images (48 with evidence)")
     assert len(duo.find_elements("#audit-table tbody tr")) == 2
     assert duo.find_element("#audit-row-gradcam .audit-sanity-passed").text.startswith("passed")
+    assert "pointing game within 15 px" in duo.find_element("#audit-table thead").text
+    assert "62.5%" in duo.find_element("#audit-row-gradcam").text  # strict
+    assert "87.5%" in duo.find_element("#audit-row-gradcam").text  # within 15 px
     assert duo.find_element("#audit-row-saliency .audit-sanity-failed").text.startswith("failed")
     assert "saliency: maps barely change" in duo.find_element("#audit-notice").text
     duo.wait_for_element("#audit-curves .main-svg", timeout=WAIT)
     assert len(duo.find_elements("#audit-curves .scatterlayer .trace")) == 6  # 2 methods + random order, twice
     assert len(duo.find_elements("#audit-cascade .scatterlayer .trace")) == 2
-    assert len(duo.find_elements("#audit-per-class .bars .point")) == 6  # 3 classes, the method and the random map
+    # 3 classes: the method and the random map, strict and within the tolerance
+    assert len(duo.find_elements("#audit-per-class .bars .point")) == 12
     wait_text(duo, "#audit-per-class .gtitle", "gradcam:")
     assert duo.find_element("#audit-worst img").get_attribute("src").startswith("data:image/png;base64,")
     snap(duo, "audit-01-page")

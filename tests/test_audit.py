@@ -25,17 +25,22 @@ from hartrace.metrics.faithfulness import average_drop_increase, curve_auc, pert
 from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.synth import generate
-from hartrace.workflows.audit.report import TABLE_HEADER, all_problems, markdown_report, method_problems
+from hartrace.workflows.audit import POINTING_TOLERANCE
+from hartrace.workflows.audit.report import all_problems, markdown_report, method_problems, table_header
 from hartrace.workflows.audit.result import AuditResult
-from hartrace.workflows.audit.run import WORST_PER_METHOD, audit
+from hartrace.workflows.audit.run import WORST_PER_METHOD, audit, explain_fn, method_maps
 from hartrace.workflows.train import train
 from tests.conftest import colour_folder, quick_config, run_cli
 
 LIMIT, STEPS, CASCADE = 10, 5, 4
 METHODS = ("gradcam", "saliency")
 CONTRACT_KEYS = {
-    "pointing_game",
-    "pointing_random_baseline",
+    "method",
+    "layers",
+    "pointing_strict",
+    "pointing_strict_random",
+    "pointing_tolerant",
+    "pointing_tolerant_random",
     "energy_inside",
     "energy_random_baseline",
     "deletion_auc",
@@ -101,7 +106,8 @@ def test_the_result_shows_its_table_problems_and_curves_in_a_notebook(audited: t
     html = result._repr_html_()
     [curves] = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
     assert base64.b64decode(curves).startswith(b"\x89PNG") and len(curves) < 200_000
-    assert all(f"<th>{html_escape(column)}</th>" in html for column in TABLE_HEADER)
+    assert all(f"<th>{html_escape(column)}</th>" in html for column in table_header(summary))
+    assert f"<th>pointing game within {POINTING_TOLERANCE} px (random)</th>" in html
     assert all(f"<td>{method}</td>" in html for method in METHODS)
     assert all(html_escape(problem) in html for problem in all_problems(summary))
     problems = len(all_problems(summary))
@@ -121,10 +127,18 @@ def test_numbers_agree_with_a_from_scratch_recomputation(audited: tuple[Path, Pa
     targets = model(images).argmax(1)
     gradcam = summary["methods"]["gradcam"]
 
+    assert summary["tolerance"] == POINTING_TOLERANCE == 15 and gradcam["with_evidence"] == LIMIT
     hits = pointing_hits(maps, masks, 0)
-    assert gradcam["hits"] == int(hits.sum()) and gradcam["with_evidence"] == LIMIT
-    assert gradcam["pointing_game"] == pytest.approx(hits.float().mean().item(), abs=1e-6)
-    assert gradcam["pointing_random_baseline"] == pytest.approx(random_baseline(masks, 0).mean().item(), abs=1e-6)
+    assert gradcam["hits_strict"] == int(hits.sum())
+    assert gradcam["pointing_strict"] == pytest.approx(hits.float().mean().item(), abs=1e-6)
+    assert gradcam["pointing_strict_random"] == pytest.approx(random_baseline(masks, 0).mean().item(), abs=1e-6)
+    tolerant = pointing_hits(maps, masks, POINTING_TOLERANCE)
+    assert gradcam["hits_tolerant"] == int(tolerant.sum()) and bool((tolerant >= hits).all())
+    assert gradcam["pointing_tolerant"] == pytest.approx(tolerant.float().mean().item(), abs=1e-6)
+    assert gradcam["pointing_tolerant_random"] == pytest.approx(
+        random_baseline(masks, POINTING_TOLERANCE).mean().item(), abs=1e-6
+    )
+    assert gradcam["pointing_tolerant_random"] > gradcam["pointing_strict_random"]  # the margin widens the target
     assert gradcam["energy_inside"] == pytest.approx(energy_inside(maps, masks).mean().item(), abs=1e-5)
     deletion = perturbation_curve(model, images, maps, targets, mode="deletion", steps=STEPS)
     insertion = perturbation_curve(model, images, maps, targets, mode="insertion", steps=STEPS)
@@ -146,10 +160,54 @@ def test_numbers_agree_with_a_from_scratch_recomputation(audited: tuple[Path, Pa
     assert gradcam["curves"]["deletion"] == pytest.approx(deletion.mean(0), abs=1e-5)
 
     rows = [r for r in _csv(out / "per_image.csv") if r["method"] == "gradcam"]
-    assert [r["pointing_hit"] == "True" for r in rows] == hits.tolist()
+    assert [r["pointing_hit_strict"] == "True" for r in rows] == hits.tolist()
+    assert [r["pointing_hit_tolerant"] == "True" for r in rows] == tolerant.tolist()
+    assert [float(r["pointing_tolerant_random"]) for r in rows] == pytest.approx(
+        random_baseline(masks, POINTING_TOLERANCE).tolist(), abs=1e-6
+    )
     assert [float(r["deletion_auc"]) for r in rows] == pytest.approx(curve_auc(deletion), abs=1e-5)
     assert [r["predicted"] for r in rows] == [opened.classes[int(t)] for t in targets]
     assert [r["true"] for r in rows] == [opened.classes[int(y)] for y in labels]
+
+
+def test_a_method_at_its_own_layers_is_a_row_labelled_with_them(
+    audited: tuple[Path, Path, dict], tmp_path: Path
+) -> None:
+    """`layercam@layer3+layer4`: the mean of the two layers' normalised maps (normalised again), scored like any
+    method, re-explained there by the sanity check and labelled with its layers; hirescam is accepted; a method
+    written at the audit's own layer is the plain method, once."""
+    run, _out, _summary = audited
+    written = ("hirescam", "layercam@layer3+layer4", "hires@layer4")
+    result = audit(run, methods=written, limit=3, steps=1, cascade_images=0, out=tmp_path / "own", progress=False)
+    methods = result.summary["methods"]
+    assert list(methods) == ["hirescam", "layercam@layer3+layer4"]
+    fused = methods["layercam@layer3+layer4"]
+    assert (fused["method"], fused["layers"]) == ("layercam", ["layer3", "layer4"])
+    assert (methods["hirescam"]["method"], methods["hirescam"]["layers"]) == ("hirescam", ["layer4"])
+
+    opened = open_model(run)
+    model = opened.model.eval()
+    samples = open_dataset(opened).splits["val"][:3]
+    dataset = evaluation_dataset(samples, InputSpec.from_meta(opened.meta), with_evidence=True)
+    images, _labels, masks = next(iter(DataLoader(dataset, batch_size=3)))
+    masks = masks[:, 0]
+    per_layer = torch.stack(
+        [explain(model, images, layer, method="layercam").maps[:, 0] for layer in ("layer3", "layer4")]
+    )
+    assert not torch.allclose(per_layer[0], per_layer[1])  # two different maps, so the fusion shows
+    mean = per_layer.mean(0)
+    low, high = mean.amin((1, 2), keepdim=True), mean.amax((1, 2), keepdim=True)
+    expected = (mean - low) / (high - low)
+    torch.testing.assert_close(method_maps(model, images, "layercam", ("layer3", "layer4"))[0], expected)
+    targets = model(images).argmax(1)
+    torch.testing.assert_close(explain_fn("layercam", ("layer3", "layer4"))(model, images, targets), expected)
+    assert fused["hits_strict"] == int(pointing_hits(expected, masks, 0).sum())
+    assert fused["hits_tolerant"] == int(pointing_hits(expected, masks, POINTING_TOLERANCE).sum())
+    assert fused["energy_inside"] == pytest.approx(energy_inside(expected, masks).mean().item(), abs=1e-5)
+
+    assert {r["method"] for r in _csv(tmp_path / "own" / "per_image.csv")} == set(methods)
+    text = (tmp_path / "own" / "audit.md").read_text()
+    assert "| layercam@layer3+layer4 |" in text and "(layercam@layer3+layer4: at the layers named after @" in text
 
 
 def test_per_class_rows_add_up_to_the_overall_counts(audited: tuple[Path, Path, dict]) -> None:
@@ -160,9 +218,11 @@ def test_per_class_rows_add_up_to_the_overall_counts(audited: tuple[Path, Path, 
         classes = m["per_class"]
         assert sum(c["images"] for c in classes.values()) == m["images"] == LIMIT
         assert sum(c["with_evidence"] for c in classes.values()) == m["with_evidence"]
-        assert sum(c["hits"] for c in classes.values()) == m["hits"]
+        for kind in ("strict", "tolerant"):
+            assert sum(c[f"hits_{kind}"] for c in classes.values()) == m[f"hits_{kind}"]
         for name, c in classes.items():
-            assert c["pointing_game"] == pytest.approx(c["hits"] / c["with_evidence"])
+            assert c["pointing_strict"] == pytest.approx(c["hits_strict"] / c["with_evidence"])
+            assert c["pointing_tolerant"] == pytest.approx(c["hits_tolerant"] / c["with_evidence"])
             mine = [r for r in per_image if r["method"] == method and r["true"] == name]
             assert c["images"] == len(mine)
             assert c["deletion_auc"] == pytest.approx(np.mean([float(r["deletion_auc"]) for r in mine]), abs=1e-5)
@@ -172,18 +232,23 @@ def test_per_class_rows_add_up_to_the_overall_counts(audited: tuple[Path, Path, 
 def test_the_table_has_a_row_per_method_and_the_worst_are_the_worst(audited: tuple[Path, Path, dict]) -> None:
     _run, out, summary = audited
     text = (out / "audit.md").read_text()
-    assert "| " + " | ".join(TABLE_HEADER) + " |" in text
+    header = table_header(summary)
+    assert "| " + " | ".join(header) + " |" in text
+    assert f"pointing game strict (0 px) and within {POINTING_TOLERANCE} px" in text
+    assert f"- **pointing game within {POINTING_TOLERANCE} px**: the same, counting a peak up to" in text
     for method, m in summary["methods"].items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {method} |"))
-        assert row.count("|") == len(TABLE_HEADER) + 1
-        assert f"{m['pointing_game']:.1%} ({m['pointing_random_baseline']:.1%})" in row
+        assert row.count("|") == len(header) + 1
+        strict, tolerant = row.split(" | ")[1:3]
+        assert strict == f"{m['pointing_strict']:.1%} ({m['pointing_strict_random']:.1%})"
+        assert tolerant == f"{m['pointing_tolerant']:.1%} ({m['pointing_tolerant_random']:.1%})"
         assert f"{m['deletion_auc']:.3f} ({m['deletion_auc_random']:.3f})" in row
         assert ("pass" if m["sanity"]["passed"] else "FAIL") in row
         for line in m["problems"]:  # every failed check is in the report, in words
             assert line in text
-        # worst: missed pointing game first, then the least energy inside
+        # worst: missed strict pointing game first, then the least energy inside
         rows = [r for r in _csv(out / "per_image.csv") if r["method"] == method]
-        expected = sorted(rows, key=lambda r: (r["pointing_hit"] == "True", float(r["energy_inside"])))[
+        expected = sorted(rows, key=lambda r: (r["pointing_hit_strict"] == "True", float(r["energy_inside"])))[
             :WORST_PER_METHOD
         ]
         assert [w["path"] for w in m["worst"]] == [r["path"] for r in expected]
@@ -208,7 +273,7 @@ def test_a_method_that_ignores_the_model_fails_the_sanity_check_in_words(audited
         "threshold": verdict["threshold"],
         "cascade": [vars(s) for s in steps],
     }
-    failing["problems"] = method_problems("saliency", failing)
+    failing["problems"] = method_problems("saliency", failing, summary["tolerance"])
     text = markdown_report(report)
     assert (
         "saliency: maps barely change when the weights are randomised (Spearman 1.00 after randomising every layer)"
@@ -227,6 +292,15 @@ def test_bad_options_fail_before_any_work(tmp_path: Path) -> None:
         audit(limit=0, runs_dir=nowhere)
     with pytest.raises(UsageError, match="steps must be"):
         audit(steps=0, runs_dir=nowhere)
+    for written, message in {
+        "gradcam@": r"'gradcam@': name the layers after @, joined by \+ \(e.g. gradcam@layer3\+layer4\)",
+        "layercam@layer3+": "name the layers after @",
+        "saliency@layer3": "saliency attributes to the input pixels and takes no layer",
+        "guided_gradcam@layer3+layer4": "guided_gradcam takes one layer; only the CAM methods fuse several",
+        "gradcm@layer3": r"unknown method 'gradcm' \(did you mean gradcam",
+    }.items():
+        with pytest.raises(UsageError, match=message):
+            audit(methods=("gradcam", written), runs_dir=nowhere)
 
 
 def test_a_video_model_is_refused_in_one_line(audited: tuple[Path, Path, dict], tmp_path: Path) -> None:
@@ -245,6 +319,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(
     cases = {
         ("--methods", "gradcam,nosuch"): "unknown method 'nosuch'",
         ("--layer", "layer9"): "unknown layer 'layer9'",
+        ("--methods", "gradcam,layercam@layer3+layer9"): "unknown layer 'layer9' (did you mean ",
         ("--split", "nosuch"): "has no 'nosuch' split",
     }
     for extra, message in cases.items():
@@ -278,7 +353,7 @@ def test_cli_prints_the_table_and_where_the_report_is(
             "--cascade-images",
             "0",
             "--tolerance",
-            "15",
+            "0",
             "--out",
             str(tmp_path / "a"),
             "-q",
@@ -286,8 +361,15 @@ def test_cli_prints_the_table_and_where_the_report_is(
     )
     printed = capsys.readouterr().out
     assert code == 0 and "| gradcam |" in printed and "not run" in printed and str(tmp_path / "a") in printed
+    assert "| pointing game, strict (random) | pointing game within 0 px (random) |" in printed
     saved = json.loads((tmp_path / "a" / "audit.json").read_text())
-    assert saved["tolerance"] == 15 and saved["images"] == 3 and saved["methods"]["gradcam"]["sanity"]["cascade"] == []
+    assert saved["tolerance"] == 0 and saved["images"] == 3 and saved["methods"]["gradcam"]["sanity"]["cascade"] == []
+    m = saved["methods"]["gradcam"]  # no margin: the tolerant figure is the strict one
+    assert (m["pointing_tolerant"], m["pointing_tolerant_random"], m["hits_tolerant"]) == (
+        m["pointing_strict"],
+        m["pointing_strict_random"],
+        m["hits_strict"],
+    )
 
 
 def test_without_evidence_the_worst_are_those_deletion_explains_least(tmp_path: Path) -> None:
@@ -299,14 +381,15 @@ def test_without_evidence_the_worst_are_those_deletion_explains_least(tmp_path: 
     ).run_dir
     result = audit(run, methods=("gradcam",), steps=3, cascade_images=2, out=tmp_path / "audit", progress=False)
     m = result.summary["methods"]["gradcam"]
-    assert result.summary["with_evidence"] == 0 and m["pointing_game"] is None and m["energy_inside"] is None
-    assert m["deletion_auc"] is not None and m["problems"] == method_problems("gradcam", m)
+    assert result.summary["with_evidence"] == 0 and m["energy_inside"] is None
+    assert m["pointing_strict"] is None and m["pointing_tolerant"] is None
+    assert m["deletion_auc"] is not None and m["problems"] == method_problems("gradcam", m, POINTING_TOLERANCE)
     row = next(
         line for line in (tmp_path / "audit" / "audit.md").read_text().splitlines() if line.startswith("| gradcam |")
     )
-    assert row.startswith("| gradcam | - | - | ")
+    assert row.startswith("| gradcam | - | - | - | ")
     rows = _csv(tmp_path / "audit" / "per_image.csv")
-    assert all(r["pointing_hit"] == "" and r["energy_inside"] == "" for r in rows)
+    assert all(r["pointing_hit_strict"] == r["pointing_hit_tolerant"] == r["energy_inside"] == "" for r in rows)
     expected = sorted(rows, key=lambda r: -float(r["deletion_auc"]))[:WORST_PER_METHOD]
     assert [w["path"] for w in m["worst"]] == [r["path"] for r in expected]
     assert all(w["reason"].startswith("deletion AUC") for w in m["worst"])

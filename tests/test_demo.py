@@ -71,7 +71,15 @@ def test_quick_demo_leaves_every_output(tmp_path: Path) -> None:
     ):
         assert path.is_file(), path
     assert json.loads((result.eval_dir / "eval.json").read_text())["accuracy"] == pytest.approx(result.val_accuracy)
-    assert 0 <= result.pointing_baseline < 1 and 0 <= result.pointing_game <= 1
+    p = result.pointing  # Grad-CAM's pointing game, strict and within 15 px, each beside a random map
+    assert 0 < p["pointing_strict_random"] < p["pointing_tolerant_random"] <= 1
+    assert 0 <= p["pointing_strict"] <= p["pointing_tolerant"] <= 1
+    headline = next(m for m in messages if m.startswith("[6/7]"))
+    assert (
+        f"{p['pointing_strict']:.1%} strict (random map {p['pointing_strict_random']:.1%}), "
+        f"{p['pointing_tolerant']:.1%} within 15 px (random map {p['pointing_tolerant_random']:.1%})"
+    ) in headline
+    assert any(" strict (random map " in m and " within 15 px (random map " in m for m in messages[-3:])  # audit
     text = next_steps(result, command=".venv/bin/hartrace")
     assert str(result.run_dir) in text and "\n  .venv/bin/hartrace predict " in text
     assert "quick demo done in" in text and "without --quick" in text

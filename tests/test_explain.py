@@ -205,3 +205,38 @@ def test_pointing_game_energy_and_random_baseline_by_hand() -> None:
     assert pointing_hits(cams, masks, tolerance=2).tolist() == [True, True]
     assert torch.allclose(energy_inside(cams, masks), torch.tensor([1.0 / 1.5, 0.0]))
     assert torch.allclose(random_baseline(masks), torch.tensor([2 / 16, 2 / 16]))
+
+
+def test_strict_and_tolerant_pointing_game_against_a_distance_transform() -> None:
+    """Both pointing-game figures and their random baselines, recounted from scratch: a peak is a hit when its
+    chessboard distance to the evidence (scipy's distance transform) is 0 (strict) or at most the tolerance; a
+    random map hits as often as the pixels that near cover the image. No margin makes the two figures one."""
+    from scipy.ndimage import distance_transform_cdt
+
+    from hartrace.metrics.evidence import pointing_game
+
+    generator = torch.Generator().manual_seed(0)
+    cams = torch.rand(40, 24, 20, generator=generator)
+    masks = torch.zeros(40, 24, 20, dtype=torch.bool)
+    corners = torch.randint(0, 16, (40, 2), generator=generator).tolist()
+    sides = torch.randint(1, 8, (40, 2), generator=generator).tolist()
+    for mask, (y, x), (h, w) in zip(masks, corners, sides, strict=True):
+        mask[y : y + h, x : x + w] = True
+    cams[:10] += 2 * masks[:10]  # a quarter of the maps peak on their evidence
+    distances = [distance_transform_cdt(~mask.numpy(), metric="chessboard") for mask in masks]  # 0 on the evidence
+    peaks = [np.unravel_index(int(cam.argmax()), cam.shape) for cam in cams]
+    for tolerance in (0, 1, 4, 15):
+        game = pointing_game(cams, masks, tolerance)
+        assert game.strict.tolist() == [bool(d[p] == 0) for d, p in zip(distances, peaks, strict=True)]
+        assert game.tolerant.tolist() == [bool(d[p] <= tolerance) for d, p in zip(distances, peaks, strict=True)]
+        assert game.strict_random.tolist() == pytest.approx([float((d == 0).mean()) for d in distances])
+        assert game.tolerant_random.tolist() == pytest.approx([float((d <= tolerance).mean()) for d in distances])
+        if tolerance == 4:  # the margin turns some misses into hits, and widens a random map's target as much
+            assert 0 < int(game.strict.sum()) < int(game.tolerant.sum()) < len(cams)
+            assert bool((game.tolerant_random > game.strict_random).all())
+    no_margin = pointing_game(cams, masks, 0)
+    assert torch.equal(no_margin.strict, no_margin.tolerant)
+    assert torch.equal(no_margin.strict_random, no_margin.tolerant_random)
+    # clips: each frame scored alone is each image scored alone
+    frames = pointing_game(cams.view(8, 5, 24, 20), masks.view(8, 5, 24, 20), 4, per_frame=True)
+    assert frames.tolerant.flatten().tolist() == pointing_game(cams, masks, 4).tolerant.tolist()

@@ -188,12 +188,19 @@ def test_explain_a_split_scores_the_evidence(synthetic_run: Path, tmp_path: Path
         rows = list(csv.DictReader(f))
     val = json.loads((synthetic_run / "split.json").read_text())["val"]
     assert sorted(r["path"] for r in rows) == sorted(val)
-    assert all(r["pointing_hit"] in ("True", "False") and 0 < float(r["random_baseline"]) < 1 for r in rows)
+    for kind in ("strict", "tolerant"):
+        assert all(r[f"pointing_hit_{kind}"] in ("True", "False") for r in rows)
+        assert all(0 < float(r[f"pointing_{kind}_random"]) <= 1 for r in rows)
     assert all((tmp_path / "x" / r["overlay"]).is_file() for r in rows)
     summary = json.loads((tmp_path / "x" / "summary.json").read_text())
-    assert summary["images"] == len(val) and 0 <= summary["pointing_game"] <= 1
-    hits = np.mean([r["pointing_hit"] == "True" for r in rows])
-    assert summary["pointing_game"] == pytest.approx(hits) and result.summary == summary
+    assert summary["images"] == len(val) and summary["tolerance"] == 15  # the tolerant figure's default margin
+    for kind in ("strict", "tolerant"):
+        hits = np.mean([r[f"pointing_hit_{kind}"] == "True" for r in rows])
+        assert summary[f"pointing_{kind}"] == pytest.approx(hits)
+        chance = np.mean([float(r[f"pointing_{kind}_random"]) for r in rows])
+        assert summary[f"pointing_{kind}_random"] == pytest.approx(chance)
+    assert summary["pointing_strict_random"] < summary["pointing_tolerant_random"]
+    assert summary["pointing_game"] == summary["pointing_tolerant"] and result.summary == summary  # the earlier key
 
 
 def test_explain_shards_across_processes_under_torchrun(synthetic_run: Path, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, non_negative_int, positive_int
-from hartrace.workflows.audit import DEFAULT_METHODS
+from hartrace.workflows.audit import DEFAULT_METHODS, POINTING_TOLERANCE
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "audit",
         help="compare explanation methods on a split: pointing game, deletion/insertion AUC, sanity check",
         description="Scores each method's maps for the predicted class against the dataset's evidence "
-        "(beside a random map), "
+        "(pointing game strict and within --tolerance px, energy inside; each beside a random map), "
         "by deletion and insertion curves (beside a random pixel order) and by cascading weight randomisation. "
         "Writes audit.json, audit.md, per_image.csv, per_class.csv, curves.png, cascade.png and worst.png "
         "to <run>/audit/<split>/ (or --out).",
@@ -29,13 +29,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--methods",
         type=comma_list,
         default=list(DEFAULT_METHODS),
-        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); any of `hartrace explain --method`",
+        help=f"comma-separated methods (default {','.join(DEFAULT_METHODS)}); any of `hartrace explain --method`, "
+        "each at --layer, or at its own layers written name@layer or name@layerA+layerB (their maps averaged), "
+        "e.g. gradcam,hirescam,layercam@layer3+layer4",
     )
-    parser.add_argument("--layer", help="CAM layer (default: the model's suggested layer)")
+    parser.add_argument("--layer", help="CAM layer of every method without its own (default: the model's suggested)")
     parser.add_argument("--split", default="val", help="which split (default val)")
     parser.add_argument("--limit", type=positive_int, help="only the first N images of the split")
     parser.add_argument(
-        "--tolerance", type=non_negative_int, default=0, help="pointing-game tolerance in pixels (default 0)"
+        "--tolerance",
+        type=non_negative_int,
+        default=POINTING_TOLERANCE,
+        help=f"margin of the tolerant pointing game in pixels (default {POINTING_TOLERANCE}); "
+        "the strict one (0 px) is always scored too",
     )
     parser.add_argument(
         "--steps", type=positive_int, default=20, help="steps per deletion/insertion curve (default 20)"

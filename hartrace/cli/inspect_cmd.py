@@ -9,6 +9,7 @@ from pathlib import Path
 from hartrace.attribution.registry import method_help
 from hartrace.base.errors import UsageError
 from hartrace.cli.common import add_model_source, add_quiet, comma_list, non_negative_int, positive_int
+from hartrace.workflows.audit import POINTING_TOLERANCE
 
 METHOD_HELP = method_help()
 #: The head ``layers --backbone`` builds without --num-classes or --data: the Kaggle HAR set's 15 actions.
@@ -70,7 +71,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     exp = commands.add_parser(
         "explain",
-        help="explain every image of a split: overlays, a per-image CSV, pointing game where there is evidence",
+        help="explain every image of a split: overlays, a per-image CSV, pointing game (strict and tolerant) where "
+        "there is evidence",
         description="Runs one method over a split with a progress bar; under torchrun the images are shared out.",
     )
     add_model_source(exp)
@@ -86,7 +88,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     exp.add_argument("--limit", type=positive_int, help="only the first N images")
     exp.add_argument("--batch-size", type=positive_int, default=16)
     exp.add_argument(
-        "--tolerance", type=non_negative_int, default=0, help="pointing-game tolerance in pixels (default 0)"
+        "--tolerance",
+        type=non_negative_int,
+        default=POINTING_TOLERANCE,
+        help=f"margin of the tolerant pointing game in pixels (default {POINTING_TOLERANCE}); "
+        "the strict one (0 px) is always scored too",
     )
     exp.add_argument("--no-overlays", action="store_true", help="write only the CSV and summary")
     exp.add_argument("--out", type=Path)
@@ -168,7 +174,7 @@ def run_visualize(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from hartrace.runs.distributed import is_main_process
     from hartrace.runs.tasks import task_of
-    from hartrace.workflows.explain import explain_split
+    from hartrace.workflows.explain import explain_split, pointing_words
 
     result = explain_split(
         args.run,
@@ -190,10 +196,13 @@ def run_explain(args: argparse.Namespace) -> int:
         s = result.summary
         unit = task_of(s.get("task", "image")).nouns
         print(f"{s['method']} at {s['layer']} on {s['images']} {s['split']} {unit}: {s['images_per_second']} {unit}/s")
-        if "pointing_game" in s:
+        if "pointing_strict" in s:
             print(
-                f"pointing game {s['pointing_game']:.1%} (random baseline {s['pointing_game_random_baseline']:.1%}), "
-                f"energy inside the evidence {s['energy_inside']:.1%}"
+                f"pointing game {pointing_words(s)}; energy inside the evidence {s['energy_inside']:.1%} "
+                f"(random map {s['pointing_strict_random']:.1%})"
             )
+        if "frame_pointing_strict" in s:
+            frames = {key.removeprefix("frame_"): s[key] for key in s if key.startswith("frame_pointing_")}
+            print(f"per frame: pointing game {pointing_words({**frames, 'tolerance': s['tolerance']})}")
         print(f"wrote {result.out_dir}/explanations.csv, summary.json" + ("" if args.no_overlays else " and overlays/"))
     return 0

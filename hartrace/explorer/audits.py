@@ -29,8 +29,10 @@ AUDIT_JSON = "audit.json"
 PICTURES = {"curves": "curves.png", "cascade": "cascade.png", "worst": "worst.png"}
 MAX_JSON_BYTES = 32 * 2**20
 METRICS = (
-    "pointing_game",
-    "pointing_random_baseline",
+    "pointing_strict",
+    "pointing_strict_random",
+    "pointing_tolerant",
+    "pointing_tolerant_random",
     "energy_inside",
     "energy_random_baseline",
     "deletion_auc",
@@ -175,12 +177,22 @@ def _curves(value: Any, what: str) -> dict[str, list[float | None]] | None:
     return curves
 
 
-def _per_class(value: Any, what: str) -> dict[str, dict[str, float | None]]:
+def _earlier_pointing(row: dict[str, Any], tolerance: Any) -> dict[str, Any]:
+    """An audit saved before the pointing game was shown twice has one figure, at its ``tolerance``:
+    read as the strict one at 0 px, else as the tolerant one."""
+    if "pointing_game" not in row or any(key.startswith("pointing_strict") for key in row):
+        return row
+    kind = "strict" if tolerance == 0 else "tolerant"
+    renamed = {"pointing_game": f"pointing_{kind}", "pointing_random_baseline": f"pointing_{kind}_random"}
+    return {renamed.get(key, key): value for key, value in row.items()}
+
+
+def _per_class(value: Any, what: str, tolerance: Any) -> dict[str, dict[str, float | None]]:
     classes = _object(value or {}, what)
     return {
         str(name): {
             key: _number(v, f"{what}.{name}.{key}")
-            for key, v in _object(row, f"{what}.{name}").items()
+            for key, v in _earlier_pointing(_object(row, f"{what}.{name}"), tolerance).items()
             if not isinstance(v, (str, list, dict))
         }
         for name, row in classes.items()
@@ -191,18 +203,20 @@ def check_audit(report: Any) -> dict[str, Any]:
     """``report`` (a parsed audit.json) in a checked, uniform shape; a ValueError says what is wrong.
 
     Every metric becomes a float or None (absent, null or NaN: shown as "—"); the mean
-    curves and the problems found are kept where the audit has them (else None).
+    curves and the problems found are kept where the audit has them (else None). Methods
+    are keyed by the audit's labels (``layercam@layer3+layer4`` for one at its own layers).
     """
     report = _object(report, "the file")
     methods = _object(report.get("methods"), "methods")
     if not methods:
         raise ValueError("it lists no methods")
+    tolerance = report.get("tolerance")
     checked = {}
     for name, entry in methods.items():
-        entry = _object(entry, f"methods.{name}")
+        entry = _earlier_pointing(_object(entry, f"methods.{name}"), tolerance)
         row: dict[str, Any] = {key: _number(entry.get(key), f"{name}.{key}") for key in METRICS}
         row["sanity"] = _sanity(entry.get("sanity", {}), f"{name}.sanity")
-        row["per_class"] = _per_class(entry.get("per_class"), f"{name}.per_class")
+        row["per_class"] = _per_class(entry.get("per_class"), f"{name}.per_class", tolerance)
         row["curves"] = _curves(entry.get("curves"), f"{name}.curves")
         problems = entry.get("problems")
         if problems is not None and not (isinstance(problems, list) and all(isinstance(p, str) for p in problems)):

@@ -10,9 +10,15 @@ fall inside the evidence of the frame it is in, and the baseline is the evidence
 share of the volume. ``per_frame=True`` scores every frame on its own instead,
 giving ``[B, T]``; a frame without evidence can never be hit and has baseline 0, so
 select frames with ``masks.flatten(2).any(2)`` before averaging.
+
+A pointing game is shown twice, strict (the peak inside the evidence itself) and tolerant
+(within a margin of it): :func:`pointing_game` gives both with their baselines, since a
+large margin can make a random map look good and no margin can make a fair map look poor.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -71,3 +77,23 @@ def random_baseline(masks: torch.Tensor, tolerance: int = 0, *, per_frame: bool 
     of a uniformly random map."""
     _check(masks, per_frame)
     return _items(_dilate(masks.bool(), tolerance), per_frame).float().mean(-1)
+
+
+class PointingGame(NamedTuple):
+    """Per item: the strict hit (0 px) and the tolerant hit (within ``tolerance`` px), each beside the
+    random map's chance of the same."""
+
+    strict: torch.Tensor
+    strict_random: torch.Tensor
+    tolerant: torch.Tensor
+    tolerant_random: torch.Tensor
+
+
+def pointing_game(cams: torch.Tensor, masks: torch.Tensor, tolerance: int, *, per_frame: bool = False) -> PointingGame:
+    """:func:`pointing_hits` and :func:`random_baseline` at 0 px and at ``tolerance`` px, as they are reported."""
+    return PointingGame(
+        pointing_hits(cams, masks, 0, per_frame=per_frame),
+        random_baseline(masks, 0, per_frame=per_frame),
+        pointing_hits(cams, masks, tolerance, per_frame=per_frame),
+        random_baseline(masks, tolerance, per_frame=per_frame),
+    )

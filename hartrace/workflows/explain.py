@@ -1,12 +1,14 @@
 """``hartrace explain``: one method over a whole split, with overlays, a per-image CSV and evidence scores.
 
-Under ``torchrun`` every process takes every N-th image, and rank 0 writes the
-combined CSV and summary, as training does.
+The pointing game is scored strict (the peak inside the evidence) and tolerant (within
+``tolerance`` px), each beside a random map's chance. Under ``torchrun`` every process
+takes every N-th image, and rank 0 writes the combined CSV and summary, as training does.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,15 @@ from hartrace.base.errors import UsageError
 from hartrace.base.io import atomic_path, require_writable_folder, write_csv, write_json
 from hartrace.base.progress import progress_bar
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
-from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.metrics.evidence import PointingGame, energy_inside, pointing_game
 from hartrace.probe.layers import resolve_layers
 from hartrace.runs.distributed import setup_distributed, teardown_distributed
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import Task, task_of
+from hartrace.workflows.audit import POINTING_TOLERANCE
 
+#: Each item's pointing game: the strict hit, its random-map chance, the tolerant hit, its random-map chance.
+POINTING = ("pointing_hit_strict", "pointing_strict_random", "pointing_hit_tolerant", "pointing_tolerant_random")
 COLUMNS = (
     "path",
     "true",
@@ -38,14 +43,27 @@ COLUMNS = (
     "target",
     "peak_y",
     "peak_x",
-    "pointing_hit",
+    *POINTING,
     "energy_inside",
-    "random_baseline",
     "overlay",
 )
 #: A video's row also says in which clip frame its map peaks, and how often each frame's own peak
-#: hits that frame's evidence.
-VIDEO_COLUMNS = (*COLUMNS[:5], "peak_t", *COLUMNS[5:10], "frame_pointing_game", "frame_random_baseline", "overlay")
+#: hits that frame's evidence (strict and tolerant), beside a random map's chance.
+FRAME_POINTING = (
+    "frame_pointing_strict",
+    "frame_pointing_strict_random",
+    "frame_pointing_tolerant",
+    "frame_pointing_tolerant_random",
+)
+VIDEO_COLUMNS = (*COLUMNS[:5], "peak_t", *COLUMNS[5:-1], *FRAME_POINTING, "overlay")
+#: Summary keys of earlier versions, kept for the scripts that read them (bench/bench_video.py):
+#: each is the same as its tolerant key.
+LEGACY_KEYS = {
+    "pointing_game": "pointing_tolerant",
+    "pointing_game_random_baseline": "pointing_tolerant_random",
+    "frame_pointing_game": "frame_pointing_tolerant",
+    "frame_pointing_game_random_baseline": "frame_pointing_tolerant_random",
+}
 #: Frames shown in a video's overlay strip.
 STRIP_FRAMES = 6
 
@@ -82,14 +100,15 @@ def explain_split(
     batch_size: int = 16,
     limit: int | None = None,
     overlays: bool = True,
-    tolerance: int = 0,
+    tolerance: int = POINTING_TOLERANCE,
     progress: bool = True,
 ) -> BatchResult:
     """Explain every image of ``split``: overlays, ``explanations.csv`` and ``summary.json`` in ``out``.
 
     Where the dataset has evidence (synthetic masks, Stanford 40 person boxes), each
-    row also says whether the map's peak hits it (pointing game) and how much of the
-    map's energy lies inside it, beside the random-map baseline. ``data`` is where the run's dataset
+    row also says whether the map's peak hits it (pointing game: strict, and within
+    ``tolerance`` px) and how much of the map's energy lies inside it, beside the
+    random-map baselines. ``data`` is where the run's dataset
     is now, if it has moved (with a bare ``checkpoint``: any dataset).
     """
     if tolerance < 0:
@@ -134,13 +153,10 @@ def explain_split(
                 maps, probabilities = explanation.maps[:, 0].cpu(), explanation.probabilities.cpu()
                 masks = task.as_maps(masks)  # [B, T, H, W] or [B, H, W], as the maps
                 has_evidence = masks.flatten(1).any(1)
-                hits, energy, baseline = (
-                    pointing_hits(maps, masks, tolerance),
-                    energy_inside(maps, masks),
-                    random_baseline(masks, tolerance),
-                )
+                game, energy = pointing_game(maps, masks, tolerance), energy_inside(maps, masks)
                 if task.is_video:
-                    frame_hits, frame_baseline, frames_with_evidence = _per_frame_scores(maps, masks, tolerance)
+                    frame_game = pointing_game(maps, masks, tolerance, per_frame=True)
+                    frames_with_evidence = masks.flatten(2).any(2)
                 for j in range(len(images)):
                     sample = samples[mine[position]]
                     peak = int(maps[j].flatten().argmax())
@@ -158,25 +174,19 @@ def explain_split(
                             "peak_t": peak // plane,
                             "peak_y": peak % plane // maps.shape[-1],
                             "peak_x": peak % maps.shape[-1],
-                            "pointing_hit": bool(hits[j]) if has_evidence[j] else "",
+                            **_pointing_cells(game, j, has_evidence[j]),
                             "energy_inside": round(float(energy[j]), 6) if has_evidence[j] else "",
-                            "random_baseline": round(float(baseline[j]), 6) if has_evidence[j] else "",
                             "overlay": str(overlay.relative_to(out_dir)) if overlays else "",
                         }
                     )
                     if task.is_video:
-                        scored = frames_with_evidence[j]
-                        rows[-1]["frame_pointing_game"] = (
-                            round(float(frame_hits[j][scored].float().mean()), 6) if scored.any() else ""
-                        )
-                        rows[-1]["frame_random_baseline"] = (
-                            round(float(frame_baseline[j][scored].mean()), 6) if scored.any() else ""
-                        )
+                        rows[-1].update(_frame_cells(frame_game, j, frames_with_evidence[j]))
                     position += 1
                 bar.update(len(images))
         all_rows = [row for share in ctx.gather(rows) for row in share]
         summary = {
             "task": spec.task,
+            "tolerance": tolerance,
             **_summarise(all_rows, method, layer, split, time.perf_counter() - started, ctx.world),
         }
         if ctx.is_main:
@@ -187,19 +197,38 @@ def explain_split(
         teardown_distributed(ctx)
 
 
-def _per_frame_scores(
-    maps: torch.Tensor, masks: torch.Tensor, tolerance: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each frame's own peak against its own evidence ``[B, T]``, the frames' random baselines,
-    and which frames have evidence."""
-    hits = pointing_hits(maps, masks, tolerance, per_frame=True)
-    return hits, random_baseline(masks, tolerance, per_frame=True), masks.flatten(2).any(2)
+def _pointing_cells(game: PointingGame, j: int, has_evidence: torch.Tensor) -> dict[str, Any]:
+    """Item ``j``'s strict and tolerant hits and their random baselines; blank without evidence."""
+    if not has_evidence:
+        return dict.fromkeys(POINTING, "")
+    hits = (bool(game.strict[j]), bool(game.tolerant[j]))
+    chances = (round(float(game.strict_random[j]), 6), round(float(game.tolerant_random[j]), 6))
+    return dict(zip(POINTING, (hits[0], chances[0], hits[1], chances[1]), strict=True))
+
+
+def _frame_cells(game: PointingGame, j: int, scored: torch.Tensor) -> dict[str, Any]:
+    """Clip ``j``'s per-frame pointing games (each frame's own peak against its own evidence), averaged over the
+    frames with evidence; blank where none has any."""
+    if not scored.any():
+        return dict.fromkeys(FRAME_POINTING, "")
+    values = (game.strict, game.strict_random, game.tolerant, game.tolerant_random)
+    return {key: round(float(v[j][scored].float().mean()), 6) for key, v in zip(FRAME_POINTING, values, strict=True)}
+
+
+def pointing_words(summary: Mapping[str, Any]) -> str:
+    """``40.0% strict (random map 10.0%), 85.0% within 15 px (random map 40.0%)``: both figures, as every
+    command says them."""
+    return (
+        f"{summary['pointing_strict']:.1%} strict (random map {summary['pointing_strict_random']:.1%}), "
+        f"{summary['pointing_tolerant']:.1%} within {summary['tolerance']} px "
+        f"(random map {summary['pointing_tolerant_random']:.1%})"
+    )
 
 
 def _summarise(
     rows: list[dict[str, Any]], method: str, layer: str, split: str, seconds: float, world: int
 ) -> dict[str, Any]:
-    scored = [r for r in rows if r["pointing_hit"] != ""]
+    scored = [r for r in rows if r[POINTING[0]] != ""]
     summary: dict[str, Any] = {
         "method": method,
         "layer": layer,
@@ -210,16 +239,12 @@ def _summarise(
         "images_per_second": round(len(rows) / max(seconds, 1e-9), 2),
     }
     if scored:
-        summary.update(
-            {
-                "with_evidence": len(scored),
-                "pointing_game": float(np.mean([r["pointing_hit"] for r in scored])),
-                "pointing_game_random_baseline": float(np.mean([r["random_baseline"] for r in scored])),
-                "energy_inside": float(np.mean([r["energy_inside"] for r in scored])),
-            }
-        )
-    framed = [r for r in rows if r.get("frame_pointing_game", "") != ""]
-    if framed:
-        summary["frame_pointing_game"] = float(np.mean([r["frame_pointing_game"] for r in framed]))
-        summary["frame_pointing_game_random_baseline"] = float(np.mean([r["frame_random_baseline"] for r in framed]))
+        summary["with_evidence"] = len(scored)
+        keys = ("pointing_strict", "pointing_strict_random", "pointing_tolerant", "pointing_tolerant_random")
+        for key, column in zip((*keys, "energy_inside"), (*POINTING, "energy_inside"), strict=True):
+            summary[key] = float(np.mean([r[column] for r in scored]))
+    framed = [r for r in rows if r.get(FRAME_POINTING[0], "") != ""]
+    for key in FRAME_POINTING if framed else ():
+        summary[key] = float(np.mean([r[key] for r in framed]))
+    summary.update({old: summary[new] for old, new in LEGACY_KEYS.items() if new in summary})
     return summary

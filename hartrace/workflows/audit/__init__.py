@@ -9,6 +9,9 @@ from hartrace.base.lazy import lazy_getattr
 
 #: The methods ``hartrace audit`` compares by default: three CAMs and a gradient method.
 DEFAULT_METHODS = ("gradcam", "gradcam++", "layercam", "saliency")
+#: The tolerant pointing game's margin in pixels, as in Zhang et al. 2016 (the strict one is always 0 px).
+#: ``hartrace explain`` and ``hartrace demo`` use it too.
+POINTING_TOLERANCE = 15
 
 _EXPORTS = {
     "DEFAULT_STEPS": "hartrace.metrics.faithfulness",
@@ -23,6 +26,6 @@ _EXPORTS = {
     "audit": "hartrace.workflows.audit.run",
 }
 
-__all__ = sorted(["DEFAULT_METHODS", *_EXPORTS])
+__all__ = sorted(["DEFAULT_METHODS", "POINTING_TOLERANCE", *_EXPORTS])
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -7,6 +7,7 @@ checked, without running a model.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ PER_IMAGE_COLUMNS = (
     "true",
     "predicted",
     "probability",
-    "pointing_hit",
-    "pointing_random_baseline",
+    "pointing_hit_strict",
+    "pointing_strict_random",
+    "pointing_hit_tolerant",
+    "pointing_tolerant_random",
     "energy_inside",
     "energy_random_baseline",
     "deletion_auc",
@@ -41,9 +44,12 @@ PER_CLASS_COLUMNS = (
     "class",
     "images",
     "with_evidence",
-    "hits",
-    "pointing_game",
-    "pointing_random_baseline",
+    "hits_strict",
+    "pointing_strict",
+    "pointing_strict_random",
+    "hits_tolerant",
+    "pointing_tolerant",
+    "pointing_tolerant_random",
     "energy_inside",
     "energy_random_baseline",
     "deletion_auc",
@@ -55,7 +61,8 @@ PER_CLASS_COLUMNS = (
 )
 TABLE_HEADER = (
     "method",
-    "pointing game (random)",
+    "pointing game, strict (random)",
+    "pointing game within {tolerance} px (random)",
     "energy inside (random)",
     "deletion AUC (random order; lower is better)",
     "insertion AUC (random order; higher is better)",
@@ -70,6 +77,8 @@ BARELY_CHANGE = 0.6
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Tile side in ``worst.png``'s pictures: small inputs are enlarged so the evidence outline stays visible.
 TILE_SIDE = 224
+#: Characters per caption line in ``worst.png``: longer lines would run into the next tile's.
+CAPTION_WIDTH = 42
 
 
 def _pair(value: float | None, baseline: float | None, percent: bool) -> str:
@@ -85,14 +94,21 @@ def _sanity_cell(sanity: Mapping[str, Any]) -> str:
     return f"{'pass' if sanity['passed'] else 'FAIL'} ({sanity['final_spearman']:.2f})"
 
 
+def table_header(summary: Mapping[str, Any]) -> list[str]:
+    """:data:`TABLE_HEADER` with the audit's tolerance filled in."""
+    return [column.format(tolerance=summary["tolerance"]) for column in TABLE_HEADER]
+
+
 def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
-    """One row of cells per method, in :data:`TABLE_HEADER`'s order."""
+    """One row of cells per method (labelled with its layers where it has its own), in :data:`TABLE_HEADER`'s
+    order."""
     rows = []
     for method, m in summary["methods"].items():
         rows.append(
             [
                 method,
-                _pair(m["pointing_game"], m["pointing_random_baseline"], True),
+                _pair(m["pointing_strict"], m["pointing_strict_random"], True),
+                _pair(m["pointing_tolerant"], m["pointing_tolerant_random"], True),
                 _pair(m["energy_inside"], m["energy_random_baseline"], True),
                 _pair(m["deletion_auc"], m["deletion_auc_random"], False),
                 _pair(m["insertion_auc"], m["insertion_auc_random"], False),
@@ -109,13 +125,14 @@ def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
 
 def format_table(summary: Mapping[str, Any]) -> str:
     """The method-comparison table in markdown (it reads as plain text on a terminal too)."""
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join(["---"] * len(TABLE_HEADER)) + "|"]
+    lines = ["| " + " | ".join(table_header(summary)) + " |", "|" + "|".join(["---"] * len(TABLE_HEADER)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
     return "\n".join(lines)
 
 
-def method_problems(method: str, m: Mapping[str, Any]) -> list[str]:
-    """Each check ``method`` fails, in one line of words: what went wrong and what it means."""
+def method_problems(method: str, m: Mapping[str, Any], tolerance: int) -> list[str]:
+    """Each check ``method`` fails, in one line of words: what went wrong and what it means (``tolerance``: the
+    tolerant pointing game's, in pixels)."""
     problems = []
     sanity = m.get("sanity") or {}
     if sanity.get("passed") is False:
@@ -133,11 +150,14 @@ def method_problems(method: str, m: Mapping[str, Any]) -> list[str]:
                 f"they show the image's structure more than "
                 f"what this model learnt"
             )
-    if m.get("pointing_game") is not None and m["pointing_game"] <= m["pointing_random_baseline"]:
-        problems.append(
-            f"{method}: its peak lands on the evidence no more often than a random map's ({m['pointing_game']:.1%} vs "
-            f"{m['pointing_random_baseline']:.1%}): it does not point at the action"
-        )
+    pointing = {"strict": "on the evidence", "tolerant": f"within {tolerance} px of the evidence"}
+    for kind, where in pointing.items() if tolerance > 0 else [("strict", pointing["strict"])]:
+        score, chance = m.get(f"pointing_{kind}"), m.get(f"pointing_{kind}_random")
+        if score is not None and chance is not None and score <= chance:
+            problems.append(
+                f"{method}: its peak lands {where} no more often than a random map's ({score:.1%} vs "
+                f"{chance:.1%}): it does not point at the action"
+            )
     if m.get("energy_inside") is not None and m["energy_inside"] <= m["energy_random_baseline"]:
         problems.append(
             f"{method}: no more of its mass lies on the evidence than a random map's ({m['energy_inside']:.1%} vs "
@@ -160,7 +180,9 @@ def method_problems(method: str, m: Mapping[str, Any]) -> list[str]:
 
 
 def all_problems(summary: Mapping[str, Any]) -> list[str]:
-    return [line for method, m in summary["methods"].items() for line in method_problems(method, m)]
+    return [
+        line for method, m in summary["methods"].items() for line in method_problems(method, m, summary["tolerance"])
+    ]
 
 
 def markdown_report(summary: Mapping[str, Any]) -> str:
@@ -173,10 +195,10 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
     lines = [
         f"# Explanation audit: {Path(s['run']).name}, {s['split']} split",
         "",
-        f"{s['images']} images ({evidence}); maps for each image's predicted class at `{s['layer']}`; "
-        f"pointing-game tolerance "
-        f"{s['tolerance']} px; perturbation curves in {s['steps']} steps towards a blurred image; sanity check on "
-        f"{s['cascade_images']} images; {s['seconds']:.0f} s in all.",
+        f"{s['images']} images ({evidence}); maps for each image's predicted class at `{s['layer']}`"
+        f"{_own_layers(s)}; pointing game strict (0 px) and within {s['tolerance']} px; perturbation curves in "
+        f"{s['steps']} steps towards a blurred image; sanity check on {s['cascade_images']} images; "
+        f"{s['seconds']:.0f} s in all.",
         "",
         format_table(s),
         "",
@@ -186,8 +208,11 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
         "",
         "## How to read it",
         "",
-        "- **pointing game**: how often the map's peak falls on the evidence (within the tolerance); "
-        "in brackets, the chance that a uniformly random map's peak does.",
+        "- **pointing game, strict**: how often the map's peak falls on the evidence itself; "
+        "in brackets, the chance that a uniformly random map's peak does (the evidence's share of the image).",
+        f"- **pointing game within {s['tolerance']} px**: the same, counting a peak up to {s['tolerance']} px "
+        "from the evidence as a hit (the usual protocol, Zhang et al. 2016); a margin also widens a random map's "
+        "target, so read it beside its own baseline.",
         "- **energy inside**: the share of the map's mass on the evidence; "
         "a random map puts the evidence's share of the image there.",
         "- **deletion AUC**: the predicted class's probability as the pixels the map ranks highest "
@@ -207,6 +232,14 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _own_layers(summary: Mapping[str, Any]) -> str:
+    """``" (layercam@layer3+layer4: at layer3 and layer4, ...)"``: the methods whose maps come from other layers."""
+    own = [label for label in summary["methods"] if "@" in label]
+    if not own:
+        return ""
+    return f" ({', '.join(own)}: at the layers named after @, several averaged as `explain` fuses them)"
 
 
 def _threshold(summary: Mapping[str, Any]) -> float:
@@ -338,13 +371,15 @@ def worst_figure(tiles: Sequence[Tile], methods: Sequence[str], per_method: int,
         for tile in mine:
             images.append(tile_picture(tile))
             named = tile.true if tile.predicted == tile.true else f"{tile.true} (pred {tile.predicted})"
-            captions.append(f"{named}\n{method}: {tile.reason}")
+            lines = (named, f"{method}:", tile.reason)
+            captions.append("\n".join(textwrap.fill(line, CAPTION_WIDTH) for line in lines))
         images += [blank] * (per_method - len(mine))
         captions += [""] * (per_method - len(mine))
     if not any(captions):
         return image_gallery_figure([], [], title=title)
     fig = image_gallery_figure(images, captions, columns=per_method, title=title, tile=2.6)
-    fig.set_figheight(fig.get_figheight() + 0.2 * len(methods))  # room for the two-line captions
+    most = max(caption.count("\n") for caption in captions)
+    fig.set_figheight(fig.get_figheight() + 0.12 * most * len(methods))  # room for the captions' extra lines
     fig.tight_layout()
     return fig
 
@@ -366,7 +401,7 @@ def write_report(
     out_dir = Path(out_dir)
     methods = list(summary["methods"])
     by_evidence = summary["with_evidence"] > 0
-    why = "missed pointing game first, then least energy inside" if by_evidence else "highest deletion AUC first"
+    why = "missed strict pointing game first, then least energy inside" if by_evidence else "highest deletion AUC first"
     legend = "white outline: evidence, cross: the map's peak" if by_evidence else "cross: the map's peak"
     title = f"worst-explained {summary['split']} images per method ({why})\n{legend}"
     return [

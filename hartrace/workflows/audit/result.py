@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.render.notebook import figure_png, html_card
-from hartrace.workflows.audit.report import TABLE_HEADER, all_problems, curves_figure, table_rows
+from hartrace.workflows.audit.report import all_problems, curves_figure, table_header, table_rows
 
 
 @dataclass
@@ -32,6 +32,6 @@ class AuditResult:
             f"Audit of {Path(s['run']).name}, {s['split']} split: {s['images']} images "
             f"({s['with_evidence']} with evidence), maps at {s['layer']}; the report is in {self.out_dir}",
             lines=problems,
-            tables=[("methods", TABLE_HEADER, table_rows(s))],
+            tables=[("methods", table_header(s), table_rows(s))],
             pictures=[("deletion and insertion curves", figure_png(curves_figure(s)))],
         )

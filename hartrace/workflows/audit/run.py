@@ -3,8 +3,9 @@
 A map can look plausible and still be wrong, so every method is scored against
 things that do not depend on it:
 
-- localisation: does its peak (pointing game) and its mass (energy inside) fall on
-  the evidence the dataset marks, beside a uniformly random map;
+- localisation: does its peak (pointing game, strict: inside the evidence, and tolerant:
+  within ``tolerance`` px of it) and its mass (energy inside) fall on the evidence the
+  dataset marks, each beside a uniformly random map;
 - faithfulness: does deleting the pixels it ranks highest lower the score faster
   than deleting them in a random order, and does inserting them raise it faster
   (deletion / insertion AUC), and what masking the image with the map does to the
@@ -13,8 +14,9 @@ things that do not depend on it:
   layer? If they do not, they cannot show what the model learnt.
 
 The random-order curves do not depend on the map, so they are computed once per
-image and shown beside every method. The report (table, pictures) is
-:mod:`hartrace.workflows.audit.report`.
+image and shown beside every method. A method may bring its own layers
+(``layercam@layer3+layer4``, :mod:`hartrace.workflows.audit.methods`). The report
+(table, pictures) is :mod:`hartrace.workflows.audit.report`.
 """
 
 from __future__ import annotations
@@ -31,33 +33,32 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from hartrace.attribution.explanation import explain
-from hartrace.attribution.registry import method_spec
 from hartrace.base.errors import UsageError
 from hartrace.base.io import require_writable_folder
 from hartrace.base.progress import progress_bar
 from hartrace.data.pipeline import InputSpec, evaluation_dataset
 from hartrace.data.transforms import to_display_image
-from hartrace.metrics.evidence import energy_inside, pointing_hits, random_baseline
+from hartrace.metrics.evidence import energy_inside, pointing_game, random_baseline
 from hartrace.metrics.faithfulness import DEFAULT_STEPS, average_drop_increase, curve_auc, perturbation_curve
 from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.probe.layers import resolve_layers
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import IMAGE, task_of
-from hartrace.workflows.audit import DEFAULT_METHODS
+from hartrace.workflows.audit import DEFAULT_METHODS, POINTING_TOLERANCE
+from hartrace.workflows.audit.methods import AuditMethod, parse_methods, resolve_methods
 from hartrace.workflows.audit.result import AuditResult
 from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
 from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, MethodScores, SplitScores, Tile
 
 
-#: Worst-explained images shown per method in ``worst.png``.
 def method_maps(
-    model: nn.Module, images: torch.Tensor, method: str, layer: str
+    model: nn.Module, images: torch.Tensor, method: str, layer: str | Sequence[str]
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Maps ``[B, H, W]`` (CPU) for each image's predicted class, the probabilities ``[B, K]``,
     and the seconds the maps took.
 
     Maps and probabilities come from one call: the forward pass that gives the prediction
-    is counted in every method's time.
+    is counted in every method's time. Several layers: their maps fused as ``explain`` fuses them.
     """
     start = time.perf_counter()
     explanation = explain(model, images, layer, method)
@@ -65,7 +66,9 @@ def method_maps(
     return maps, probabilities, time.perf_counter() - start
 
 
-def explain_fn(method: str, layer: str) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+def explain_fn(
+    method: str, layer: str | Sequence[str]
+) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
     """``(model, images, targets) -> maps [B, H, W]``: how the sanity check re-explains a randomised copy."""
 
     def fn(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -74,19 +77,16 @@ def explain_fn(method: str, layer: str) -> Callable[[nn.Module, torch.Tensor, to
     return fn
 
 
-def _check_options(methods: Sequence[str], **numbers: int | None) -> list[str]:
-    """The canonical method names, once each; every number checked against its least value, before any work."""
-    if isinstance(methods, str):
-        methods = [methods]
-    names = list(dict.fromkeys(method_spec(m).name for m in methods))
-    if not names:
-        raise UsageError("no methods given: name at least one")
+def _check_options(methods: Sequence[str], **numbers: int | None) -> list[tuple[str, tuple[str, ...]]]:
+    """Each method's canonical name and the layers written with it; every number checked against its least value,
+    before any work."""
+    parsed = parse_methods(methods)
     least = {"limit": 1, "steps": 1, "tolerance": 0, "cascade_images": 0, "batch_size": 1}
     for label, value in numbers.items():
         low = least[label]
         if value is not None and (not isinstance(value, int) or value < low):
             raise UsageError(f"{label} must be a whole number >= {low}, got {value!r}")
-    return names
+    return parsed
 
 
 def audit(
@@ -101,7 +101,7 @@ def audit(
     limit: int | None = None,
     out: str | Path | None = None,
     steps: int = DEFAULT_STEPS,
-    tolerance: int = 0,
+    tolerance: int = POINTING_TOLERANCE,
     cascade_images: int = 16,
     batch_size: int = 16,
     seed: int = 0,
@@ -110,15 +110,16 @@ def audit(
     """Audit every method in ``methods`` on the first ``limit`` images of ``split``; write the report to ``out``.
 
     ``out`` defaults to ``<run>/audit/<split>/``. Maps are for each image's predicted
-    class at ``layer`` (default: the model's CAM layer); the pointing game allows
-    ``tolerance`` pixels; each perturbation curve has ``steps`` steps; the sanity check
+    class at ``layer`` (default: the model's CAM layer), or at a method's own layers where it is
+    written ``name@layer`` or ``name@layerA+layerB``; the pointing game is scored strict (0 px) and
+    within ``tolerance`` pixels; each perturbation curve has ``steps`` steps; the sanity check
     randomises the model cascading from the top on the first ``cascade_images`` images
     (0: skip it). ``data`` is where the run's dataset is now, if it has moved (with a bare ``checkpoint``: any
     dataset).
     """
     from hartrace.workflows.audit.report import write_report
 
-    names = _check_options(
+    parsed = _check_options(
         methods, limit=limit, steps=steps, tolerance=tolerance, cascade_images=cascade_images, batch_size=batch_size
     )
     started = time.perf_counter()
@@ -132,6 +133,7 @@ def audit(
         )
     layer = layer or opened.spec.cam_layer
     resolve_layers(model, [layer])
+    chosen = resolve_methods(parsed, model, layer)
     out_dir = require_writable_folder(Path(out) if out else opened.checkpoint.parent / AUDIT_DIR / split)
     index = open_dataset(opened, data, progress=progress)
     if split not in index.splits:
@@ -147,14 +149,14 @@ def audit(
 
     base = _random_order_pass(model, batches, len(samples), device, steps, tolerance, seed, progress, split)
     scored: dict[str, MethodScores] = {}
-    for name in names:
-        scored[name] = _method_pass(
-            model, batches, base, name, layer, device, steps, tolerance, progress, split, opened.classes, spec
+    for label, method in chosen.items():
+        scored[label] = _method_pass(
+            model, batches, base, method, device, steps, tolerance, progress, split, opened.classes, spec
         )
-        scored[name].sanity = _sanity(model, dataset, base, name, layer, cascade_images, device, seed)
+        scored[label].sanity = _sanity(model, dataset, base, method, cascade_images, device, seed)
 
     paths = [index.relative(sample.path) for sample in samples]
-    summary = summarise(base, scored, opened.classes, steps, paths)
+    summary = summarise(base, scored, opened.classes, steps, paths, chosen, tolerance)
     summary = {
         "run": str(opened.run_dir or opened.checkpoint),
         "checkpoint": str(opened.checkpoint),
@@ -190,7 +192,7 @@ def _random_order_pass(
 ) -> SplitScores:
     """Predictions, evidence baselines and the random-order curves: one pass for every method."""
     generator = torch.Generator().manual_seed(seed)
-    keys = ("labels", "predicted", "probability", "evidence", "pointing", "energy", "deletion", "insertion")
+    keys = ("labels", "predicted", "probability", "evidence", "strict", "tolerant", "deletion", "insertion")
     parts: dict[str, list[Any]] = {k: [] for k in keys}
     start = time.perf_counter()
     with progress_bar(total=total, desc=f"audit {split}: random-order baseline", enabled=progress) as bar:
@@ -209,8 +211,8 @@ def _random_order_pass(
             parts["predicted"].append(targets.cpu().numpy())
             parts["probability"].append(probabilities.max(1).values.cpu().numpy())
             parts["evidence"].append(masks.flatten(1).any(1).numpy())
-            parts["pointing"].append(random_baseline(masks, tolerance).numpy())
-            parts["energy"].append(random_baseline(masks, 0).numpy())
+            parts["strict"].append(random_baseline(masks, 0).numpy())
+            parts["tolerant"].append(random_baseline(masks, tolerance).numpy())
             bar.update(len(images))
     joined = {k: np.concatenate(v) for k, v in parts.items()}
     return SplitScores(
@@ -218,8 +220,9 @@ def _random_order_pass(
         joined["predicted"].astype(int),
         joined["probability"],
         joined["evidence"].astype(bool),
-        joined["pointing"],
-        joined["energy"],
+        joined["strict"],
+        joined["tolerant"],
+        joined["strict"],  # a random map's expected energy inside is the evidence's share too
         joined["deletion"],
         joined["insertion"],
         time.perf_counter() - start,
@@ -230,8 +233,7 @@ def _method_pass(
     model: nn.Module,
     batches: Callable[[], DataLoader],
     base: SplitScores,
-    method: str,
-    layer: str,
+    method: AuditMethod,
     device: torch.device,
     steps: int,
     tolerance: int,
@@ -243,18 +245,18 @@ def _method_pass(
     """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images."""
     timing = {"maps": 0.0, "localisation": 0.0, "faithfulness": 0.0}
     parts: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("hits", "energy", "deletion", "insertion", "drop", "increase")
+        k: [] for k in ("strict_hits", "tolerant_hits", "energy", "deletion", "insertion", "drop", "increase")
     }
     worst: list[Tile] = []
     position = 0
-    with progress_bar(total=len(base.labels), desc=f"audit {split}: {method}", enabled=progress) as bar:
+    with progress_bar(total=len(base.labels), desc=f"audit {split}: {method.label}", enabled=progress) as bar:
         for images, _labels, masks in batches():
             images, masks = images.to(device), masks[:, 0]
-            maps, probabilities, seconds = method_maps(model, images, method, layer)
+            maps, probabilities, seconds = method_maps(model, images, method.name, method.layers)
             timing["maps"] += seconds
             targets = probabilities.argmax(1).to(device)
             tick = time.perf_counter()
-            hits, energy = pointing_hits(maps, masks, tolerance).numpy(), energy_inside(maps, masks).numpy()
+            game, energy = pointing_game(maps, masks, tolerance), energy_inside(maps, masks).numpy()
             timing["localisation"] += time.perf_counter() - tick
             tick = time.perf_counter()
             on_device = maps.to(device)
@@ -267,7 +269,8 @@ def _method_pass(
             drop, increase = average_drop_increase(model, images, on_device, targets)
             timing["faithfulness"] += time.perf_counter() - tick
             scores = {
-                "hits": hits,
+                "strict_hits": game.strict.numpy(),
+                "tolerant_hits": game.tolerant.numpy(),
                 "energy": energy,
                 "deletion": deletion,
                 "insertion": insertion,
@@ -281,13 +284,14 @@ def _method_pass(
             worst = _keep_worst(
                 worst,
                 [_worst_key(seen, j, base) for j in range(len(images))],
-                lambda j, seen=seen: _tile(seen, j, base, method, classes, spec),
+                lambda j, seen=seen: _tile(seen, j, base, method.label, tolerance, classes, spec),
             )
             position += len(images)
             bar.update(len(images))
     joined = {k: np.concatenate(v) for k, v in parts.items()}
     return MethodScores(
-        joined["hits"].astype(bool) & base.evidence,
+        joined["strict_hits"].astype(bool) & base.evidence,
+        joined["tolerant_hits"].astype(bool) & base.evidence,
         joined["energy"],
         joined["deletion"],
         joined["insertion"],
@@ -310,14 +314,14 @@ class BatchSeen:
 
 
 def _worst_key(seen: BatchSeen, j: int, base: SplitScores) -> tuple[Any, ...] | None:
-    """Sorts worst first: a missed pointing game, then the least energy inside; without any evidence,
+    """Sorts worst first: a missed strict pointing game, then the least energy inside; without any evidence,
     the highest deletion AUC.
 
     None: not a candidate (an image without evidence where others have some).
     """
     i = seen.position + j
     if base.evidence.any():
-        return (bool(seen.scores["hits"][j]), float(seen.scores["energy"][j]), i) if base.evidence[i] else None
+        return (bool(seen.scores["strict_hits"][j]), float(seen.scores["energy"][j]), i) if base.evidence[i] else None
     return (-float(seen.scores["deletion_auc"][j]), i)
 
 
@@ -330,19 +334,20 @@ def _keep_worst(worst: list[Tile], keys: list[tuple[Any, ...] | None], make: Cal
     return [tile if tile is not None else make(j) for _key, tile, j in pool[:WORST_PER_METHOD]]
 
 
-def _tile(seen: BatchSeen, j: int, base: SplitScores, method: str, classes: Sequence[str], spec: InputSpec) -> Tile:
+def _tile(
+    seen: BatchSeen, j: int, base: SplitScores, label: str, tolerance: int, classes: Sequence[str], spec: InputSpec
+) -> Tile:
     i, scores = seen.position + j, seen.scores
     if base.evidence.any():
-        reason = (
-            f"{'hit' if scores['hits'][j] else 'missed'}, {scores['energy'][j]:.0%} inside "
-            f"(random {base.energy_baseline[i]:.0%})"
-        )
+        near = f"hit within {tolerance} px" if scores["tolerant_hits"][j] else f"even within {tolerance} px"
+        pointing = "hit" if scores["strict_hits"][j] else (f"missed, {near}" if tolerance else "missed")
+        reason = f"{pointing}, {scores['energy'][j]:.0%} inside (random {base.energy_baseline[i]:.0%})"
     else:
         reason = f"deletion AUC {scores['deletion_auc'][j]:.2f} (random order {curve_auc(base.deletion_random[i]):.2f})"
     return Tile(
         _worst_key(seen, j, base),
         i,
-        method,
+        label,
         classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
         classes[base.predicted[i]],
         reason,
@@ -356,20 +361,20 @@ def _sanity(
     model: nn.Module,
     dataset: Any,
     base: SplitScores,
-    method: str,
-    layer: str,
+    method: AuditMethod,
     count: int,
     device: torch.device,
     seed: int,
 ) -> dict[str, Any]:
-    """Cascading randomisation on the first ``count`` images, re-explaining with ``method`` after each step."""
+    """Cascading randomisation on the first ``count`` images, re-explaining with ``method`` (at its layers)
+    after each step."""
     count = min(count, len(dataset))
     if count == 0:
         return {"passed": None, "final_spearman": None, "cascade": [], "seconds": 0.0}
     start = time.perf_counter()
     images = torch.stack([dataset[i][0] for i in range(count)]).to(device)
     targets = torch.as_tensor(base.predicted[:count], device=device)
-    steps = cascading_randomisation(model, images, targets, explain_fn(method, layer), seed=seed)
+    steps = cascading_randomisation(model, images, targets, explain_fn(method.name, method.layers), seed=seed)
     verdict = sanity_verdict(steps)
     cascade = [
         {

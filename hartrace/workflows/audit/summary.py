@@ -1,8 +1,9 @@
 """The audit's numbers: per-image scores reduced to each method's overall and per-class summary, and the per-image rows.
 
 Localisation is averaged only over images with evidence; faithfulness over all of them.
-Counts (images, with evidence, hits) are kept beside the means so per-class rows add
-up to the overall ones.
+The pointing game is reported twice, strict (0 px) and tolerant (within the audit's
+tolerance), each beside its random-map baseline. Counts (images, with evidence, hits)
+are kept beside the means so per-class rows add up to the overall ones.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hartrace.metrics.faithfulness import curve_auc
+from hartrace.workflows.audit.methods import AuditMethod
 from hartrace.workflows.audit.types import MethodScores, SplitScores
 
 #: The class column of images without a label (a test split without its answer key).
@@ -37,9 +39,12 @@ def scores_of(s: MethodScores, base: SplitScores, rows: np.ndarray) -> dict[str,
     return {
         "images": int(rows.sum()),
         "with_evidence": int(scored.sum()),
-        "hits": int(s.hits[scored].sum()),
-        "pointing_game": _mean(s.hits[scored].astype(float)),
-        "pointing_random_baseline": _mean(base.pointing_baseline[scored]),
+        "hits_strict": int(s.strict_hits[scored].sum()),
+        "pointing_strict": _mean(s.strict_hits[scored].astype(float)),
+        "pointing_strict_random": _mean(base.strict_baseline[scored]),
+        "hits_tolerant": int(s.tolerant_hits[scored].sum()),
+        "pointing_tolerant": _mean(s.tolerant_hits[scored].astype(float)),
+        "pointing_tolerant_random": _mean(base.tolerant_baseline[scored]),
         "energy_inside": _mean(s.energy[scored]),
         "energy_random_baseline": _mean(base.energy_baseline[scored]),
         "deletion_auc": _mean(curve_auc(s.deletion[rows])),
@@ -52,21 +57,29 @@ def scores_of(s: MethodScores, base: SplitScores, rows: np.ndarray) -> dict[str,
 
 
 def summarise(
-    base: SplitScores, scored: dict[str, MethodScores], classes: Sequence[str], steps: int, paths: Sequence[str]
+    base: SplitScores,
+    scored: dict[str, MethodScores],
+    classes: Sequence[str],
+    steps: int,
+    paths: Sequence[str],
+    methods: dict[str, AuditMethod],
+    tolerance: int,
 ) -> dict[str, Any]:
-    """``{"methods": {method: {...}}}``: every method's overall and per-class scores, curves, sanity, time
-    and worst images.
+    """``{"methods": {label: {...}}}``: every method's name and layers, overall and per-class scores, curves, sanity,
+    time and worst images.
 
-    ``paths``: the audited images, as the dataset index shows them (for the worst-explained list).
+    ``paths``: the audited images, as the dataset index shows them (for the worst-explained list); ``methods``:
+    what each label of ``scored`` is; ``tolerance``: the tolerant pointing game's, for the problems' words.
     """
     from hartrace.workflows.audit.report import method_problems
 
     everything = np.ones(len(base.labels), dtype=bool)
     names = np.array([classes[y] if y >= 0 else UNLABELLED for y in base.labels])
     in_order = sorted(set(names), key=_class_order(classes))
-    methods: dict[str, Any] = {}
-    for method, s in scored.items():
-        entry = scores_of(s, base, everything)
+    entries: dict[str, Any] = {}
+    for label, s in scored.items():
+        entry = {"method": methods[label].name, "layers": list(methods[label].layers)}
+        entry.update(scores_of(s, base, everything))
         entry["sanity"] = {k: v for k, v in s.sanity.items() if k != "seconds"}
         timing = {**s.timing, "sanity": s.sanity.get("seconds", 0.0)}
         # every check of this method per image; the shared random-order curves are reported once, apart
@@ -81,12 +94,12 @@ def summarise(
             "insertion_random": [round_or_none(v) for v in base.insertion_random.mean(0)],
         }
         entry["per_class"] = {str(name): scores_of(s, base, names == name) for name in in_order}
-        entry["problems"] = method_problems(method, entry)
+        entry["problems"] = method_problems(label, entry, tolerance)
         entry["worst"] = [
             {"path": paths[t.index], "true": t.true, "predicted": t.predicted, "reason": t.reason} for t in s.worst
         ]
-        methods[method] = entry
-    return {"methods": methods}
+        entries[label] = entry
+    return {"methods": entries}
 
 
 def _class_order(classes: Sequence[str]) -> Callable[[str], int]:
@@ -111,8 +124,10 @@ def per_image_rows(
                     "true": classes[base.labels[i]] if base.labels[i] >= 0 else UNLABELLED,
                     "predicted": classes[base.predicted[i]],
                     "probability": round_or_none(base.probability[i]),
-                    "pointing_hit": bool(s.hits[i]) if evidence else "",
-                    "pointing_random_baseline": round_or_none(base.pointing_baseline[i]) if evidence else "",
+                    "pointing_hit_strict": bool(s.strict_hits[i]) if evidence else "",
+                    "pointing_strict_random": round_or_none(base.strict_baseline[i]) if evidence else "",
+                    "pointing_hit_tolerant": bool(s.tolerant_hits[i]) if evidence else "",
+                    "pointing_tolerant_random": round_or_none(base.tolerant_baseline[i]) if evidence else "",
                     "energy_inside": round_or_none(s.energy[i]) if evidence else "",
                     "energy_random_baseline": round_or_none(base.energy_baseline[i]) if evidence else "",
                     "deletion_auc": round_or_none(deletion[i]),

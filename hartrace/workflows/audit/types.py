@@ -21,7 +21,7 @@ class Tile:
 
     key: tuple[Any, ...]  # sorts worst first
     index: int
-    method: str
+    method: str  # the method's label in the audit (``name@layers`` where it has its own layers)
     true: str
     predicted: str
     reason: str  # the score that made it worst, in words
@@ -38,7 +38,8 @@ class SplitScores:
     predicted: np.ndarray  # [N]
     probability: np.ndarray  # [N] of the predicted class
     evidence: np.ndarray  # [N] bool: has evidence
-    pointing_baseline: np.ndarray  # [N] random map's hit chance (with tolerance)
+    strict_baseline: np.ndarray  # [N] random map's strict hit chance: the evidence's share of the image
+    tolerant_baseline: np.ndarray  # [N] random map's hit chance within the tolerance
     energy_baseline: np.ndarray  # [N] evidence share of the image
     deletion_random: np.ndarray  # [N, steps + 1]
     insertion_random: np.ndarray  # [N, steps + 1]
@@ -49,7 +50,8 @@ class SplitScores:
 class MethodScores:
     """One method's per-image scores."""
 
-    hits: np.ndarray  # [N] bool (False where there is no evidence)
+    strict_hits: np.ndarray  # [N] bool: peak inside the evidence (False where there is none)
+    tolerant_hits: np.ndarray  # [N] bool: peak within the tolerance of it
     energy: np.ndarray  # [N]
     deletion: np.ndarray  # [N, steps + 1]
     insertion: np.ndarray  # [N, steps + 1]

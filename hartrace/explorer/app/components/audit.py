@@ -19,10 +19,13 @@ from hartrace.explorer.app.components.widgets import empty_figure
 PALETTE = ("#2563eb", "#f59e0b", "#16a34a", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#78716c")
 GOOD, BAD, MUTED = "#16a34a", "#dc2626", "#6b7280"
 BASELINE_COLOUR = "#9ca3af"
+TOLERANT_BASELINE_COLOUR = "#d1d5db"
 _MARGIN = {"l": 50, "r": 20, "t": 60, "b": 40}
+#: The comparison table's columns; the tolerant pointing game's names the audit's tolerance.
 COLUMNS = (
     "method",
-    "pointing game",
+    "pointing game, strict",
+    "pointing game within {tolerance}",
     "energy inside",
     "deletion AUC ↓",
     "insertion AUC ↑",
@@ -72,17 +75,26 @@ def sanity_cell(sanity: Mapping[str, Any]) -> html.Td:
     )
 
 
+def _within(audit: Mapping[str, Any]) -> str:
+    """``"15 px"``: the tolerant pointing game's margin, or ``"the tolerance"`` where the audit did not save it."""
+    return "the tolerance" if audit.get("tolerance") is None else f"{audit['tolerance']} px"
+
+
 def comparison_table(audit: Mapping[str, Any]) -> html.Table:
-    """One row per method: each score beside its random baseline, the sanity verdict coloured, the time per image."""
+    """One row per method (labelled with its layers where it has its own): each score beside its random baseline,
+    the pointing game strict and tolerant, the sanity verdict coloured, the time per image."""
     rows = []
     for method, m in audit["methods"].items():
         failed = m["sanity"].get("passed") is False
         rows.append(
             html.Tr(
                 [
-                    html.Td(html.B(method)),
+                    html.Td(html.B(method), style={"whiteSpace": "nowrap"}),  # a label with layers stays one line
                     html.Td(
-                        _beside(_percent(m["pointing_game"]), _percent(m["pointing_random_baseline"]), "random map")
+                        _beside(_percent(m["pointing_strict"]), _percent(m["pointing_strict_random"]), "random map")
+                    ),
+                    html.Td(
+                        _beside(_percent(m["pointing_tolerant"]), _percent(m["pointing_tolerant_random"]), "random map")
                     ),
                     html.Td(_beside(_percent(m["energy_inside"]), _percent(m["energy_random_baseline"]), "random map")),
                     html.Td(_beside(_plain(m["deletion_auc"]), _plain(m["deletion_auc_random"]), "random order")),
@@ -96,7 +108,7 @@ def comparison_table(audit: Mapping[str, Any]) -> html.Table:
                 className="audit-row-failed" if failed else "audit-row",
             )
         )
-    head = html.Thead(html.Tr([html.Th(c) for c in COLUMNS]))
+    head = html.Thead(html.Tr([html.Th(c.format(tolerance=_within(audit))) for c in COLUMNS]))
     return html.Table([head, html.Tbody(rows)], className="data-table audit-table")
 
 
@@ -231,57 +243,65 @@ def cascade_figure(audit: Mapping[str, Any], height: int = 380) -> go.Figure:
 
 def per_class_methods(audit: Mapping[str, Any]) -> list[str]:
     """The methods whose per-class localisation the audit holds."""
-    return [
-        method
-        for method, m in audit["methods"].items()
-        if any(r.get("pointing_game") is not None for r in m["per_class"].values())
-    ]
+    return [method for method, m in audit["methods"].items() if any(_localised(r) for r in m["per_class"].values())]
+
+
+def _localised(row: Mapping[str, Any]) -> bool:
+    return row.get("pointing_strict") is not None or row.get("pointing_tolerant") is not None
 
 
 def per_class_figure(audit: Mapping[str, Any], method: str | None, height: int = 340) -> go.Figure:
-    """Pointing game per class for one method, beside the random-map baseline of each class (or the overall one)."""
+    """Pointing game per class for one method, strict and within the tolerance, each beside the random-map baseline
+    of each class (or the overall one)."""
     m = audit["methods"].get(method) if method else None
     if m is None:
         return empty_figure("pick a method", height)
-    rows = {name: r for name, r in m["per_class"].items() if r.get("pointing_game") is not None}
+    rows = {name: r for name, r in m["per_class"].items() if _localised(r)}
     if not rows:
         return empty_figure(f"{method}: no per-class localisation (no class had evidence)", height)
     names = list(rows)
     colour = colours(list(audit["methods"]))[method]
-    hits = [r["pointing_game"] for r in rows.values()]
     counts = [r["with_evidence"] if r.get("with_evidence") is not None else r.get("images") for r in rows.values()]
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=hits,
-            name=method,
-            marker_color=colour,
-            customdata=[("?" if c is None else f"{c:g}") for c in counts],
-            text=[f"{v:.0%}" for v in hits],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{x}: %{y:.1%} of %{customdata} images with evidence<extra>" + method + "</extra>",
-        )
-    )
-    baselines = [r.get("pointing_random_baseline") for r in rows.values()]
-    if any(b is not None for b in baselines):
+    fig = go.Figure()
+    within = f"within {_within(audit)}"
+    for kind, label, pattern, baseline_colour in (
+        ("strict", "strict", "", BASELINE_COLOUR),
+        ("tolerant", within, "/", TOLERANT_BASELINE_COLOUR),
+    ):
+        hits = [r.get(f"pointing_{kind}") for r in rows.values()]
         fig.add_trace(
             go.Bar(
                 x=names,
-                y=baselines,
-                name="random map",
-                marker_color=BASELINE_COLOUR,
-                hovertemplate="%{x}: random map %{y:.1%}<extra></extra>",
+                y=hits,
+                name=f"{method}, {label}",
+                marker={"color": colour, "pattern": {"shape": pattern}},
+                customdata=[("?" if c is None else f"{c:g}") for c in counts],
+                text=["" if v is None else f"{v:.0%}" for v in hits],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"%{{x}}: %{{y:.1%}} {label} of %{{customdata}} images with evidence"
+                f"<extra>{method}</extra>",
             )
         )
-    elif m.get("pointing_random_baseline") is not None:
-        fig.add_hline(
-            y=m["pointing_random_baseline"],
-            line_dash="dash",
-            line_color=BASELINE_COLOUR,
-            annotation_text="random map (all classes)",
-            annotation_position="top left",
-        )
+        baselines = [r.get(f"pointing_{kind}_random") for r in rows.values()]
+        if any(b is not None for b in baselines):
+            fig.add_trace(
+                go.Bar(
+                    x=names,
+                    y=baselines,
+                    name=f"random map, {label}",
+                    marker_color=baseline_colour,
+                    hovertemplate=f"%{{x}}: random map %{{y:.1%}} {label}<extra></extra>",
+                )
+            )
+        elif m.get(f"pointing_{kind}_random") is not None:
+            fig.add_hline(
+                y=m[f"pointing_{kind}_random"],
+                line_dash="dash" if kind == "strict" else "dot",
+                line_color=BASELINE_COLOUR,
+                annotation_text=f"random map, {label} (all classes)",
+                annotation_position="top left" if kind == "strict" else "top right",
+            )
     fig.update_yaxes(title="pointing game", tickformat=".0%", range=[0, 1.05])
     fig.update_layout(
         title=f"{method}: does the map's peak fall on the evidence?",
@@ -302,7 +322,7 @@ def summary_line(audit: Mapping[str, Any]) -> str:
     if audit.get("layer"):
         parts.append(f"maps at {audit['layer']}")
     if audit.get("tolerance") is not None:
-        parts.append(f"pointing tolerance {audit['tolerance']} px")
+        parts.append(f"pointing game strict and within {audit['tolerance']} px")
     if audit.get("steps") is not None:
         parts.append(f"curves in {audit['steps']:g} steps")
     if audit.get("cascade_images") is not None:

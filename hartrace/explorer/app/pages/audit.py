@@ -1,7 +1,8 @@
 """Audit: how well a run's explanations hold up, from the numbers `hartrace audit` saved in the run folder.
 
-The method comparison (localisation, deletion and insertion, the sanity check, the
-time each method takes), the curves and the randomisation cascade drawn from the
+The method comparison (localisation: the pointing game strict and within the audit's
+tolerance, each beside a random map, and the energy inside; deletion and insertion, the
+sanity check, the time each method takes), the curves and the randomisation cascade drawn from the
 audit's numbers, the worst-explained images and the localisation per class. The page
 computes nothing: with no audit, it says how to make one.
 """
@@ -85,6 +86,11 @@ def layout(**_: Any) -> html.Div:
                     ),
                     card(
                         "Localisation per class",
+                        html.P(
+                            "How often the method's maps peak on each class's evidence: strict (on it) and within "
+                            "the audit's tolerance (hatched), each beside a random map's chance (grey).",
+                            className="muted",
+                        ),
                         html.Div(
                             html.Div(
                                 [
@@ -221,7 +227,7 @@ def show_worst(run: str | None, split: str | None, *, service: ExplorerAPI):
     Input(ids.AUDIT_METHOD, "value"),
 )
 def show_per_class(run: str | None, split: str | None, method: str | None, *, service: ExplorerAPI):
-    """Pointing game per class of the picked method, beside the random-map baseline."""
+    """Pointing game per class of the picked method, strict and tolerant, each beside its random-map baseline."""
     if not method:
         return empty_figure("no per-class localisation in this audit")
     try:
