@@ -135,7 +135,7 @@ def test_maps_mirror_with_the_image() -> None:
     assert not np.array_equal(flipped.concept_map(), plain.concept_map())
 
 
-def test_concept_folders_show_each_prop_alone(tmp_path: Path) -> None:
+def test_concept_folders_show_each_prop_in_a_scene_or_alone(tmp_path: Path) -> None:
     out = tmp_path / "concepts"
     args = ["synth", "--concepts", str(out), "--per-concept", "3", "--random-sets", "2", "--size", "64"]
     assert main([*args, "--seed", "5", "--workers", "1", "-q"]) == 0
@@ -157,9 +157,19 @@ def test_concept_folders_show_each_prop_alone(tmp_path: Path) -> None:
         drawn = render_concept_image(kind, concept_rng(5, kind, 1), 64)
         assert np.array_equal(pixels, drawn.image), f"{kind}: the file is not the seeded drawing"
         for n in range(4):
-            ids = render_concept_image(kind, concept_rng(9, kind, n), 64).concept_map()
+            ids = render_concept_image(kind, concept_rng(9, kind, n), 64, "alone").concept_map()
             assert set(np.unique(ids)) == {0, ID[kind]}, f"{kind}: something else than the prop is drawn"
             assert 0.005 < (ids == ID[kind]).mean() < 0.6, f"{kind} {n}: the prop covers {(ids == ID[kind]).mean():.1%}"
+    # in a scene (the default): the prop at a figure's scale, among what random pictures show
+    shares, with_figure = [], 0
+    for kind in PROP_CONCEPTS:
+        for n in range(6):
+            ids = render_concept_image(kind, concept_rng(9, kind, n), 128).concept_map()
+            shares.append((ids == ID[kind]).mean())
+            with_figure += bool((ids == ID["head"]).any())
+    assert min(shares) > 0, "a concept image without its prop"
+    assert np.median(shares) < 0.05, f"props drawn larger than scenes draw them: median {np.median(shares):.1%}"
+    assert 0.15 < with_figure / len(shares) < 0.55  # a third are scenes of an action, as in the random folders
 
     again = generate_concept_sets(tmp_path / "again", per_concept=3, random_sets=2, size=64, seed=5, progress=False)
     assert all((again.root / name).read_bytes() == data for data, name in files.items()), "same seed, same files"
@@ -171,6 +181,7 @@ def test_bad_concept_options_are_one_line_errors(tmp_path: Path, capsys: pytest.
     _assert_one_line_usage_error(capsys, ["synth", "--per-concept", "3"], "--per-concept", "--concepts")
     _assert_one_line_usage_error(capsys, ["synth", "--concepts", out, "--video"], "--video")
     _assert_one_line_usage_error(capsys, ["synth", "--concepts", out, "--random-sets", "-1"], "--random-sets")
+    _assert_one_line_usage_error(capsys, ["synth", "--placement", "alone"], "--placement", "--concepts")
     assert not (tmp_path / "c").exists()
 
 

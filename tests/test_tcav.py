@@ -21,7 +21,7 @@ from hartrace.runs.loading import open_dataset, open_model
 from hartrace.workflows.train import train
 from tests.conftest import colour_folder, quick_config
 
-RANDOM_SETS = 8  # 7 runs each side
+RANDOM_SETS = 7  # 7 runs each side
 
 
 class Square(nn.Module):
@@ -70,21 +70,20 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     generator = torch.Generator().manual_seed(0)
     inputs = _noise(16, generator)
     randoms = [ConceptImages(f"random_{k}", _noise(12, generator)) for k in range(RANDOM_SETS)]
-    # The concepts are the counterpart's images with one colour made strong, so that colour is all that differs
-    # from a random set (a concept set drawn afresh brings its own chance leanings, which a t-test over random
-    # runs cannot tell from an effect).
+    # The concepts are a random set's images with one colour made strong, so that colour is all that differs
+    # from a random set.
     red = ConceptImages("red", _strong(randoms[0].images, 0))
     green = ConceptImages("green", _strong(randoms[0].images, 1))
 
-    used = tcav_test(model, inputs, 0, red, randoms, ["1"], batch_size=6)  # the class images come in 3 chunks
-    ignored = tcav_test(model, inputs, 0, green, randoms, ["1"])
+    used = tcav_test(model, inputs, 0, red, randoms, ["1"], batch_size=6, cav="flat")  # class images in 3 chunks
+    ignored = tcav_test(model, inputs, 0, green, randoms, ["1"], cav="flat")
     (used_layer,) = used.layers
     (ignored_layer,) = ignored.layers
-    assert used_layer.concept_scores == [1.0] * (RANDOM_SETS - 1)  # every red CAV raises |red|
+    assert used_layer.concept_scores == [1.0] * RANDOM_SETS  # every red CAV raises |red|
     assert used_layer.significant and used_layer.p < 0.001 and used_layer.summary()["direction"] == "above random"
-    assert not ignored_layer.significant and ignored_layer.p > 0.5
+    assert not ignored_layer.significant and ignored_layer.p > 0.05
     assert used_layer.random_scores == ignored_layer.random_scores  # the same random runs
-    assert used.counterpart == "random_0" and used.randoms == [f"random_{k}" for k in range(1, RANDOM_SETS)]
+    assert used.randoms == [f"random_{k}" for k in range(RANDOM_SETS)]
     assert used.correction == "bonferroni over 1 layers" and used_layer.p_corrected == used_layer.p
     assert all(0 <= a <= 1 for a in used_layer.concept_accuracy + used_layer.random_accuracy)
 
@@ -94,17 +93,50 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     def concept(index: int, images: ConceptImages) -> Concept:
         return Concept(index, images.name, torch.utils.data.DataLoader(images.images, batch_size=32))
 
-    tested, counterpart, *others = [concept(0, red)] + [concept(i + 1, r) for i, r in enumerate(randoms)]
+    tested, *others = [concept(0, red)] + [concept(i + 1, r) for i, r in enumerate(randoms)]
+    null = [[r, others[(i + 1) % len(others)]] for i, r in enumerate(others)]  # each random set against the next
     with tempfile.TemporaryDirectory() as folder:
         direct = TCAV(model, ["1"], classifier=linear_concept_classifier(0), save_path=folder + "/").interpret(
-            inputs, [[tested, r] for r in others] + [[counterpart, r] for r in others], target=0
+            inputs, [[tested, r] for r in others] + null, target=0
         )
     concept_scores = [float(direct[f"0-{r.id}"]["1"]["sign_count"][0]) for r in others]
-    random_scores = [float(direct[f"1-{r.id}"]["1"]["sign_count"][0]) for r in others]
+    random_scores = [float(direct[f"{a.id}-{b.id}"]["1"]["sign_count"][0]) for a, b in null]
     assert concept_scores == pytest.approx(used_layer.concept_scores)
     assert random_scores == pytest.approx(used_layer.random_scores)
     magnitudes = [float(direct[f"0-{r.id}"]["1"]["magnitude"][0]) for r in others]
     assert magnitudes == pytest.approx(used_layer.concept_magnitudes, rel=1e-5)
+
+
+class Corner(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., 4:, 4:]
+
+
+def test_a_channel_cav_carries_a_concept_seen_in_one_place_to_where_the_class_uses_it() -> None:
+    """The class reads red in the bottom-right corner only; the concept's images are red in the top-left one.
+    A flat CAV weighs only the positions where it saw red, where the class's gradient is zero: no verdict.
+    A channel CAV is "red, wherever": every class image's logit rises along it."""
+    model = red_model()
+    model.insert(3, Corner())  # after the ReLU ("1") and the square: only the corner reaches the classes
+    generator = torch.Generator().manual_seed(1)
+    inputs = _noise(16, generator)
+    randoms = [ConceptImages(f"random_{k}", _noise(12, generator)) for k in range(RANDOM_SETS)]
+    red = randoms[0].images.clone()
+    red[:, :, :4, :4] = _strong(red, 0)[:, :, :4, :4]  # strong red in the top-left quarter only
+    concept = ConceptImages("red_top_left", red)
+
+    channel = tcav_test(model, inputs, 0, concept, randoms, ["1"], cav="channel").layers[0]
+    flat = tcav_test(model, inputs, 0, concept, randoms, ["1"]).layers[0]  # "flat", the paper's, is the default
+    assert channel.concept_scores == [1.0] * RANDOM_SETS and channel.significant
+    assert channel.summary()["direction"] == "above random"
+    assert not flat.significant
+
+    classifier = linear_concept_classifier(0, channels=6)  # its CAV is one direction repeated at all 64 positions
+    labels = torch.cat([torch.zeros(12), torch.ones(12)]).long()
+    activations = torch.relu(torch.cat([randoms[1].images, red]).repeat(1, 2, 1, 1)).flatten(1)
+    classifier.train_and_eval([(activations, labels)])
+    cav = classifier.weights()[1].view(6, 64)
+    assert torch.allclose(cav, cav[:, :1].expand(6, 64)) and cav.norm() == pytest.approx(1.0)
 
 
 def _noise_folder(folder: Path, n: int, seed: int, colour: tuple[int, int, int] | None = None) -> Path:
@@ -142,7 +174,7 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
     out = run / "tcav" / "red" / "red"
     assert f"to {out}/" in capsys.readouterr().out
     saved = json.loads((out / "tcav.json").read_text())
-    assert saved["class"] == "red" and saved["target"] == 2 and saved["runs"] == 2
+    assert saved["class"] == "red" and saved["target"] == 2 and saved["runs"] == 3
     val = open_dataset(open_model(run), check_images=False).splits["val"]
     assert saved["class_images"] == saved["inputs"] == sum(s.label == 2 for s in val) > 0
     assert saved["concept_images"] == 10 and saved["random_images"] == [10, 10, 10]
@@ -154,7 +186,12 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
         assert all(0 <= s <= 1 for s in layer["concept_scores"] + layer["random_scores"])
     with open(out / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 4 and {r["random_set"] for r in rows} == {"random_1", "random_2"}
+    assert len(rows) == 6 and {r["random_set"] for r in rows} == {"random_0", "random_1", "random_2"}
+    assert [r["null_pair"] for r in rows[:3]] == [
+        "random_0 vs random_1",
+        "random_1 vs random_2",
+        "random_2 vs random_0",
+    ]
     with open(out / "tcav.csv", newline="") as f:
         assert [r["layer"] for r in csv.DictReader(f)] == ["layer3", "layer4"]
     with Image.open(out / "tcav.png") as chart:
@@ -168,7 +205,10 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
         (["--class", "red", "--concept", "empty"], "has no images"),
         (["--class", "red", "--concept", "nowhere"], "concept folder not found"),
         (["--class", "red", "--concept", "red", "--layers", "layer9"], "unknown layer 'layer9'"),
-        (["--class", "red", "--concept", "red", "--random", "{concepts}/random_0"], "at least 2 random folders"),
+        (
+            ["--class", "red", "--concept", "red", "--random", "{concepts}/random_0,{concepts}/random_1"],
+            "at least 3 random",
+        ),
         (["--class", "red", "--concept", "red", "--random", "{concepts}/nothing_*"], "no folder matches"),
     ],
 )

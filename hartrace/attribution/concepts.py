@@ -6,9 +6,12 @@ random set; its normal is the concept activation vector (CAV). The TCAV score is
 class-k images whose logit gradient at the layer points along the CAV (captum's ``sign_count``).
 
 One CAV can be luck, so the paper repeats it against several random sets and compares the scores
-with those of a random set posing as the concept: the first random set (the "counterpart") is
-tested against the same other random sets, and a two-sided t-test tells whether the concept's
-scores differ from the counterpart's. With R random sets that is R - 1 runs on each side.
+with those of random sets posing as the concept. Here the concept is tested against each random set,
+and each random set in turn poses as the concept against the next one (the last against the first), so
+the null scores come from as many random-against-random CAVs, none anchored to one set: with the
+paper's single counterpart, 50 images' chance leanings would shift every null score alike. A two-sided
+t-test tells whether the concept's scores differ from the null's. With R random sets that is R runs on
+each side.
 The p-values are Bonferroni-corrected for the number of layers tested unless asked not to.
 """
 
@@ -30,6 +33,7 @@ from hartrace.base.errors import UsageError
 from hartrace.probe.layers import resolve_layers
 
 __all__ = [
+    "CAV_KINDS",
     "ConceptImages",
     "LayerTest",
     "TcavResult",
@@ -38,6 +42,8 @@ __all__ = [
     "tcav_test",
 ]
 
+#: What a CAV is a direction in: the paper's flattened activations, or channel space (the same at every position).
+CAV_KINDS = ("flat", "channel")
 #: Share of each concept's activations held out to measure the CAV's accuracy (captum's default too).
 HELD_OUT = 0.33
 
@@ -56,22 +62,37 @@ class ConceptImages:
             )
 
 
-def linear_concept_classifier(seed: int = 0) -> Any:
+def linear_concept_classifier(seed: int = 0, channels: int | None = None) -> Any:
     """A captum ``Classifier``: scikit-learn's L2-regularised logistic regression (one of the paper's two linear
-    models) on the flattened activations, trained to convergence on a seeded stratified split, so the CAVs repeat
+    models) on the layer's activations, trained to convergence on a seeded stratified split, so the CAVs repeat
     run to run (captum's default, an SGD stopped early, splits with the global ``random.shuffle``). Converged,
     its intercept balances the two sides, so the CAV does not lean along the mean activation, which is far from
-    zero after a ReLU. The CAV of each concept is the unit normal pointing to its side."""
+    zero after a ReLU. The CAV of each concept is the unit normal pointing to its side.
+
+    ``channels``: the layer's channel count, for a CAV in channel space: the classifier sees each image's
+    activations averaged over positions, and its normal is spread evenly over every position of the flattened
+    activations. Such a CAV means "these channels, wherever they fire", so a concept learnt from a phone
+    anywhere in a picture applies to a phone held at the ear; the paper's flat CAV (None) is tied to the
+    positions where the concept's images showed it.
+    """
     from captum.concept import Classifier
     from sklearn.linear_model import LogisticRegression
+
+    def features(x: np.ndarray) -> np.ndarray:
+        return x if channels is None else x.reshape(len(x), channels, -1).mean(2)
 
     class LinearConceptClassifier(Classifier):  # type: ignore[misc]
         def __init__(self) -> None:
             self.model: LogisticRegression | None = None
+            self.positions = 1
 
         def train_and_eval(self, dataloader: Any, **_: Any) -> dict[str, torch.Tensor]:
             batches = list(dataloader)
-            x = torch.cat([b[0] for b in batches]).detach().float().cpu().numpy()
+            flat = torch.cat([b[0] for b in batches]).detach().float().cpu().numpy()
+            if channels is not None and flat.shape[1] % channels:
+                raise UsageError(f"activations of {flat.shape[1]} values do not split into {channels} channels")
+            self.positions = 1 if channels is None else flat.shape[1] // channels
+            x = features(flat)
             y = torch.cat([b[1] for b in batches]).cpu().numpy()
             rng = np.random.default_rng(seed)
             test = np.zeros(len(y), dtype=bool)
@@ -85,6 +106,8 @@ def linear_concept_classifier(seed: int = 0) -> Any:
         def weights(self) -> torch.Tensor:
             assert self.model is not None, "train_and_eval first"
             normal = torch.from_numpy(self.model.coef_[0]).float()
+            if channels is not None:  # the same direction at every position (unit norm after flattening)
+                normal = normal[:, None].expand(-1, self.positions).reshape(-1)
             normal = normal / normal.norm().clamp(min=1e-12)
             return torch.stack([-normal, normal])  # one row per class, in classes() order
 
@@ -112,7 +135,8 @@ def significance(concept_scores: Sequence[float], random_scores: Sequence[float]
 @dataclass
 class LayerTest:
     """One layer's runs and verdict: ``concept_scores[i]`` is the TCAV score of the concept against random set
-    ``i + 1``, ``random_scores[i]`` the counterpart's against the same set."""
+    ``i``, ``random_scores[i]`` that of random set ``i`` posing as the concept against set ``i + 1`` (the last
+    against the first)."""
 
     layer: str
     concept_scores: list[float]
@@ -153,8 +177,7 @@ class TcavResult:
     """A concept tested for one class at several layers."""
 
     concept: str
-    counterpart: str  # the random set posing as a concept
-    randoms: list[str]  # the random sets both were tested against, one run each
+    randoms: list[str]  # the random sets: the concept is tested against each; each poses against the next
     target: int
     inputs: int  # class images scored
     alpha: float
@@ -163,6 +186,16 @@ class TcavResult:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "layers": [{**asdict(t), **t.summary()} for t in self.layers]}
+
+
+def _channels(model: nn.Module, layers: Sequence[str], example: torch.Tensor) -> dict[str, int | None]:
+    """Each layer's channel count, from one pass (a layer without channel maps gets a flat CAV: None)."""
+    from hartrace.probe import HookManager
+
+    with HookManager(model, list(layers)) as hooks, torch.no_grad():
+        capture = hooks.forward(example)
+    shapes = {layer: capture[layer].activation.shape for layer in layers}
+    return {layer: int(shape[1]) if len(shape) == 4 else None for layer, shape in shapes.items()}
 
 
 def _loader(images: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader[torch.Tensor]:
@@ -181,20 +214,30 @@ def tcav_test(
     bonferroni: bool = True,
     seed: int = 0,
     batch_size: int = 32,
+    cav: str = "flat",
 ) -> TcavResult:
     """Test ``concept`` for class ``target`` on ``inputs`` (that class's images, normalised) at each of ``layers``.
 
-    ``randoms[0]`` is the counterpart; the concept and it are each tested against ``randoms[1:]``. The model
+    ``cav``: ``"flat"`` (the paper's, one weight per activation) or ``"channel"`` (a direction in channel space,
+    the same at every position; see :func:`linear_concept_classifier`).
+
+    The concept is tested against each of ``randoms``, and ``randoms[i]`` against ``randoms[i + 1]`` (the last
+    against the first) for the null. The model
     runs in eval mode without weight gradients, with in-place ReLUs off (captum's hooks need them off);
     everything is restored after. CAVs and activations live in a temporary folder, never reused.
     """
-    if len(randoms) < 2:
-        raise UsageError(f"a concept test needs at least 2 random sets (one poses as the concept), got {len(randoms)}")
+    if len(randoms) < 3:
+        raise UsageError(
+            f"a concept test needs at least 3 random sets (each poses as the concept against the next), "
+            f"got {len(randoms)}"
+        )
     resolve_layers(model, list(layers))
     if inputs.dim() != 4 or inputs.shape[0] == 0:
         raise UsageError(f"a concept test needs the class's images [N, C, H, W], got {tuple(inputs.shape)}")
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
+    if cav not in CAV_KINDS:
+        raise UsageError(f"unknown CAV kind {cav!r}; expected one of: {', '.join(CAV_KINDS)}")
     from captum.concept import TCAV, Concept
 
     device = next(iter(model.parameters()), torch.empty(0)).device
@@ -203,8 +246,8 @@ def tcav_test(
         return Concept(index, images.name, _loader(images.images.to(device), batch_size))
 
     tested = as_concept(0, concept)
-    counterpart, *others = [as_concept(i + 1, r) for i, r in enumerate(randoms)]
-    sets = [[tested, r] for r in others] + [[counterpart, r] for r in others]
+    others = [as_concept(i + 1, r) for i, r in enumerate(randoms)]
+    sets = [[tested, r] for r in others] + [[r, others[(i + 1) % len(others)]] for i, r in enumerate(others)]
     keys = ["-".join(str(c.id) for c in pair) for pair in sets]
     layers = list(dict.fromkeys(layers))
     totals = {key: {layer: torch.zeros(2, 2) for layer in layers} for key in keys}  # [sign_count, magnitude] x 2
@@ -215,22 +258,27 @@ def tcav_test(
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="captum")  # its own numpy.core use
-        interpreter = TCAV(
-            model, layers, model_id="model", classifier=linear_concept_classifier(seed), save_path=folder + "/"
-        )
-        for start in range(0, inputs.shape[0], batch_size):
-            chunk = inputs[start : start + batch_size].to(device)
-            scores = interpreter.interpret(chunk, sets, target=target)
-            for key in keys:
-                for layer in layers:
+        channels = _channels(model, layers, inputs[:1].to(device)) if cav == "channel" else dict.fromkeys(layers)
+        accuracy: dict[str, dict[str, float]] = {key: {} for key in keys}
+        for layer in layers:  # one interpreter per layer: each layer's classifier knows its channels
+            interpreter = TCAV(
+                model,
+                [layer],
+                model_id="model",
+                classifier=linear_concept_classifier(seed, channels[layer]),
+                save_path=f"{folder}/{len(accuracy[keys[0]])}/",
+            )
+            for start in range(0, inputs.shape[0], batch_size):
+                chunk = inputs[start : start + batch_size].to(device)
+                scores = interpreter.interpret(chunk, sets, target=target)
+                for key in keys:
                     row = scores[key][layer]
                     measured = torch.stack([row["sign_count"], row["magnitude"]]).detach().float().cpu()
                     totals[key][layer] += measured * chunk.shape[0]
-        accuracy = {key: {layer: float(interpreter.cavs[key][layer].stats["accs"]) for layer in layers} for key in keys}
+            for key in keys:
+                accuracy[key][layer] = float(interpreter.cavs[key][layer].stats["accs"])
     correction = f"bonferroni over {len(layers)} layers" if bonferroni else "none"
-    result = TcavResult(
-        concept.name, randoms[0].name, [r.name for r in randoms[1:]], target, int(inputs.shape[0]), alpha, correction
-    )
+    result = TcavResult(concept.name, [r.name for r in randoms], target, int(inputs.shape[0]), alpha, correction)
     half = len(others)
     for layer in layers:
         mean = {key: totals[key][layer] / inputs.shape[0] for key in keys}

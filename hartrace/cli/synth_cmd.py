@@ -14,7 +14,7 @@ DEFAULT_VIDEO_DIR = Path("data/synthetic-video")
 _IMAGE_DEFAULTS = {"per_class": 60, "size": 128}
 _VIDEO_DEFAULTS = {"per_class": 30, "size": 96, "frames": 24, "fps": 12.0, "video_format": "avi"}
 _VIDEO_ONLY = {"frames": "--frames", "fps": "--fps", "video_format": "--video-format", "actions": "--actions"}
-_CONCEPTS_ONLY = {"per_concept": "--per-concept", "random_sets": "--random-sets"}
+_CONCEPTS_ONLY = {"per_concept": "--per-concept", "random_sets": "--random-sets", "placement": "--placement"}
 _SET_ONLY = {
     "video": "--video",
     "out": "--out",
@@ -22,7 +22,7 @@ _SET_ONLY = {
     "test_per_class": "--test-per-class",
     "no_concept_maps": "--no-concept-maps",
 }
-_CONCEPT_DEFAULTS = {"per_concept": 50, "random_sets": 10, "size": 128}
+_CONCEPT_DEFAULTS = {"per_concept": 50, "random_sets": 20, "size": 128, "placement": "scene"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -67,13 +67,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--concepts",
         type=Path,
         metavar="DIR",
-        help="write concept image folders to DIR instead of a data set: DIR/<prop>/<n>.png (the prop alone), "
-        "DIR/random_<k>/<n>.png (random images) and DIR/concepts.json listing them",
+        help="write concept image folders to DIR instead of a data set: DIR/<prop>/<n>.png (pictures with the "
+        "prop), DIR/random_<k>/<n>.png (random images) and DIR/concepts.json listing them",
     )
     parser.add_argument(
         "--per-concept", type=positive_int, help="images per concept and per random folder (--concepts; default 50)"
     )
-    parser.add_argument("--random-sets", type=non_negative_int, help="random folders (--concepts only; default 10)")
+    parser.add_argument(
+        "--random-sets",
+        type=non_negative_int,
+        help="random folders (--concepts only; default 20: a concept test makes one run per folder)",
+    )
+    parser.add_argument(
+        "--placement",
+        choices=("scene", "alone"),
+        help="--concepts: draw each prop at a scene's size in a picture drawn like the random ones (scene, the "
+        "default), or alone and large on a bare wall (alone)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
     parser.add_argument(

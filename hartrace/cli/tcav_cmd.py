@@ -14,9 +14,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="concept test (TCAV): does a class's score depend on a concept, beyond random?",
         description="Trains a concept activation vector (CAV) of the concept's images against each random folder "
         "at each layer, scores the share of the class's images whose logit rises along it, and compares those "
-        "scores with a random folder posing as the concept (two-sided t-test; Kim et al. 2018). N random folders "
-        "give N-1 runs. Writes tcav.json, tcav.csv, runs.csv and tcav.png to <run>/tcav/<class>/<concept>/ "
-        "(or --out). Concept folders: `hartrace synth --concepts DIR`.",
+        "scores with those of each random folder posing as the concept against the next (two-sided t-test; "
+        "Kim et al. 2018). N random folders give N runs on each side. Writes tcav.json, tcav.csv, runs.csv and "
+        "tcav.png to <run>/tcav/<class>/<concept>/ (or --out). Concept folders: `hartrace synth --concepts DIR`.",
     )
     add_model_source(parser)
     parser.add_argument("--class", dest="target_class", required=True, help="the class to test, e.g. cycling")
@@ -50,6 +50,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--no-bonferroni", action="store_true", help="do not correct the p-values for the number of layers tested"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the CAV classifiers (default 0)")
+    parser.add_argument(
+        "--cav",
+        choices=("flat", "channel"),
+        default="flat",
+        help="flat (default): the paper's CAV, one weight per activation; channel: a direction in channel space, "
+        "the same at every position, so a concept learnt anywhere in a picture applies where the class's images "
+        "show it",
+    )
     parser.add_argument("--out", type=Path)
     add_quiet(parser)
     parser.set_defaults(handler=run)
@@ -74,13 +82,14 @@ def run(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         bonferroni=not args.no_bonferroni,
         seed=args.seed,
+        cav=args.cav,
         out=args.out,
         progress=not args.quiet,
     )
     s = result.summary
     print(
         f"class {s['class']} ({s['class_images']} {s['split']} images) vs concept {s['concept']} "
-        f"({s['concept_images']} images), {s['runs']} random runs; p {s['correction']}"
+        f"({s['concept_images']} images), {s['runs']} random runs, {s['cav']} CAVs; p {s['correction']}"
     )
     for row in s["layers"]:
         verdict = f"significant, {row['direction']}" if row["significant"] else "not significant"

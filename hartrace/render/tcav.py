@@ -1,4 +1,4 @@
-"""A concept test's result as a bar chart: per layer, the concept's TCAV score beside the random counterpart's."""
+"""A concept test's result as a bar chart: per layer, the concept's TCAV score beside random folders posing as it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 
 def tcav_figure(layers: Sequence[Mapping[str, Any]], *, title: str = "", alpha: float = 0.05) -> Figure:
-    """Grouped bars per layer: mean score of the concept and of the random counterpart over the random runs,
+    """Grouped bars per layer: mean score of the concept and of the random folders posing as it over the runs,
     one standard deviation as error bars, each run as a dot, and the (corrected) p-value above; a significant
     layer's p-value is bold and starred. ``layers`` are rows with ``layer``, ``concept_scores``,
     ``random_scores``, ``p``, ``p_corrected`` and ``significant``."""
@@ -21,7 +21,7 @@ def tcav_figure(layers: Sequence[Mapping[str, Any]], *, title: str = "", alpha: 
     ax = fig.subplots()
     for offset, key, label, colour in (
         (-width / 2, "concept_scores", "concept", "#1f77b4"),
-        (width / 2, "random_scores", "random counterpart", "#b0b0b0"),
+        (width / 2, "random_scores", "random, posing as the concept", "#b0b0b0"),
     ):
         scores = [np.asarray(row[key], dtype=float) for row in layers]
         means = [s.mean() if s.size else np.nan for s in scores]

@@ -1,12 +1,14 @@
-"""Concept image folders for concept tests (TCAV): each prop kind alone, and random images of anything.
+"""Concept image folders for concept tests (TCAV): each prop kind, and random images of anything.
 
 A concept test asks whether a class depends on a concept, by comparing
 activations of images that show the concept with those of random images
-(Kim et al., 2018).  The generator draws every prop itself, so it can show one
-alone: drawn as the scenes draw it, at a random size, position, rotation and
-colours, on the scenes' walls, floors and clutter, with no figure.  Random
-images are anything the generator draws: a third are scenes of a random action
-as in the data set, the rest walls with clutter, random props and distractors.
+(Kim et al., 2018). Random images are anything the generator draws: a third are
+scenes of a random action as in the data set, the rest walls with clutter,
+random props and distractors. A concept's images are drawn the same way with its
+prop added at the size scenes draw it (``placement="scene"``), so the prop is the
+one thing that sets them apart from the random ones; or the prop alone, large,
+on the scenes' walls and floors (``"alone"``), which also sets them apart by
+having no figure and less clutter, a difference a concept vector learns too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from hartrace.synth.actions import ACTIONS, CUSHIONS, DRINKS, GLASS, PHONES, SCR
 from hartrace.synth.actions_more import CUTLERY, FOODS, PLATES, SHELLS, WOODS, bed_shapes, blanket_shapes, seat_shapes
 from hartrace.synth.draw import Part, Shape, Similarity, bbox, shade, vec
 from hartrace.synth.figure import HEAD_R
-from hartrace.synth.parts import PROP_CONCEPTS
+from hartrace.synth.palette import Palette
+from hartrace.synth.parts import PROP_CONCEPTS, concept_of
 from hartrace.synth.scene import DISTRACTORS, Rendered, finish_scene, sample_backdrop, sample_scene
 from hartrace.synth.writer import _check_int, claim_folder, encode, run_jobs, share_out, write_marker
 
@@ -128,16 +131,23 @@ DRAW_ALONE: dict[str, Callable[[Ctx], list[Shape]]] = {
 }
 
 
+#: How concept images show their prop: in a random picture at a scene's scale, or alone and large.
+PLACEMENTS = ("scene", "alone")
+
 # --- placing and rendering --------------------------------------------------------------------
 
 
-def _place(ctx: Ctx, shapes: list[Shape], size: int, longest: tuple[float, float]) -> tuple[Similarity, float]:
-    """A random rotation, a size (the longer side of the box, a log-uniform fraction ``longest`` of the picture)
-    and a position inside the picture; returns it and the pixel row of the drawn bottom."""
+def _place(
+    ctx: Ctx, shapes: list[Shape], size: int, longest: tuple[float, float], scale: float | None = None
+) -> tuple[Similarity, float]:
+    """A random rotation, a size (the longer side of the box, a log-uniform fraction ``longest`` of the picture;
+    or ``scale`` pixels per standing height, as a scene draws it) and a position inside the picture; returns it
+    and the pixel row of the drawn bottom."""
     rotation = ctx.u(-30, 30)
     x0, y0, x1, y1 = bbox([Part("", "", False, [Similarity(rotation=rotation).shape(s) for s in shapes])])
-    side = size * math.exp(ctx.u(math.log(longest[0]), math.log(longest[1])))
-    scale = side / max(x1 - x0, y1 - y0, 1e-6)
+    if scale is None:
+        side = size * math.exp(ctx.u(math.log(longest[0]), math.log(longest[1])))
+        scale = side / max(x1 - x0, y1 - y0, 1e-6)
     margin = 0.02 * size
 
     def offset(lo: float, hi: float) -> float:
@@ -148,11 +158,17 @@ def _place(ctx: Ctx, shapes: list[Shape], size: int, longest: tuple[float, float
     return place, place.origin[1] + y1 * scale
 
 
-def render_concept_image(kind: str, rng: np.random.Generator, size: int) -> Rendered:
-    """One picture of the prop ``kind`` (a name in :data:`~hartrace.synth.parts.PROP_CONCEPTS`) alone on a
-    random wall, floor and clutter; its concept map shows where it is."""
+def render_concept_image(kind: str, rng: np.random.Generator, size: int, placement: str = "scene") -> Rendered:
+    """One picture of the prop ``kind`` (a name in :data:`~hartrace.synth.parts.PROP_CONCEPTS`); its concept map
+    shows where it is. ``placement``: ``"scene"`` draws it at a scene's scale into a random picture drawn as the
+    random sets' are (so the concept is the only thing that sets the folder apart from them); ``"alone"``
+    draws it large, alone on a random wall, floor and clutter."""
     if kind not in DRAW_ALONE:
         raise UsageError(f"unknown prop concept {kind!r}; expected one of: {', '.join(DRAW_ALONE)}")
+    if placement not in PLACEMENTS:
+        raise UsageError(f"unknown placement {placement!r}; expected one of: {', '.join(PLACEMENTS)}")
+    if placement == "scene":
+        return render_random_image(rng, size, with_prop=kind)
     backdrop = sample_backdrop(rng, size)
     ctx = backdrop.ctx
     shapes = DRAW_ALONE[kind](ctx)
@@ -162,24 +178,39 @@ def render_concept_image(kind: str, rng: np.random.Generator, size: int) -> Rend
     return finish_scene(kind, size, backdrop, [part], floor_y).render()
 
 
-def render_random_image(rng: np.random.Generator, size: int) -> Rendered:
+def render_random_image(rng: np.random.Generator, size: int, with_prop: str | None = None) -> Rendered:
     """One random picture: a scene of a random action, or a wall with clutter, up to three random props
-    and the scenes' distractors; no particular concept."""
+    and the scenes' distractors; no particular concept.
+
+    ``with_prop``: that prop kind is added, drawn at the scale of the scene's figure (or of a figure the
+    picture could hold), so the picture shows the concept in context, as the data set's scenes do.
+    """
     if rng.random() < 1 / 3:
-        return sample_scene(ACTIONS[int(rng.integers(len(ACTIONS)))], rng, size).render()
+        scene = sample_scene(ACTIONS[int(rng.integers(len(ACTIONS)))], rng, size)
+        if with_prop is not None:
+            head = bbox([p for p in scene.parts if p.role == "figure" and concept_of(p.name, p.role) == "head"][:1])
+            ctx = Ctx(rng, Palette(rng, []))
+            shapes = DRAW_ALONE[with_prop](ctx)
+            place, _ = _place(ctx, shapes, size, (0.0, 0.0), scale=(head[2] - head[0]) / (2 * HEAD_R))
+            scene.parts.append(Part(with_prop, "prop", False, [place.shape(s) for s in shapes]))
+        return scene.render()
     backdrop = sample_backdrop(rng, size)
     ctx = backdrop.ctx
     parts: list[Part] = []
     taken: list[tuple[float, ...]] = []
-    for _ in range(int(rng.integers(0, 4))):
-        kind = PROP_CONCEPTS[int(rng.integers(len(PROP_CONCEPTS)))]
+
+    def add(kind: str, scale: float | None) -> None:
         shapes = DRAW_ALONE[kind](ctx)
-        place, _ = _place(ctx, shapes, size, (0.15, 0.5))
-        part = Part(kind, "prop", False, [place.shape(s) for s in shapes])
-        parts.append(part)
-        taken.append(bbox([part]))
+        place, _ = _place(ctx, shapes, size, (0.15, 0.5), scale=scale)
+        parts.append(Part(kind, "prop", False, [place.shape(s) for s in shapes]))
+        taken.append(bbox(parts[-1:]))
+
+    for _ in range(int(rng.integers(0, 4))):
+        add(PROP_CONCEPTS[int(rng.integers(len(PROP_CONCEPTS)))], None)
     floor_y = ctx.u(0.45, 0.95) * size if backdrop.floor else None
     standing = ctx.u(0.5, 0.9) * size  # pixels per standing height, as a scene's figure
+    if with_prop is not None:
+        add(with_prop, standing)
     return finish_scene("random", size, backdrop, parts, floor_y, distractors_at=standing, avoid=taken).render()
 
 
@@ -189,7 +220,7 @@ LISTING = "concepts.json"
 _FORMAT = "hartrace-synth-concepts"
 _RANDOM = "random_{}"
 
-Job = tuple[str, int, int, list[tuple[str, int]]]  # root, size, seed, [(folder, index)]
+Job = tuple[str, int, int, str, list[tuple[str, int]]]  # root, size, seed, placement, [(folder, index)]
 
 
 @dataclass(frozen=True)
@@ -211,10 +242,13 @@ def concept_rng(seed: int, folder: str, index: int) -> np.random.Generator:
 
 
 def _render_job(job: Job) -> int:
-    root_s, size, seed, items = job
+    root_s, size, seed, placement, items = job
     for folder, index in items:
         rng = concept_rng(seed, folder, index)
-        out = render_concept_image(folder, rng, size) if folder in DRAW_ALONE else render_random_image(rng, size)
+        if folder in DRAW_ALONE:
+            out = render_concept_image(folder, rng, size, placement)
+        else:
+            out = render_random_image(rng, size)
         write_bytes(Path(root_s) / folder / f"{index}.png", encode(out.image, "PNG"))
     return len(items)
 
@@ -230,15 +264,17 @@ def generate_concept_sets(
     out_dir: Path | str,
     *,
     per_concept: int = 50,
-    random_sets: int = 10,
+    random_sets: int = 20,
     size: int = 128,
     seed: int = 0,
+    placement: str = "scene",
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
 ) -> ConceptSetsReport:
-    """Write ``per_concept`` PNGs of each prop kind alone to ``out_dir/<kind>/<n>.png`` and as many random
-    ones to each of ``out_dir/random_<k>/`` (k below ``random_sets``), listed in ``out_dir/concepts.json``.
+    """Write ``per_concept`` PNGs of each prop kind (drawn as ``placement`` says) to ``out_dir/<kind>/<n>.png`` and
+    as many random ones to each of ``out_dir/random_<k>/`` (k below ``random_sets``; a concept test makes a run
+    per folder), listed in ``out_dir/concepts.json``.
 
     The same ``seed`` gives byte-identical files for any ``workers``; an earlier set in ``out_dir`` is
     replaced only with ``overwrite``.
@@ -251,7 +287,16 @@ def generate_concept_sets(
     root = Path(out_dir).expanduser()
     concepts = tuple(DRAW_ALONE)
     randoms = tuple(_RANDOM.format(k) for k in range(random_sets))
-    meta = {"format": _FORMAT, "version": 1, "seed": seed, "per_concept": per_concept, "size": size}
+    if placement not in PLACEMENTS:
+        raise UsageError(f"unknown placement {placement!r}; expected one of: {', '.join(PLACEMENTS)}")
+    meta = {
+        "format": _FORMAT,
+        "version": 1,
+        "seed": seed,
+        "per_concept": per_concept,
+        "size": size,
+        "placement": placement,
+    }
     claim_folder(root, meta, _clear_folders, "concept image set", overwrite=overwrite)
     for folder in concepts + randoms:
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -259,7 +304,7 @@ def generate_concept_sets(
     start = time.perf_counter()
     items = [(folder, n) for folder in concepts + randoms for n in range(per_concept)]
     n_workers, chunks = share_out(items, n_workers)
-    jobs: list[Job] = [(str(root), size, seed, chunk) for chunk in chunks]
+    jobs: list[Job] = [(str(root), size, seed, placement, chunk) for chunk in chunks]
     run_jobs(_render_job, jobs, n_workers, total=len(items), desc="concept images", progress=progress)
 
     write_json(root / LISTING, {**meta, "concepts": list(concepts), "random": list(randoms)})
@@ -273,6 +318,7 @@ def generate_concept_sets(
 __all__ = [
     "DRAW_ALONE",
     "LISTING",
+    "PLACEMENTS",
     "ConceptSetsReport",
     "concept_rng",
     "generate_concept_sets",

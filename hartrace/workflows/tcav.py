@@ -149,11 +149,13 @@ def tcav(
     alpha: float = 0.05,
     bonferroni: bool = True,
     seed: int = 0,
+    cav: str = "flat",
     out: str | Path | None = None,
     progress: bool = True,
 ) -> TcavRun:
     """Test ``concept`` (a folder of images) for ``target_class`` against the random folders, at ``layers``
     (default: :func:`default_layers`). ``limit`` caps the class's images, ``concept_limit`` each folder's.
+    ``cav``: the paper's ``"flat"`` or ``"channel"`` (:func:`~hartrace.attribution.concepts.linear_concept_classifier`).
 
     ``concept`` may also be a concept's name inside ``random_dir`` (the folder ``synth --concepts`` wrote).
     A concept folder that is also among the random folders is left out of them.
@@ -174,9 +176,10 @@ def tcav(
         for f in random_folders(None if random_dir is None else Path(random_dir), randoms)
         if f.resolve() != concept_dir.resolve()
     ]
-    if len(folders) < 2:
+    if len(folders) < 3:
         raise UsageError(
-            f"a concept test needs at least 2 random folders (one poses as the concept), got {len(folders)}: "
+            f"a concept test needs at least 3 random folders (each poses as the concept against the next), "
+            f"got {len(folders)}: "
             "make them with `hartrace synth --concepts DIR`"
         )
     layers = list(layers) if layers else default_layers(opened)
@@ -201,6 +204,7 @@ def tcav(
         alpha=alpha,
         bonferroni=bonferroni,
         seed=seed,
+        cav=cav,
     )
     summary = {
         "run": str(opened.run_dir or opened.checkpoint),
@@ -211,10 +215,12 @@ def tcav(
         "concept_images": int(concept_images.images.shape[0]),
         "random_folders": [str(f) for f in folders],
         "random_images": [int(r.images.shape[0]) for r in random_images],
-        "runs": len(folders) - 1,
+        "runs": len(folders),
         "seed": seed,
+        "cav": cav,
         "score": "sign_count: the share of the class's images whose logit rises along the concept's CAV",
-        "test": "two-sided t-test (Student's) of the concept's scores against the random counterpart's",
+        "test": "two-sided t-test (Student's) of the concept's scores against those of each random folder "
+        "posing as the concept against the next",
         **result.to_json(),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -232,11 +238,13 @@ def _write(out_dir: Path, summary: dict[str, Any]) -> None:
     write_csv(out_dir / "tcav.csv", SUMMARY_COLUMNS, ([row[c] for c in SUMMARY_COLUMNS] for row in summary["layers"]))
     rows = []
     for row in summary["layers"]:
-        for i, against in enumerate(summary["randoms"]):
+        randoms = summary["randoms"]
+        for i, against in enumerate(randoms):
             rows.append(
                 (
                     row["layer"],
                     against,
+                    f"{against} vs {randoms[(i + 1) % len(randoms)]}",
                     row["concept_scores"][i],
                     row["random_scores"][i],
                     row["concept_magnitudes"][i],
@@ -245,7 +253,15 @@ def _write(out_dir: Path, summary: dict[str, Any]) -> None:
                     row["random_accuracy"][i],
                 )
             )
-    header = ("layer", "random_set", "concept_score", "random_score", "concept_magnitude", "random_magnitude")
+    header = (
+        "layer",
+        "random_set",
+        "null_pair",
+        "concept_score",
+        "random_score",
+        "concept_magnitude",
+        "random_magnitude",
+    )
     write_csv(out_dir / "runs.csv", (*header, "concept_cav_accuracy", "random_cav_accuracy"), rows)
     title = f"TCAV: class {summary['class']} vs concept {summary['concept']} ({summary['runs']} random runs)"
     save_figure(tcav_figure(summary["layers"], title=title, alpha=summary["alpha"]), out_dir / "tcav.png")
