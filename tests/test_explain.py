@@ -200,18 +200,19 @@ def test_pointing_game_energy_and_random_baseline_by_hand() -> None:
     cams = torch.zeros(2, 4, 4)
     cams[0, 0, 1] = 1.0  # peak inside
     cams[0, 3, 3] = 0.5
-    cams[1, 2, 2] = 1.0  # peak outside, one pixel diagonally from nothing
+    cams[1, 2, 2] = 1.0  # peak outside, sqrt(5) = 2.24 px from the nearest evidence pixel (0, 1)
     assert pointing_hits(cams, masks).tolist() == [True, False]
-    assert pointing_hits(cams, masks, tolerance=2).tolist() == [True, True]
+    assert pointing_hits(cams, masks, tolerance=2).tolist() == [True, False]  # the margin is Euclidean
+    assert pointing_hits(cams, masks, tolerance=3).tolist() == [True, True]
     assert torch.allclose(energy_inside(cams, masks), torch.tensor([1.0 / 1.5, 0.0]))
     assert torch.allclose(random_baseline(masks), torch.tensor([2 / 16, 2 / 16]))
 
 
 def test_strict_and_tolerant_pointing_game_against_a_distance_transform() -> None:
     """Both pointing-game figures and their random baselines, recounted from scratch: a peak is a hit when its
-    chessboard distance to the evidence (scipy's distance transform) is 0 (strict) or at most the tolerance; a
+    Euclidean distance to the evidence (scipy's distance transform) is 0 (strict) or at most the tolerance; a
     random map hits as often as the pixels that near cover the image. No margin makes the two figures one."""
-    from scipy.ndimage import distance_transform_cdt
+    from scipy.ndimage import distance_transform_edt
 
     from hartrace.metrics.evidence import pointing_game
 
@@ -223,7 +224,7 @@ def test_strict_and_tolerant_pointing_game_against_a_distance_transform() -> Non
     for mask, (y, x), (h, w) in zip(masks, corners, sides, strict=True):
         mask[y : y + h, x : x + w] = True
     cams[:10] += 2 * masks[:10]  # a quarter of the maps peak on their evidence
-    distances = [distance_transform_cdt(~mask.numpy(), metric="chessboard") for mask in masks]  # 0 on the evidence
+    distances = [distance_transform_edt(~mask.numpy()) for mask in masks]  # 0 on the evidence
     peaks = [np.unravel_index(int(cam.argmax()), cam.shape) for cam in cams]
     for tolerance in (0, 1, 4, 15):
         game = pointing_game(cams, masks, tolerance)
