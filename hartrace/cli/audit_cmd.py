@@ -54,13 +54,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random pixel order and the randomised weights")
+    parser.add_argument(
+        "--no-counterfactuals",
+        action="store_true",
+        help="on a set written by hartrace synth, skip redrawing each image without each part (the reliance scores)",
+    )
     parser.add_argument("--out", type=Path)
     add_quiet(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hartrace.workflows.audit.report import all_problems, format_table
+    from hartrace.workflows.audit.report import all_problems, counterfactual_lines, format_table
     from hartrace.workflows.audit.run import audit
 
     result = audit(
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         cascade_images=args.cascade_images,
         batch_size=args.batch_size,
         seed=args.seed,
+        counterfactuals=not args.no_counterfactuals,
         progress=not args.quiet,
     )
     s = result.summary
@@ -86,10 +92,13 @@ def run(args: argparse.Namespace) -> int:
         f"at {s['layer']} in {s['seconds']:.0f} s"
     )
     print(format_table(s))
+    for line in counterfactual_lines(s):
+        print(line)
     for line in all_problems(s):
         print(f"  {line}")
+    extra = ", reliance.json, reliance.csv, counterfactuals.png" if s["counterfactual"]["ran"] else ""
     print(
-        "wrote audit.md, audit.json, per_image.csv, per_class.csv, curves.png, cascade.png and worst.png "
+        f"wrote audit.md, audit.json, per_image.csv, per_class.csv, curves.png, cascade.png, worst.png{extra} "
         f"to {result.out_dir}/"
     )
     return 0

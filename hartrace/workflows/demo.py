@@ -179,6 +179,8 @@ def run_demo(
 def audit_headline(summary: dict[str, Any]) -> list[str]:
     """The audit in a few lines: Grad-CAM's pointing game (strict and tolerant) and deletion AUC beside chance,
     and each method's sanity verdict."""
+    from hartrace.workflows.audit.report import counterfactual_lines
+
     methods = summary["methods"]
     lines = [f"audit of {' and '.join(methods)} on {summary['images']} {summary['split']} images"]
     if "gradcam" in methods:
@@ -196,6 +198,7 @@ def audit_headline(summary: dict[str, Any]) -> list[str]:
             f"Grad-CAM: {pointing}deletion AUC {g['deletion_auc']:.2f} "
             f"(random pixel order {g['deletion_auc_random']:.2f})"
         )
+    lines += counterfactual_lines(summary)
     verdicts = [
         f"{name} {'passes' if m['sanity']['passed'] else 'FAILS'} ({m['sanity']['final_spearman']:.2f})"
         for name, m in methods.items()

@@ -38,6 +38,8 @@ PER_IMAGE_COLUMNS = (
     "insertion_auc_random",
     "drop",
     "increase",
+    "reliance_spearman",
+    "reliance_spearman_random",
 )
 PER_CLASS_COLUMNS = (
     "method",
@@ -58,6 +60,9 @@ PER_CLASS_COLUMNS = (
     "insertion_auc_random",
     "average_drop",
     "average_increase",
+    "reliance_spearman",
+    "reliance_spearman_random",
+    "reliance_images",
 )
 TABLE_HEADER = (
     "method",
@@ -68,6 +73,7 @@ TABLE_HEADER = (
     "insertion AUC (random order; higher is better)",
     "avg drop %",
     "avg increase %",
+    "ranks parts as the model relies on them (random)",
     "sanity (final Spearman)",
     "s/image (map alone)",
 )
@@ -114,6 +120,7 @@ def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
                 _pair(m["insertion_auc"], m["insertion_auc_random"], False),
                 "-" if m["average_drop"] is None else f"{100 * m['average_drop']:.1f}",
                 "-" if m["average_increase"] is None else f"{100 * m['average_increase']:.1f}",
+                _pair(m.get("reliance_spearman"), m.get("reliance_spearman_random"), False),
                 _sanity_cell(m["sanity"]),
                 f"{m['seconds_per_image']:.3f} ({m['map_seconds_per_image']:.3f})"
                 if m.get("map_seconds_per_image") is not None
@@ -170,6 +177,12 @@ def method_problems(method: str, m: Mapping[str, Any], tolerance: int) -> list[s
             f"(deletion AUC {m['deletion_auc']:.3f} vs {m['deletion_auc_random']:.3f}): "
             f"its ranking is not what the model relies on"
         )
+    if m.get("reliance_spearman") is not None and m["reliance_spearman"] <= m["reliance_spearman_random"]:
+        problems.append(
+            f"{method}: it ranks an image's parts no closer to how much the model relies on them (measured by "
+            f"redrawing the image without each) than a random map does (Spearman {m['reliance_spearman']:.2f} vs "
+            f"{m['reliance_spearman_random']:.2f})"
+        )
     if m.get("insertion_auc") is not None and m["insertion_auc"] <= m["insertion_auc_random"]:
         problems.append(
             f"{method}: inserting the pixels it ranks highest raises the score no faster than inserting them "
@@ -206,6 +219,7 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
         "",
         *([f"- {line}" for line in problems] or ["Every method passes every check."]),
         "",
+        *_evidence_section(s),
         "## How to read it",
         "",
         "- **pointing game, strict**: how often the map's peak falls on the evidence itself; "
@@ -222,16 +236,77 @@ def markdown_report(summary: Mapping[str, Any]) -> str:
         "higher is better.",
         "- **avg drop / increase**: the image multiplied by the map: the mean relative drop of the probability, "
         "and how often it rises instead.",
+        "- **ranks parts as the model relies on them**: on a set written by `hartrace synth`, each image is redrawn "
+        "without each of its parts (head, torso, arms, legs, each prop, the wall clutter); the drop of the predicted "
+        "class's probability is the model's measured reliance on that part. Per image, the Spearman correlation "
+        "between the map's mass on each part and that reliance, averaged over the images with at least three parts; "
+        "in brackets a uniformly random map's, whose mass follows each part's area.",
         "- **sanity**: the model's layers are randomised from the output down and the maps recomputed; "
         "a method passes when its "
         f"final maps' Spearman rank correlation with the originals is below {_threshold(s):.1f}.",
         "- **s/image**: the method's maps and all its checks, per image; in brackets the maps alone. The random-order "
         f"curves, shared by every method, took {s.get('random_order_seconds', 0.0):.1f} s more.",
         "",
-        "Files: `audit.json`, `per_image.csv`, `per_class.csv`, `curves.png`, `cascade.png`, `worst.png`.",
+        "Files: `audit.json`, `per_image.csv`, `per_class.csv`, `curves.png`, `cascade.png`, `worst.png`"
+        + (
+            "; `reliance.json` and `reliance.csv` (per image and part: the reliance and each map's mass), "
+            "`counterfactuals.png`."
+            if s.get("counterfactual", {}).get("ran")
+            else "."
+        ),
         "",
     ]
     return "\n".join(lines)
+
+
+def counterfactual_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The counterfactual check in two lines (none where it did not run): each method's rank agreement with the
+    measured reliance beside a random map's, and how often removing the evidence changes the prediction."""
+    counterfactual = summary.get("counterfactual") or {}
+    if not counterfactual.get("ran"):
+        return []
+    ranked = [(label, m) for label, m in summary["methods"].items() if m.get("reliance_spearman") is not None]
+    lines = []
+    if ranked:
+        random = ranked[0][1]["reliance_spearman_random"]
+        lines.append(
+            "ranks an image's parts as the model relies on them (Spearman with the drop when each is removed): "
+            + ", ".join(f"{label} {m['reliance_spearman']:.2f}" for label, m in ranked)
+            + f" (random map {random:.2f})"
+        )
+    overall = counterfactual["evidence"]["overall"]
+    if overall["with_evidence"]:
+        lines.append(
+            f"removing the evidence changes the prediction on {overall['changes_prediction']:.0%} of "
+            f"{overall['with_evidence']} images (mean probability drop {overall['probability_drop']:.2f})"
+        )
+    return lines
+
+
+def _evidence_section(summary: Mapping[str, Any]) -> list[str]:
+    """``## Does the model use the evidence?``: per class, how often redrawing the images without their evidence
+    changes the prediction (only where the counterfactual check ran)."""
+    counterfactual = summary.get("counterfactual") or {}
+    if not counterfactual.get("ran"):
+        return []
+    evidence = counterfactual["evidence"]
+    rows = [("all", evidence["overall"]), *evidence["per_class"].items()]
+    return [
+        "## Does the model use the evidence?",
+        "",
+        "Each image redrawn without all of its evidence (the parts the evidence masks mark): how often the "
+        "prediction changes, and the mean drop of the predicted class's probability.",
+        "",
+        "| class | images with evidence | prediction changes | probability drop |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {row['with_evidence']} | "
+            f"{'-' if row['changes_prediction'] is None else format(row['changes_prediction'], '.0%')} | "
+            f"{'-' if row['probability_drop'] is None else format(row['probability_drop'], '.2f')} |"
+            for name, row in rows
+        ),
+        "",
+    ]
 
 
 def _own_layers(summary: Mapping[str, Any]) -> str:

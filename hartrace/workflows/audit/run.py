@@ -44,8 +44,16 @@ from hartrace.metrics.sanity import cascading_randomisation, sanity_verdict
 from hartrace.probe.layers import resolve_layers
 from hartrace.runs.loading import open_dataset, open_model
 from hartrace.runs.tasks import IMAGE, task_of
+from hartrace.synth.counterfactual import SyntheticSource
 from hartrace.workflows.audit import DEFAULT_METHODS, POINTING_TOLERANCE
 from hartrace.workflows.audit.methods import AuditMethod, parse_methods, resolve_methods
+from hartrace.workflows.audit.reliance import (
+    MethodAgreement,
+    RelianceScores,
+    counterfactual_pass,
+    evidence_use,
+    write_counterfactuals,
+)
 from hartrace.workflows.audit.result import AuditResult
 from hartrace.workflows.audit.summary import UNLABELLED, per_image_rows, round_or_none, summarise
 from hartrace.workflows.audit.types import AUDIT_DIR, WORST_PER_METHOD, MethodScores, SplitScores, Tile
@@ -105,6 +113,7 @@ def audit(
     cascade_images: int = 16,
     batch_size: int = 16,
     seed: int = 0,
+    counterfactuals: bool = True,
     progress: bool = True,
 ) -> AuditResult:
     """Audit every method in ``methods`` on the first ``limit`` images of ``split``; write the report to ``out``.
@@ -115,7 +124,9 @@ def audit(
     within ``tolerance`` pixels; each perturbation curve has ``steps`` steps; the sanity check
     randomises the model cascading from the top on the first ``cascade_images`` images
     (0: skip it). ``data`` is where the run's dataset is now, if it has moved (with a bare ``checkpoint``: any
-    dataset).
+    dataset). On a set written by ``hartrace synth`` (unless ``counterfactuals`` is False), every image is also
+    redrawn without each of its parts to measure the model's reliance on each, and every method is scored by how
+    well its maps rank the parts by that reliance (:mod:`hartrace.workflows.audit.reliance`).
     """
     from hartrace.workflows.audit.report import write_report
 
@@ -148,10 +159,30 @@ def audit(
         return DataLoader(dataset, batch_size=batch_size, num_workers=0)
 
     base = _random_order_pass(model, batches, len(samples), device, steps, tolerance, seed, progress, split)
+    source = SyntheticSource.open(index.root) if counterfactuals else None
+    reliance = None
+    if source is not None:
+        reliance = counterfactual_pass(
+            model, samples, spec, source, device=device, batch_size=batch_size, seed=seed, progress=progress
+        )
+        base.reliance_random = reliance.random_agreement
     scored: dict[str, MethodScores] = {}
+    agreements: dict[str, MethodAgreement] = {}
     for label, method in chosen.items():
+        agreements[label] = MethodAgreement()
         scored[label] = _method_pass(
-            model, batches, base, method, device, steps, tolerance, progress, split, opened.classes, spec
+            model,
+            batches,
+            base,
+            method,
+            device,
+            steps,
+            tolerance,
+            progress,
+            split,
+            opened.classes,
+            spec,
+            (reliance, agreements[label]) if reliance is not None else None,
         )
         scored[label].sanity = _sanity(model, dataset, base, method, cascade_images, device, seed)
 
@@ -171,12 +202,31 @@ def audit(
         "seed": seed,
         "random_order_seconds": round(base.seconds, 3),
         "seconds": 0.0,
+        "counterfactual": _counterfactual_summary(reliance, base, opened.classes, counterfactuals, index.root),
         **summary,
     }
     rows = per_image_rows(paths, base, scored, opened.classes)
+    if reliance is not None and source is not None:
+        write_counterfactuals(out_dir, reliance, agreements, samples, source, spec, paths, opened.classes)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_report(out_dir, summary, rows, [tile for s in scored.values() for tile in s.worst])
     return AuditResult(out_dir, summary)
+
+
+def _counterfactual_summary(
+    reliance: RelianceScores | None, base: SplitScores, classes: Sequence[str], asked: bool, root: Path
+) -> dict[str, Any]:
+    """What the counterfactual check measured (the evidence's use per class), or why it did not run."""
+    if reliance is None:
+        why = "not asked for" if not asked else f"{root} is not a set written by hartrace synth"
+        return {"ran": False, "why": why}
+    return {
+        "ran": True,
+        "seconds": round(reliance.seconds, 3),
+        "images_ranked": int((~np.isnan(reliance.random_agreement)).sum()),
+        "strip": [int(i) for i in reliance.strip],
+        "evidence": evidence_use(reliance, classes, base.labels),
+    }
 
 
 def _random_order_pass(
@@ -241,8 +291,10 @@ def _method_pass(
     split: str,
     classes: Sequence[str],
     spec: InputSpec,
+    reliance: tuple[RelianceScores, MethodAgreement] | None = None,
 ) -> MethodScores:
-    """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images."""
+    """One method over the split: its maps, localisation and faithfulness per image, and its worst-explained images;
+    with ``reliance``, each map's rank agreement with the measured reliance (added to the agreement given)."""
     timing = {"maps": 0.0, "localisation": 0.0, "faithfulness": 0.0}
     parts: dict[str, list[np.ndarray]] = {
         k: [] for k in ("strict_hits", "tolerant_hits", "energy", "deletion", "insertion", "drop", "increase")
@@ -257,6 +309,8 @@ def _method_pass(
             targets = probabilities.argmax(1).to(device)
             tick = time.perf_counter()
             game, energy = pointing_game(maps, masks, tolerance), energy_inside(maps, masks).numpy()
+            if reliance is not None:
+                reliance[1].add(reliance[0], maps, position)
             timing["localisation"] += time.perf_counter() - tick
             tick = time.perf_counter()
             on_device = maps.to(device)
@@ -299,6 +353,7 @@ def _method_pass(
         joined["increase"].astype(float),
         timing,
         worst,
+        reliance=None if reliance is None else np.asarray(reliance[1].rho, dtype=np.float64),
     )
 
 

@@ -29,6 +29,12 @@ def round_or_none(value: Any, digits: int = 6) -> float | None:
     return None if np.isnan(value) else round(value, digits)
 
 
+def _cell(value: float) -> float | str:
+    """A CSV cell: the rounded value, or empty for NaN (nothing to rank)."""
+    rounded = round_or_none(value)
+    return "" if rounded is None else rounded
+
+
 def _mean(values: np.ndarray) -> float | None:
     return round_or_none(np.mean(values)) if len(values) else None
 
@@ -53,6 +59,20 @@ def scores_of(s: MethodScores, base: SplitScores, rows: np.ndarray) -> dict[str,
         "insertion_auc_random": _mean(curve_auc(base.insertion_random[rows])),
         "average_drop": _mean(s.drop[rows]),
         "average_increase": _mean(s.increase[rows]),
+        **_agreement(s, base, rows),
+    }
+
+
+def _agreement(s: MethodScores, base: SplitScores, rows: np.ndarray) -> dict[str, Any]:
+    """The mean rank agreement with the measured reliance over the images ``rows`` that have parts to rank, beside
+    a random map's on the same images (None without counterfactuals)."""
+    if s.reliance is None or base.reliance_random is None:
+        return {"reliance_spearman": None, "reliance_spearman_random": None, "reliance_images": 0}
+    ranked = rows & ~np.isnan(s.reliance) & ~np.isnan(base.reliance_random)
+    return {
+        "reliance_spearman": _mean(s.reliance[ranked]),
+        "reliance_spearman_random": _mean(base.reliance_random[ranked]),
+        "reliance_images": int(ranked.sum()),
     }
 
 
@@ -136,6 +156,8 @@ def per_image_rows(
                     "insertion_auc_random": round_or_none(random_insertion[i]),
                     "drop": round_or_none(s.drop[i]),
                     "increase": int(s.increase[i]),
+                    "reliance_spearman": "" if s.reliance is None else _cell(s.reliance[i]),
+                    "reliance_spearman_random": "" if base.reliance_random is None else _cell(base.reliance_random[i]),
                 }
             )
     return rows

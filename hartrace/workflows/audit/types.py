@@ -44,6 +44,7 @@ class SplitScores:
     deletion_random: np.ndarray  # [N, steps + 1]
     insertion_random: np.ndarray  # [N, steps + 1]
     seconds: float = 0.0
+    reliance_random: np.ndarray | None = None  # [N] a random map's rank agreement with the reliance (synthetic sets)
 
 
 @dataclass
@@ -60,3 +61,4 @@ class MethodScores:
     timing: dict[str, float] = field(default_factory=dict)
     worst: list[Tile] = field(default_factory=list)
     sanity: dict[str, Any] = field(default_factory=dict)
+    reliance: np.ndarray | None = None  # [N] rank agreement with the measured reliance, NaN where nothing to rank
