@@ -394,3 +394,69 @@ def test_without_evidence_the_worst_are_those_deletion_explains_least(tmp_path: 
     assert [w["path"] for w in m["worst"]] == [r["path"] for r in expected]
     assert all(w["reason"].startswith("deletion AUC") for w in m["worst"])
     assert (tmp_path / "audit" / "worst.png").is_file()
+    assert result.summary["counterfactual"] == {"ran": False, "why": f"{data} is not a set written by hartrace synth"}
+    assert m["reliance_spearman"] is None and not (tmp_path / "audit" / "reliance.json").exists()
+
+
+def test_reliance_is_recomputed_from_redrawn_images_and_the_maps_mass_on_each_part(
+    audited: tuple[Path, Path, dict],
+) -> None:
+    """Every image redrawn without each part, through the model: the probabilities in reliance.json; Grad-CAM's
+    mass on each part (the part masks cropped as the image is) and scipy's Spearman against the drops: the
+    per-image and mean agreement; the evidence removed: how often the prediction changes, per class."""
+    from PIL import Image as PILImage
+    from scipy.stats import spearmanr
+    from torchvision import tv_tensors
+
+    from hartrace.data.transforms import eval_transform
+    from hartrace.synth.counterfactual import SyntheticSource
+
+    run, out, summary = audited
+    opened = open_model(run)
+    model, spec = opened.model.eval(), opened.spec.input
+    samples = open_dataset(opened).splits["val"][:LIMIT]
+    source = SyntheticSource.open(samples[0].path.parent.parent)
+    assert source is not None
+    rows = json.loads((out / "reliance.json").read_text())["images"]
+    assert [r["path"] for r in rows] == [r["path"] for r in _csv(out / "per_image.csv")[:LIMIT]]
+    transform = eval_transform(spec.size, spec.mean, spec.std)
+    for sample, row in list(zip(samples, rows, strict=True))[:3]:
+        cf = source.counterfactuals(sample.path)
+        assert row["parts"] == list(cf.names) and len(row["parts"]) >= 3
+        parts = np.full(cf.original.shape[:2], -1, dtype=np.int16)
+        for k, removal in enumerate(cf.removals):
+            parts[removal.mask] = k
+        original, part_map = transform(PILImage.fromarray(cf.original), tv_tensors.Mask(torch.from_numpy(parts)[None]))
+        redrawn = torch.stack([transform(PILImage.fromarray(r.image)) for r in cf.removals])
+        with torch.no_grad():
+            before = torch.softmax(model(original[None]), 1)[0]
+            after = torch.softmax(model(redrawn), 1)
+        predicted = int(before.argmax())
+        assert row["predicted"] == opened.classes[predicted]
+        assert row["probability_after"] == pytest.approx(after[:, predicted].tolist(), abs=1e-5)
+        cam = explain(model, original[None], "layer4", method="gradcam").maps[0, 0]
+        masks = part_map[0].as_subclass(torch.Tensor)
+        mass = np.array([float(cam[masks == k].sum() / cam.sum()) for k in range(len(cf.removals))])
+        gradcam = row["methods"]["gradcam"]
+        assert gradcam["mass"] == pytest.approx(mass.tolist(), abs=1e-5)
+        drops = row["probability"] - np.array(row["probability_after"])
+        rho = spearmanr(mass, drops).statistic
+        assert gradcam["spearman"] == pytest.approx(rho, abs=1e-6)
+    for label in METHODS:
+        per_image = [r["methods"][label]["spearman"] for r in rows]
+        ranked = [i for i, v in enumerate(per_image) if v is not None and rows[i]["random_spearman"] is not None]
+        m = summary["methods"][label]
+        assert m["reliance_images"] == len(ranked) > 0
+        assert m["reliance_spearman"] == pytest.approx(np.mean([per_image[i] for i in ranked]), abs=1e-5)
+        assert m["reliance_spearman_random"] == pytest.approx(
+            np.mean([rows[i]["random_spearman"] for i in ranked]), abs=1e-5
+        )
+    evidence = summary["counterfactual"]["evidence"]
+    labelled = _csv(out / "per_image.csv")[:LIMIT]
+    for name, per_class in evidence["per_class"].items():
+        changed = [r["evidence_changes_prediction"] for r, p in zip(rows, labelled, strict=True) if p["true"] == name]
+        changed = [c for c in changed if c is not None]
+        assert per_class["with_evidence"] == len(changed)
+        assert per_class["changes_prediction"] == pytest.approx(np.mean(changed))
+    assert "## Does the model use the evidence?" in (out / "audit.md").read_text()
+    assert (out / "counterfactuals.png").stat().st_size > 10_000

@@ -36,3 +36,28 @@ def test_rank_agreement_is_spearmans_rho_and_nan_where_there_is_nothing_to_rank(
     assert math.isnan(rank_agreement(np.array([0.2, 0.2, 0.2]), np.array([0.3, 0.1, 0.0])))  # a flat map
     with pytest.raises(ValueError, match="same length"):
         rank_agreement(np.zeros(3), np.zeros(4))
+
+
+def test_a_map_painted_with_the_reliance_agrees_perfectly_and_its_reverse_not_at_all() -> None:
+    from hartrace.workflows.audit.reliance import RelianceScores
+
+    parts = torch.full((8, 8), -1, dtype=torch.int16)
+    parts[:4, :4], parts[:4, 4:], parts[4:, :4] = 0, 1, 2  # three parts of equal area, the rest bare wall
+    scores = RelianceScores(
+        names=[("head", "arms", "phone")],
+        parts=[parts],
+        predicted=np.array([3]),
+        probability=np.array([0.9]),
+        probability_after=[np.array([0.8, 0.2, 0.5])],  # reliance 0.1, 0.7, 0.4
+        changed_after=[np.array([False, True, False])],
+        has_evidence=np.array([True]),
+        evidence_changed=np.array([True]),
+        evidence_drop=np.array([0.85]),
+        random_agreement=np.array([0.0]),
+    )
+    painted = torch.zeros(1, 8, 8)
+    for k, value in enumerate(scores.reliance(0)):
+        painted[0][parts == k] = float(value)
+    rho, mass = scores.agreement(painted, 0)
+    assert rho.tolist() == pytest.approx([1.0]) and mass[0] == pytest.approx([0.1 / 1.2, 0.7 / 1.2, 0.4 / 1.2])
+    assert scores.agreement(0.8 - painted, 0)[0].tolist() == pytest.approx([-1.0])  # the bare wall holds the rest
