@@ -153,6 +153,92 @@ def make_run(runs: Path, name: str = RUN) -> Path:
     return run_dir
 
 
+#: The hand-written counterfactual check's images, as reliance.json lists them: a calling scene (five parts, the
+#: phone relied on most), a running one (three parts, the legs) and one that shows no part to remove.
+RELIANCE_IMAGES = [
+    {
+        "path": "val/calling/scene_01.png",
+        "predicted": "calling",
+        "probability": 0.9,
+        "parts": ["head", "torso", "arms", "phone", "clutter"],
+        "probability_after": [0.85, 0.88, 0.3, 0.1, 0.9],
+        "prediction_changes": [False, False, False, True, False],
+        "evidence_changes_prediction": True,
+        "evidence_probability_drop": 0.85,
+        "random_spearman": 0.1,
+        "methods": {
+            "gradcam": {"mass": [0.05, 0.1, 0.3, 0.4, 0.02], "spearman": 0.9},
+            "saliency": {"mass": [0.2, 0.3, 0.1, 0.1, 0.2], "spearman": -0.2},
+        },
+    },
+    {
+        "path": "val/running/scene_02.png",
+        "predicted": "running",
+        "probability": 0.7,
+        "parts": ["torso", "arms", "legs"],
+        "probability_after": [0.75, 0.6, 0.2],
+        "prediction_changes": [False, False, True],
+        "evidence_changes_prediction": False,
+        "evidence_probability_drop": 0.3,
+        "random_spearman": 0.5,
+        "methods": {
+            "gradcam": {"mass": [0.1, 0.2, 0.6], "spearman": 1.0},
+            "saliency": {"mass": [0.3, 0.25, 0.2], "spearman": -1.0},
+        },
+    },
+    {
+        "path": "val/clapping/scene_03.png",
+        "predicted": "clapping",
+        "probability": 0.6,
+        "parts": [],
+        "probability_after": [],
+        "prediction_changes": [],
+        "evidence_changes_prediction": None,
+        "evidence_probability_drop": None,
+        "random_spearman": None,
+        "methods": {"gradcam": {"mass": [], "spearman": None}, "saliency": {"mass": [], "spearman": None}},
+    },
+]
+#: Per class: images with evidence, share whose prediction changes without it, mean probability drop.
+EVIDENCE_USE = {"calling": (16, 0.875, 0.7), "clapping": (16, 0.5, 0.4), "running": (16, 0.875, 0.76)}
+#: Each method's rank agreement with the reliance, over all images then per class (the random map's the same).
+AGREEMENT = {"gradcam": (0.41, [0.5, 0.3, 0.45]), "saliency": (0.12, [0.1, 0.05, 0.2]), "random": (0.07, [0.1, 0, 0.1])}
+
+
+def counterfactual_report(curves: bool = False) -> dict:
+    """:func:`audit_report` with the counterfactual check as `hartrace audit` saves it on a synthetic set."""
+    report = audit_report(curves)
+    random, random_per_class = AGREEMENT["random"]
+    for method, entry in report["methods"].items():
+        overall, per_class = AGREEMENT[method]
+        entry.update(reliance_spearman=overall, reliance_spearman_random=random, reliance_images=40)
+        for row, rho, chance in zip(entry["per_class"].values(), per_class, random_per_class, strict=True):
+            row.update(reliance_spearman=rho, reliance_spearman_random=chance, reliance_images=13)
+    report["counterfactual"] = {
+        "ran": True,
+        "seconds": 12.5,
+        "images_ranked": 40,
+        "strip": [1, 0],  # the running scene first: the view opens on it
+        "evidence": {
+            "overall": {"with_evidence": 48, "changes_prediction": 0.75, "probability_drop": 0.62},
+            "per_class": {
+                name: {"with_evidence": n, "changes_prediction": changes, "probability_drop": drop}
+                for name, (n, changes, drop) in EVIDENCE_USE.items()
+            },
+        },
+    }
+    return report
+
+
+def write_counterfactual(run_dir: Path, images: list[dict] | None = None, report: dict | None = None) -> Path:
+    """An audit with its counterfactual check (``report``, default :func:`counterfactual_report`): audit.json,
+    reliance.json (``images``, default :data:`RELIANCE_IMAGES`) and counterfactuals.png beside the rest."""
+    folder = write_audit(run_dir, report=counterfactual_report() if report is None else report)
+    (folder / "reliance.json").write_text(json.dumps({"images": RELIANCE_IMAGES if images is None else images}))
+    picture(folder / "counterfactuals.png", width=320, tiles=6)
+    return folder
+
+
 @pytest.fixture
 def runs(tmp_path: Path) -> Path:
     return tmp_path / "checkpoints"
@@ -230,6 +316,14 @@ def test_a_run_without_an_audit_says_how_to_make_one(service):
         ('{"methods": {"gradcam": {"curves": {"deletion": [1, 0.5], "insertion": [0]}}}}', "one point per step"),
         ('{"methods": {"gradcam": {"problems": "bad"}}}', "gradcam.problems should be a list of sentences"),
         ('{"images": "many", "methods": {"gradcam": {}}}', "images should be a count"),
+        (
+            '{"methods": {"gradcam": {}}, "counterfactual": {"ran": "yes"}}',
+            "counterfactual.ran should be true or false",
+        ),
+        (
+            '{"methods": {"gradcam": {}}, "counterfactual": {"ran": true}}',
+            "counterfactual.evidence should be an object",
+        ),
     ],
 )
 def test_a_malformed_audit_is_a_clear_message(service, runs, content, message):
@@ -277,9 +371,9 @@ def test_the_table_has_a_row_per_method_with_baselines_and_the_sanity_verdict(se
         "0.142random order 0.318",
         "0.611random order 0.402",
     ]
-    assert gradcam[6:] == ["28.4%", "14.6%", "passed · ρ 0.04", "12 ms"]
-    assert saliency[8] == "failed · ρ 0.71" and saliency[9] == "4 ms"
-    verdicts = {r.id: r.children[8] for r in rows}
+    assert gradcam[6:] == ["28.4%", "14.6%", "—", "passed · ρ 0.04", "12 ms"]  # no counterfactual check: "—"
+    assert saliency[9] == "failed · ρ 0.71" and saliency[10] == "4 ms"
+    verdicts = {r.id: r.children[9] for r in rows}
     assert verdicts["audit-row-gradcam"].className == "audit-sanity-passed"
     assert verdicts["audit-row-gradcam"].style["color"] == figures.GOOD
     assert verdicts["audit-row-saliency"].className == "audit-sanity-failed"
@@ -445,6 +539,134 @@ def test_the_page_is_registered_after_evaluation(service, runs):
     assert [t["name"] for t in figure["data"]] == ["gradcam (passes)", "saliency (fails)"]
 
 
+# -- the counterfactual check: what the model relies on ------------------------------------------
+
+
+def graphs(component) -> list:
+    return find(component, lambda c: type(c).__name__ == "Graph")
+
+
+def test_the_table_shows_each_methods_reliance_agreement_beside_a_random_maps(service, runs):
+    write_counterfactual(runs / RUN)
+    table = page.show_audit(RUN, "val", None, service=service)[3]
+    head = find(table, lambda c: type(c).__name__ == "Th")
+    assert texts(head[8]) == "ranks parts as the model relies on them"
+    rows = find(table, lambda c: str(getattr(c, "id", "")).startswith("audit-row-"))
+    assert [cells(r)[8] for r in rows] == ["0.41random map 0.07", "0.12random map 0.07"]
+    assert "mean over 40 images" in rows[0].children[8].title
+    report = counterfactual_report()
+    report["counterfactual"] = {"ran": False, "why": "not asked for"}
+    for entry in report["methods"].values():
+        entry.update(reliance_spearman=None, reliance_spearman_random=None, reliance_images=0)
+    write_audit(runs / RUN, report=report)
+    row = find(
+        page.show_audit(RUN, "val", None, service=service)[3], lambda c: getattr(c, "id", "") == "audit-row-gradcam"
+    )
+    assert cells(row[0])[8] == "—" and row[0].children[8].title.endswith("did not run: not asked for")
+
+
+def test_does_the_model_use_the_evidence_per_class(service, runs):
+    write_counterfactual(runs / RUN)
+    evidence, per_class, hidden, options, image, strip = page.show_counterfactual(RUN, "val", None, service=service)
+    assert hidden is False
+    changes, drops = graphs(evidence)[0].figure.data
+    assert list(changes.x) == ["all images", "calling", "clapping", "running"]
+    assert list(changes.y) == [0.75, 0.875, 0.5, 0.875] and list(changes.text) == ["75%", "88%", "50%", "88%"]
+    assert list(drops.y) == [0.62, 0.7, 0.4, 0.76] and list(drops.text) == ["0.62", "0.70", "0.40", "0.76"]
+    assert changes.name == "prediction changes" and drops.name == "mean probability drop"
+    assert list(graphs(evidence)[0].figure.layout.xaxis.ticktext)[:2] == [
+        "all images<br>48 images",
+        "calling<br>16 images",
+    ]
+    gradcam, saliency, random = graphs(per_class)[0].figure.data  # each method's agreement per class, then random
+    assert list(gradcam.x) == ["all images", "calling", "clapping", "running"]
+    assert list(gradcam.y) == [0.41, 0.5, 0.3, 0.45] and list(saliency.y) == [0.12, 0.1, 0.05, 0.2]
+    assert random.name == "random map" and list(random.y) == [0.07, 0.1, 0, 0.1]
+    assert gradcam.marker.color == figures.colours(["gradcam", "saliency"])["gradcam"]
+    shown = find(strip, lambda c: type(c).__name__ == "Img")
+    assert len(shown) == 1 and shown[0].src == service.audit_picture(RUN, "val", "counterfactuals")
+
+
+def test_the_per_image_chart_shows_the_reliance_and_each_maps_mass(service, runs):
+    write_counterfactual(runs / RUN)
+    calling, running, _ = (row["path"] for row in RELIANCE_IMAGES)
+    options, image = page.show_counterfactual(RUN, "val", None, service=service)[3:5]
+    assert [o["value"] for o in options] == [calling, running]  # the scene without parts is not offered
+    assert options[0]["label"] == "scene_01.png · calling" and image == running  # the strip's first image
+    assert page.show_counterfactual(RUN, "val", calling, service=service)[4] == calling  # the picked one stays
+
+    for path in (running, calling):
+        row = next(r for r in RELIANCE_IMAGES if r["path"] == path)
+        picture, summary, fig = page.show_reliance(RUN, "val", path, service=service)
+        reliance, *masses = fig.data
+        drops = {
+            part: row["probability"] - after for part, after in zip(row["parts"], row["probability_after"], strict=True)
+        }
+        assert dict(zip(reliance.y, reliance.x, strict=True)) == pytest.approx(drops)
+        assert list(reliance.y) == sorted(drops, key=drops.get, reverse=True)  # most relied on first (at the top)
+        assert reliance.orientation == "h" and reliance.marker.color == figures.RELIANCE_COLOUR
+        for trace, (label, m) in zip(masses, row["methods"].items(), strict=True):
+            assert dict(zip(trace.y, trace.x, strict=True)) == dict(zip(row["parts"], m["mass"], strict=True))
+            assert trace.name == f"{label}: share of its map (ρ {m['spearman']:.2f})"
+        ticks = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext, strict=True))
+        for part, changes in zip(row["parts"], row["prediction_changes"], strict=True):
+            assert ("prediction changes" in ticks[part]) is changes
+        said = texts(summary)
+        assert (
+            f"random map {row['random_spearman']:.2f}" in said
+            and f"gradcam {row['methods']['gradcam']['spearman']:.2f}" in said
+        )
+        assert "is empty" in texts(
+            picture
+        )  # this run's checkpoint cannot open its dataset: said, the chart still drawn
+    assert list(fig.data[0].y)[0] == "phone" and fig.data[0].x[0] == pytest.approx(0.8)
+    assert "removing phone changes the prediction" in said and "all the evidence removed: changes" in said
+    assert figures.NOTHING_TO_RANK not in said
+    unranked = {**RELIANCE_IMAGES[1], "methods": {"gradcam": {"mass": [0.2, 0.2, 0.2], "spearman": None}}}
+    assert figures.NOTHING_TO_RANK in texts(figures.reliance_summary(unranked))  # a map the same on every part
+    assert "not in this audit" in figure_message(page.show_reliance(RUN, "val", "val/x.png", service=service)[2])
+
+
+def test_a_check_that_did_not_run_says_why_in_one_line(service, runs):
+    report = counterfactual_report()
+    report["counterfactual"] = {"ran": False, "why": "/data is not a set written by hartrace synth"}
+    write_audit(runs / RUN, report=report)
+    evidence, per_class, hidden, options, image, strip = page.show_counterfactual(RUN, "val", None, service=service)
+    assert evidence.className == "muted audit-not-run"
+    assert texts(evidence) == "The counterfactual check did not run: /data is not a set written by hartrace synth."
+    assert (per_class, hidden, options, image, strip) == ([], True, [], None, [])
+    del report["counterfactual"]  # an audit saved before the check existed
+    write_audit(runs / RUN, report=report)
+    assert "did not save a counterfactual check" in texts(
+        page.show_counterfactual(RUN, "val", None, service=service)[0]
+    )
+
+
+def test_reliance_json_is_read_once_per_version_and_a_bad_one_is_said(service, runs, monkeypatch):
+    from hartrace.explorer import audits
+
+    folder = write_counterfactual(runs / RUN)
+    reads, check = [], audits.check_reliance
+    monkeypatch.setattr(audits, "check_reliance", lambda content: reads.append(1) or check(content))
+    for _ in range(3):
+        assert len(service.audit(RUN, "val")["counterfactual"]["images"]) == 3
+    assert len(reads) == 1
+    (folder / "reliance.json").write_text(json.dumps({"images": RELIANCE_IMAGES[:1]}))
+    assert [r["path"] for r in service.audit(RUN, "val")["counterfactual"]["images"]] == ["val/calling/scene_01.png"]
+    assert len(reads) == 2
+    broken = json.loads(json.dumps(RELIANCE_IMAGES))
+    broken[1]["methods"]["gradcam"]["mass"] = [0.5]
+    (folder / "reliance.json").write_text(json.dumps({"images": broken}))
+    checked = service.audit(RUN, "val")["counterfactual"]
+    assert checked["images"] is None
+    assert checked["images_problem"] == (
+        "tiny/audit/val/reliance.json cannot be read (images[1].gradcam.mass should have one value per part (3), not 1)"
+    )
+    evidence, _, hidden, *_ = page.show_counterfactual(RUN, "val", None, service=service)
+    assert hidden is True and "No part-by-part view: tiny/audit/val/reliance.json cannot be read" in texts(evidence)
+    assert len(graphs(evidence)) == 1  # the evidence's use is still shown
+
+
 # -- a real audit ---------------------------------------------------------------------------------
 
 
@@ -495,7 +717,7 @@ def test_a_real_audit_is_shown(tmp_path):
             pair = (m[f"pointing_{kind}"], m[f"pointing_{kind}_random"])
             assert cells(row)[column] == f"{100 * pair[0]:.1f}%random map {100 * pair[1]:.1f}%"
         assert cells(row)[4] == f"{m['deletion_auc']:.3f}random order {m['deletion_auc_random']:.3f}"
-        assert cells(row)[8].startswith("passed" if m["sanity"]["passed"] else "failed")
+        assert cells(row)[9].startswith("passed" if m["sanity"]["passed"] else "failed")
     curves = page.show_curves(RUN, split, service=service)
     assert type(curves).__name__ == "Graph" and len(curves.figure.data) == 6  # two methods and random order, twice
     assert len(curves.figure.data[0].x) == 5
@@ -512,3 +734,21 @@ def test_a_real_audit_is_shown(tmp_path):
             f"{method}, within 15 px",
             "random map, within 15 px",
         ]
+    # the counterfactual check the audit ran on the synthetic set: the table, the evidence's use, one image's parts
+    for row, m in zip(rows, result.summary["methods"].values(), strict=True):
+        rho, chance = m["reliance_spearman"], m["reliance_spearman_random"]
+        assert cells(row)[8] == ("—" if rho is None else f"{rho:.2f}random map {chance:.2f}")
+    evidence, _, hidden, options, image, strip = page.show_counterfactual(RUN, split, None, service=service)
+    use = result.summary["counterfactual"]["evidence"]
+    assert list(graphs(evidence)[0].figure.data[0].y) == [
+        use["overall"]["changes_prediction"],
+        *(r["changes_prediction"] for r in use["per_class"].values()),
+    ]
+    saved = json.loads((result.out_dir / "reliance.json").read_text())["images"]
+    assert hidden is False and [o["value"] for o in options] == [r["path"] for r in saved if r["parts"]]
+    shown = next(r for r in saved if r["path"] == image)
+    reliance = page.show_reliance(RUN, split, image, service=service)[2].data[0]
+    assert dict(zip(reliance.y, reliance.x, strict=True)) == pytest.approx(
+        {p: shown["probability"] - a for p, a in zip(shown["parts"], shown["probability_after"], strict=True)}
+    )
+    assert find(strip, lambda c: type(c).__name__ == "Img")[0].src.startswith("data:image/png;base64,")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hartrace.explorer import ExplorerService
-from tests.test_app_audit import audit_report, write_audit
+from tests.test_app_audit import RELIANCE_IMAGES, counterfactual_report, write_counterfactual
 from tests.test_app_browser import (  # noqa: F401  (duo and server are fixtures used by name)
     WAIT,
     duo,
@@ -32,10 +33,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.conftest_app import make_runs
 
     runs = make_runs(tmp_path_factory.mktemp("audit-explorer"), per_class=3, image_size=32)
-    report = audit_report(curves=True)
+    report = counterfactual_report(curves=True)
     report.update(run=str(runs / "tiny-b"), with_evidence=48, steps=20, cascade_images=16, seconds=212.4)
-    write_audit(runs / "tiny-b", report=report)
+    # the hand-written reliance rows, on images of the run's dataset: the page shows them as the gallery does
+    images = [{**row, "path": path} for row, path in zip(RELIANCE_IMAGES, pictures(runs), strict=False)]
+    write_counterfactual(runs / "tiny-b", images, report)
     return runs
+
+
+def pictures(runs: Path) -> list[str]:
+    """Images of tiny-b's dataset, as its index names them."""
+    data = Path(yaml.safe_load((runs / "tiny-b" / "config.yaml").read_text())["data"])
+    return sorted(path.relative_to(data).as_posix() for path in (data / "train").glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +77,22 @@ def test_the_audit_page_shows_a_runs_audit(duo, runs):
     pick_option(duo, "audit-method", "saliency")
     wait_text(duo, "#audit-per-class .gtitle", "saliency:")
     settle(duo)
+
+    # what the model relies on: the evidence's use per class (4 categories, 2 bars each), then one image's parts
+    assert len(duo.find_elements("#audit-evidence .bars .point")) == 8
+    wait_text(duo, "#audit-reliance-summary", "running predicted")  # the strip's first image: the running scene
+    assert duo.find_element("#audit-reliance-picture img").get_attribute("src").startswith("data:image/jpeg;base64,")
+    parts = [tick.text for tick in duo.find_elements("#audit-reliance-chart .ytick text")]
+    assert parts == ["legsprediction changes", "arms", "torso"]  # most relied on first; the legs' line 2 says so
+    assert len(duo.find_elements("#audit-reliance-chart .bars .point")) == 9  # reliance and two methods, 3 parts
+    assert duo.find_element("#audit-strip img").get_attribute("src").startswith("data:image/png;base64,")
+    snap(duo, "audit-04-reliance")
+
+    pick_option(duo, "audit-reliance-image", Path(pictures(runs)[0]).name)  # the calling scene
+    wait_text(duo, "#audit-reliance-summary", "calling predicted")
+    parts = [tick.text for tick in duo.find_elements("#audit-reliance-chart .ytick text")]
+    assert parts[:2] == ["phoneprediction changes", "arms"] and len(parts) == 5
+    assert len(duo.find_elements("#audit-reliance-chart .bars .point")) == 15
 
 
 def test_a_run_without_an_audit_then_audited(duo, runs):

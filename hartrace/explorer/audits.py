@@ -1,16 +1,19 @@
 """The explorer's audit side: the audits `hartrace audit` saved in a run folder, read and checked.
 
-An audit lives in ``<run>/audit/<split>/``: ``audit.json`` (the numbers) and the
-pictures the command drew beside it. The explorer never computes an audit (that takes
-minutes); it shows the saved one, and says how to make one when there is none.
+An audit lives in ``<run>/audit/<split>/``: ``audit.json`` (the numbers), the pictures
+the command drew beside it and, on a set written by ``hartrace synth``, ``reliance.json``
+(per image: the model's reliance on each part and each map's mass on it). The explorer
+never computes an audit (that takes minutes); it shows the saved one, and says how to make
+one when there is none.
 
 The browser only ever names a run (one of ``runs_dir``'s), a split (one of that run's
 audit folders) and a picture kind (a fixed list): every file read is found from those,
 and must lie inside the run folder, so no path the browser sends is ever opened.
 
 :class:`AuditViews` needs only the :class:`~hartrace.explorer.store.RunStore`'s run folders
-(it never opens a model). Nothing is cached: an audit is a small JSON file, re-read so
-that a fresh `hartrace audit` shows up without restarting.
+(it never opens a model). ``audit.json`` is small and re-read on every ask, so that a fresh
+`hartrace audit` shows up without restarting; ``reliance.json`` holds a row per image, so it
+is read once per version of the file (its modification time and size).
 """
 
 from __future__ import annotations
@@ -21,12 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from hartrace.base.errors import UsageError
+from hartrace.explorer.cache import LRUCache
 from hartrace.explorer.rows import Audit
 from hartrace.explorer.store import RunStore
 
 AUDIT_DIR = "audit"
 AUDIT_JSON = "audit.json"
-PICTURES = {"curves": "curves.png", "cascade": "cascade.png", "worst": "worst.png"}
+RELIANCE_JSON = "reliance.json"
+PICTURES = {
+    "curves": "curves.png",
+    "cascade": "cascade.png",
+    "worst": "worst.png",
+    "counterfactuals": "counterfactuals.png",
+}
 MAX_JSON_BYTES = 32 * 2**20
 METRICS = (
     "pointing_strict",
@@ -41,10 +51,14 @@ METRICS = (
     "insertion_auc_random",
     "average_drop",
     "average_increase",
+    "reliance_spearman",
+    "reliance_spearman_random",
+    "reliance_images",
     "seconds_per_image",
 )
 CURVES = ("x", "deletion", "insertion", "deletion_random", "insertion_random")  # the mean curves, where saved
 DETAILS = ("with_evidence", "steps", "cascade_images", "seconds")  # how the audit was run, where saved
+EVIDENCE = ("with_evidence", "changes_prediction", "probability_drop")  # removing all the evidence, per class
 
 
 def how_to_audit(run: str) -> str:
@@ -56,6 +70,7 @@ class AuditViews:
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
+        self._reliance: LRUCache[list[dict[str, Any]]] = LRUCache(8)
 
     def _audit_root(self, run: str) -> tuple[Path, Path]:
         """The run folder and its audit folder, for a run named by one of ``runs_dir``'s runs (nothing else)."""
@@ -93,14 +108,37 @@ class AuditViews:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"{where} is not valid JSON ({exc}): run `hartrace audit --run {run}` again") from None
         try:
-            return check_audit(report)
+            checked = check_audit(report)
         except ValueError as exc:
             raise UsageError(
                 f"{where} is not a hartrace audit: {exc}; run `hartrace audit --run {run}` again"
             ) from None
+        if checked["counterfactual"] is not None and checked["counterfactual"]["ran"]:
+            checked["counterfactual"].update(self._reliance_rows(run, split))
+        return checked
+
+    def _reliance_rows(self, run: str, split: str | None) -> dict[str, Any]:
+        """``{"images": rows, "images_problem": None}`` from the audit's ``reliance.json`` (read once per version of
+        the file), or ``{"images": None, "images_problem": why}``: the rest of the audit is shown either way."""
+        path = self._audit_file(run, split, RELIANCE_JSON)
+        where = f"{run}/{AUDIT_DIR}/{split}/{RELIANCE_JSON}"
+        if not path.is_file() or not _inside(path, self._audit_root(run)[0]):
+            return {"images": None, "images_problem": f"{where} was not written"}
+        status = path.stat()
+        if status.st_size > MAX_JSON_BYTES:
+            return {"images": None, "images_problem": f"{where} is too large ({status.st_size // 2**20} MB)"}
+
+        def read() -> list[dict[str, Any]]:
+            return check_reliance(json.loads(path.read_text(encoding="utf-8")))
+
+        try:
+            rows = self._reliance.get_or_compute((str(path), status.st_mtime_ns, status.st_size), read)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+            return {"images": None, "images_problem": f"{where} cannot be read ({exc})"}
+        return {"images": rows, "images_problem": None}
 
     def audit_picture(self, run: str, split: str | None, kind: str) -> str | None:
-        """One of the audit's pictures (``curves``, ``cascade``, ``worst``) as a data URI,
+        """One of the audit's pictures (``curves``, ``cascade``, ``worst``, ``counterfactuals``) as a data URI,
         or None if it was not drawn."""
         from hartrace.render.report import data_uri
 
@@ -199,12 +237,114 @@ def _per_class(value: Any, what: str, tolerance: Any) -> dict[str, dict[str, flo
     }
 
 
+def _evidence_use(value: Any, what: str) -> dict[str, float | None]:
+    row = _object(value, what)
+    return {key: _number(row.get(key), f"{what}.{key}") for key in EVIDENCE}
+
+
+def _counterfactual(value: Any, what: str) -> dict[str, Any] | None:
+    """The counterfactual check: ``{"ran": False, "why"}``, or what it measured (how often removing the evidence
+    changes the prediction, overall and per class; the images of the strip, by position); None if not saved."""
+    if value is None:
+        return None
+    checked = _object(value, what)
+    if not isinstance(checked.get("ran"), bool):
+        raise ValueError(f"{what}.ran should be true or false")
+    if not checked["ran"]:
+        return {"ran": False, "why": str(checked.get("why") or "the audit does not say why")}
+    strip = checked.get("strip") or []
+    if not isinstance(strip, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in strip):
+        raise ValueError(f"{what}.strip should list image positions")
+    evidence = _object(checked.get("evidence"), f"{what}.evidence")
+    per_class = _object(evidence.get("per_class") or {}, f"{what}.evidence.per_class")
+    return {
+        "ran": True,
+        "why": None,
+        "seconds": _number(checked.get("seconds"), f"{what}.seconds"),
+        "images_ranked": _number(checked.get("images_ranked"), f"{what}.images_ranked"),
+        "strip": strip,
+        "evidence": {
+            "overall": _evidence_use(evidence.get("overall"), f"{what}.evidence.overall"),
+            "per_class": {
+                str(name): _evidence_use(row, f"{what}.evidence.per_class.{name}") for name, row in per_class.items()
+            },
+        },
+    }
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} should be a list of names")
+    return value
+
+
+def _per_part(values: list[Any], parts: list[str], what: str) -> list[Any]:
+    if len(values) != len(parts):
+        raise ValueError(f"{what} should have one value per part ({len(parts)}), not {len(values)}")
+    return values
+
+
+def check_reliance(content: Any) -> list[dict[str, Any]]:
+    """``content`` (a parsed reliance.json) as its rows, one per audited image, checked: a ValueError says what is
+    wrong. Per image: its parts, the predicted class's probability before and after each part is removed, whether
+    the prediction changes, and each method's mass on each part and rank agreement (None: nothing to rank)."""
+    images = _object(content, "the file").get("images")
+    if not isinstance(images, list):
+        raise ValueError("images should be a list")
+    rows = []
+    for i, value in enumerate(images):
+        what = f"images[{i}]"
+        row = _object(value, what)
+        if not isinstance(row.get("path"), str) or not isinstance(row.get("predicted"), str):
+            raise ValueError(f"{what} should name its path and predicted class")
+        parts = _names(row.get("parts"), f"{what}.parts")
+        changes = _per_part(row.get("prediction_changes") or [], parts, f"{what}.prediction_changes")
+        if not all(isinstance(v, bool) for v in changes):
+            raise ValueError(f"{what}.prediction_changes should be true or false per part")
+        evidence_changes = row.get("evidence_changes_prediction")
+        if evidence_changes is not None and not isinstance(evidence_changes, bool):
+            raise ValueError(f"{what}.evidence_changes_prediction should be true, false or null")
+        methods = _object(row.get("methods") or {}, f"{what}.methods")
+        rows.append(
+            {
+                "path": row["path"],
+                "predicted": row["predicted"],
+                "probability": _number(row.get("probability"), f"{what}.probability"),
+                "parts": parts,
+                "probability_after": _per_part(
+                    _numbers(row.get("probability_after"), f"{what}.probability_after"),
+                    parts,
+                    f"{what}.probability_after",
+                ),
+                "prediction_changes": changes,
+                "evidence_changes_prediction": evidence_changes,
+                "evidence_probability_drop": _number(
+                    row.get("evidence_probability_drop"), f"{what}.evidence_probability_drop"
+                ),
+                "random_spearman": _number(row.get("random_spearman"), f"{what}.random_spearman"),
+                "methods": {
+                    str(label): {
+                        "mass": _per_part(
+                            _numbers(_object(m, f"{what}.methods.{label}").get("mass"), f"{what}.{label}.mass"),
+                            parts,
+                            f"{what}.{label}.mass",
+                        ),
+                        "spearman": _number(m.get("spearman"), f"{what}.{label}.spearman"),
+                    }
+                    for label, m in methods.items()
+                },
+            }
+        )
+    return rows
+
+
 def check_audit(report: Any) -> dict[str, Any]:
     """``report`` (a parsed audit.json) in a checked, uniform shape; a ValueError says what is wrong.
 
     Every metric becomes a float or None (absent, null or NaN: shown as "—"); the mean
-    curves and the problems found are kept where the audit has them (else None). Methods
-    are keyed by the audit's labels (``layercam@layer3+layer4`` for one at its own layers).
+    curves, the problems found and the counterfactual check are kept where the audit has
+    them (else None). Methods are keyed by the audit's labels (``layercam@layer3+layer4`` for
+    one at its own layers).
     """
     report = _object(report, "the file")
     methods = _object(report.get("methods"), "methods")
@@ -233,5 +373,6 @@ def check_audit(report: Any) -> dict[str, Any]:
         "layer": report.get("layer"),
         "tolerance": report.get("tolerance"),
         "methods": checked,
+        "counterfactual": _counterfactual(report.get("counterfactual"), "counterfactual"),
         **{key: _number(report.get(key), key) for key in DETAILS},
     }

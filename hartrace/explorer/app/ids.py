@@ -146,6 +146,14 @@ AUDIT_CASCADE = "audit-cascade"
 AUDIT_WORST = "audit-worst"
 AUDIT_METHOD = "audit-method"  # the method whose per-class localisation is drawn
 AUDIT_PER_CLASS = "audit-per-class"
+AUDIT_RELIANCE_CLASSES = "audit-reliance-classes"  # each method's rank agreement with the reliance, per class
+AUDIT_EVIDENCE = "audit-evidence"  # does the model use the evidence? per class, or why the check did not run
+AUDIT_RELIANCE = "audit-reliance"  # the per-image card, hidden where the counterfactual check did not run
+AUDIT_RELIANCE_IMAGE = "audit-reliance-image"  # which audited image's parts are shown
+AUDIT_RELIANCE_PICTURE = "audit-reliance-picture"
+AUDIT_RELIANCE_SUMMARY = "audit-reliance-summary"  # the image's prediction and Spearmans in words
+AUDIT_RELIANCE_CHART = "audit-reliance-chart"
+AUDIT_STRIP = "audit-strip"  # counterfactuals.png, as the audit drew it
 
 # -- Video (video runs: the selected video is IMAGE_STORE, its class TARGET_STORE) -------
 VIDEO_NOTICE = "video-notice"  # why there is nothing to show (no run, an image run)

@@ -1,10 +1,13 @@
 """Audit: how well a run's explanations hold up, from the numbers `hartrace audit` saved in the run folder.
 
 The method comparison (localisation: the pointing game strict and within the audit's
-tolerance, each beside a random map, and the energy inside; deletion and insertion, the
+tolerance, each beside a random map, and the energy inside; deletion and insertion; how
+well each method ranks an image's parts by the model's measured reliance on them; the
 sanity check, the time each method takes), the curves and the randomisation cascade drawn from the
-audit's numbers, the worst-explained images and the localisation per class. The page
-computes nothing: with no audit, it says how to make one.
+audit's numbers, the worst-explained images and the localisation per class. On a synthetic
+set the audit also redrew every image without each of its parts: the page shows whether the
+model uses the evidence, per class, and one image's parts at a time, the reliance on each
+beside each method's mass on it. The page computes nothing: with no audit, it says how to make one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from hartrace.explorer.app.wiring import Callbacks
 PATH = "/audit"
 NAME = "Audit"
 ORDER = 5.5  # after Evaluation: both judge the run as a whole
+PICTURE_SIZE = 256  # the per-image view's picture at most this side (the page shows it 224 px wide)
 
 callback = Callbacks()
 
@@ -102,6 +106,47 @@ def layout(**_: Any) -> html.Div:
                             className="filters",
                         ),
                         graph(ids.AUDIT_PER_CLASS),
+                        html.Div(id=ids.AUDIT_RELIANCE_CLASSES),
+                    ),
+                    card(
+                        "Does the model use the evidence?",
+                        html.Div(id=ids.AUDIT_EVIDENCE),
+                    ),
+                    card(
+                        "What the model relies on, part by part",
+                        html.P(
+                            "The audit redrew each image without each of its parts. Black: how much the predicted "
+                            "class's probability drops when the part is removed, the model's measured reliance on "
+                            "it; colours: each method's share of its map on the part. A faithful map ranks the parts "
+                            "as the black bars do (its Spearman is the agreement).",
+                            className="muted",
+                        ),
+                        html.Div(
+                            html.Div(
+                                [
+                                    html.Label("image", htmlFor=ids.AUDIT_RELIANCE_IMAGE),
+                                    dcc.Dropdown(id=ids.AUDIT_RELIANCE_IMAGE, clearable=False),
+                                ],
+                                className="field wide",
+                            ),
+                            className="filters",
+                        ),
+                        html.Div(
+                            [
+                                html.Div(
+                                    [
+                                        html.Div(id=ids.AUDIT_RELIANCE_PICTURE),
+                                        html.Div(id=ids.AUDIT_RELIANCE_SUMMARY, className="audit-reliance-summary"),
+                                    ],
+                                    className="audit-reliance-side",
+                                ),
+                                html.Div(graph(ids.AUDIT_RELIANCE_CHART), className="grow"),
+                            ],
+                            className="row",
+                        ),
+                        html.Div(id=ids.AUDIT_STRIP),
+                        id=ids.AUDIT_RELIANCE,
+                        hidden=True,
                     ),
                     card("Worst-explained images", html.Div(id=ids.AUDIT_WORST)),
                 ],
@@ -234,3 +279,113 @@ def show_per_class(run: str | None, split: str | None, method: str | None, *, se
         return figures.per_class_figure(_audit(service, run, split), method)
     except HartraceError as exc:
         return empty_figure(str(exc))
+
+
+@callback(
+    Output(ids.AUDIT_EVIDENCE, "children"),
+    Output(ids.AUDIT_RELIANCE_CLASSES, "children"),
+    Output(ids.AUDIT_RELIANCE, "hidden"),
+    Output(ids.AUDIT_RELIANCE_IMAGE, "options"),
+    Output(ids.AUDIT_RELIANCE_IMAGE, "value"),
+    Output(ids.AUDIT_STRIP, "children"),
+    Input(ids.RUN_STORE, "data"),
+    Input(ids.AUDIT_SPLIT, "value"),
+    State(ids.AUDIT_RELIANCE_IMAGE, "value"),
+)
+def show_counterfactual(run: str | None, split: str | None, image: str | None, *, service: ExplorerAPI):
+    """Does the model use the evidence (per class), each method's reliance agreement per class, the images whose
+    parts can be shown (the one shown stays while the audit has it) and the audit's strip; or, where the
+    counterfactual check did not run, one line saying why."""
+    try:
+        audit = _audit(service, run, split)
+    except HartraceError as exc:
+        return html.P(str(exc), className="muted"), [], True, [], None, []
+    why = figures.not_run(audit)
+    if why is not None:
+        return html.P(why[0].upper() + why[1:] + ".", className="muted audit-not-run"), [], True, [], None, []
+    evidence = [
+        html.P(
+            "Each image redrawn without all of its evidence: how often the prediction changes, and the mean drop "
+            "of the predicted class's probability, over all images and per true class.",
+            className="muted",
+        ),
+        dcc.Graph(figure=figures.evidence_figure(audit), config=GRAPH_CONFIG, className="audit-evidence-graph"),
+    ]
+    per_class_figure = figures.reliance_class_figure(audit)
+    per_class = (
+        []
+        if per_class_figure is None
+        else [
+            html.P(
+                "Below, per class: the Spearman between each method's mass on an image's parts and the drop of the "
+                "predicted class's probability when each is removed, averaged over the class's images with three "
+                "parts or more, beside a random map's (grey).",
+                className="muted audit-reliance-note",
+            ),
+            dcc.Graph(figure=per_class_figure, config=GRAPH_CONFIG, className="audit-reliance-classes-graph"),
+        ]
+    )
+    options, first = figures.reliance_options(audit)
+    listed = {option["value"] for option in options}
+    picked = image if image in listed else first
+    checked = figures.counterfactual(audit) or {}
+    if not options:  # the per-image view has nothing to show: said once, under the evidence
+        problem = checked.get("images_problem") or "no audited image shows parts to remove"
+        evidence.append(html.P(f"No part-by-part view: {problem}.", className="muted audit-not-run"))
+        return evidence, per_class, True, [], None, []
+    return evidence, per_class, False, options, picked, _strip(service, run, split)
+
+
+def _strip(service: ExplorerAPI, run: str | None, split: str | None) -> list[Any]:
+    """``counterfactuals.png`` as the audit drew it, with how to read it; nothing where it was not drawn."""
+    try:
+        picture = service.audit_picture(run, split, "counterfactuals") if run else None
+    except HartraceError as exc:
+        return [html.P(str(exc), className="muted")]
+    if picture is None:
+        return []
+    return [
+        html.H4("As the audit drew it", className="audit-subtitle"),
+        html.P(
+            "A few images with the first method's map, then each part removed: the predicted class's probability "
+            "after (red where it falls by more than 0.1) and the map's share on the part.",
+            className="muted",
+        ),
+        html.Div(  # at its own size, scrolled sideways: shrunk to the card, its captions would be too small to read
+            html.Img(src=picture, alt="each part removed", className="audit-picture audit-strip-picture"),
+            className="audit-strip-box",
+        ),
+    ]
+
+
+@callback(
+    Output(ids.AUDIT_RELIANCE_PICTURE, "children"),
+    Output(ids.AUDIT_RELIANCE_SUMMARY, "children"),
+    Output(ids.AUDIT_RELIANCE_CHART, "figure"),
+    Input(ids.RUN_STORE, "data"),
+    Input(ids.AUDIT_SPLIT, "value"),
+    Input(ids.AUDIT_RELIANCE_IMAGE, "value"),
+)
+def show_reliance(run: str | None, split: str | None, image: str | None, *, service: ExplorerAPI):
+    """The picked image (from the run's dataset, as the gallery shows it), its prediction and each method's
+    Spearman in words, and its parts' reliance beside each method's mass."""
+    if not run or not image:
+        return [], [], empty_figure("pick an image")
+    try:
+        audit = _audit(service, run, split)
+    except HartraceError as exc:
+        return [], [], empty_figure(str(exc))
+    row = figures.reliance_row(audit, image)
+    if row is None:
+        return [], [], empty_figure(f"{image} is not in this audit's reliance.json")
+    try:
+        picture: Any = html.Img(
+            src=service.thumbnail(run, image, size=PICTURE_SIZE), alt=image, className="audit-reliance-img"
+        )
+    except HartraceError as exc:  # e.g. the dataset moved since the audit: the numbers are still shown
+        picture = html.P(str(exc), className="muted")
+    return (
+        [picture, html.Div(image, className="caption")],
+        figures.reliance_summary(row),
+        figures.reliance_figure(audit, row),
+    )
