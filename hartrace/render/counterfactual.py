@@ -44,7 +44,9 @@ def counterfactual_strip_figure(rows: Sequence[StripRow], probability_of: str = 
                 f"without {name}\np {after:.2f}{on_part}", fontsize=6.5, color="#c0392b" if fell else "black"
             )
     fig.suptitle(
-        f"{probability_of} probability after each removal; map: its share of the map's mass on the part", fontsize=8
+        f"{probability_of} probability after each removal (red: it falls by more than 0.1); "
+        "map: the share of the map's mass on the part",
+        fontsize=8,
     )
     fig.tight_layout()
     return fig
