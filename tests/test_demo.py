@@ -79,7 +79,10 @@ def test_quick_demo_leaves_every_output(tmp_path: Path) -> None:
         f"{p['pointing_strict']:.1%} strict (random map {p['pointing_strict_random']:.1%}), "
         f"{p['pointing_tolerant']:.1%} within 15 px (random map {p['pointing_tolerant_random']:.1%})"
     ) in headline
-    assert any(" strict (random map " in m and " within 15 px (random map " in m for m in messages[-3:])  # audit
+    audit_lines = messages[messages.index(next(m for m in messages if m.startswith("[7/7]"))) :]
+    assert any(" strict (random map " in m and " within 15 px (random map " in m for m in audit_lines)
+    assert any("as the model relies on them" in m and "(random map " in m for m in audit_lines)  # the reliance check
+    assert any("removing the evidence changes the prediction on " in m for m in audit_lines)
     text = next_steps(result, command=".venv/bin/hartrace")
     assert str(result.run_dir) in text and "\n  .venv/bin/hartrace predict " in text
     assert "quick demo done in" in text and "without --quick" in text

@@ -319,16 +319,18 @@ def test_pointing_game_energy_and_baseline_on_videos_by_hand() -> None:
     cams[0, 1, 0, 1] = 1.0  # the volume's peak is in frame 1's evidence
     cams[0, 2, 3, 3] = 0.5
     cams[1, 0, 0, 0] = 1.0  # right place, wrong frame: frame 0 has no evidence
-    cams[1, 1, 2, 2] = 0.5  # frame 1's own peak: two pixels from the evidence
+    cams[1, 1, 2, 2] = 0.5  # frame 1's own peak: sqrt(5) = 2.24 px from the evidence
     assert pointing_hits(cams, masks).tolist() == [True, False]
     assert pointing_hits(cams, masks, tolerance=3).tolist() == [True, False]  # tolerance never reaches across time
     assert pointing_hits(cams, masks, per_frame=True).tolist() == [[False, True, False], [False, False, False]]
-    assert pointing_hits(cams, masks, tolerance=2, per_frame=True)[1].tolist() == [False, True, False]
+    assert pointing_hits(cams, masks, tolerance=2, per_frame=True)[1].tolist() == [False, False, False]
+    assert pointing_hits(cams, masks, tolerance=3, per_frame=True)[1].tolist() == [False, True, False]
     torch.testing.assert_close(energy_inside(cams, masks), torch.tensor([1.0 / 1.5, 0.0]))
     torch.testing.assert_close(energy_inside(cams, masks, per_frame=True)[0], torch.tensor([0.0, 1.0, 0.0]))
     torch.testing.assert_close(random_baseline(masks), torch.tensor([2 / 48, 2 / 48]))
     torch.testing.assert_close(random_baseline(masks, per_frame=True)[0], torch.tensor([0.0, 2 / 16, 0.0]))
-    torch.testing.assert_close(random_baseline(masks, tolerance=1, per_frame=True)[0], torch.tensor([0.0, 6 / 16, 0.0]))
+    # 1 px (Euclidean) around (0, 0) and (0, 1): those two, (0, 2), (1, 0) and (1, 1)
+    torch.testing.assert_close(random_baseline(masks, tolerance=1, per_frame=True)[0], torch.tensor([0.0, 5 / 16, 0.0]))
     with pytest.raises(UsageError, match="same shape"):
         pointing_hits(cams[:, :2], masks)
     with pytest.raises(UsageError, match="per-frame"):
