@@ -5,13 +5,14 @@ A linear classifier separates the layer's activations for the concept's images f
 random set; its normal is the concept activation vector (CAV). The TCAV score is the share of
 class-k images whose logit gradient at the layer points along the CAV (captum's ``sign_count``).
 
-One CAV can be luck, so the paper repeats it against several random sets and compares the scores
-with those of random sets posing as the concept. Here the concept is tested against each random set,
-and each random set in turn poses as the concept against the next one (the last against the first), so
-the null scores come from as many random-against-random CAVs, none anchored to one set: with the
-paper's single counterpart, 50 images' chance leanings would shift every null score alike. A two-sided
-t-test tells whether the concept's scores differ from the null's. With R random sets that is R runs on
-each side.
+One CAV can be luck, so the paper repeats it against several random sets. The concept is tested
+against each random set, and its runs all share its one folder of images: that folder's chance
+leanings move all of its scores together. So the null is made the same way: each random set in turn
+poses as the concept against all the other random sets, and its mean score is one draw of what a
+folder with no concept in it scores. The concept's mean is compared with those means (a two-sided
+prediction-interval t-test: is it outside what one more random folder would score?). The paper's
+design, a t-test of the concept's runs against one random counterpart's runs, reads either folder's
+leanings as an effect. With R random sets that is R concept runs and R (R - 1) / 2 random pairs.
 The p-values are Bonferroni-corrected for the number of layers tested unless asked not to.
 """
 
@@ -118,25 +119,28 @@ def linear_concept_classifier(seed: int = 0, channels: int | None = None) -> Any
     return LinearConceptClassifier()
 
 
-def significance(concept_scores: Sequence[float], random_scores: Sequence[float]) -> tuple[float, float]:
-    """Two-sided t-test (Student's, as the paper's code) of the concept's scores against the random ones:
-    ``(t, p)``. Two constant, equal samples give ``(0, 1)``: no evidence of a difference."""
-    from scipy.stats import ttest_ind
+def significance(concept_mean: float, random_means: Sequence[float]) -> tuple[float, float]:
+    """Two-sided prediction-interval t-test: is ``concept_mean`` outside what one more draw from the population
+    of ``random_means`` would be? ``t = (c - mean) / (sd * sqrt(1 + 1 / n))`` with ``n - 1`` degrees of freedom;
+    ``(t, p)``. Random means without spread give ``(0, 1)`` for an equal concept mean, ``(+-inf, 0)`` otherwise."""
+    from scipy.stats import t as student
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a constant sample: scipy warns, the answer is handled
-        t, p = ttest_ind(np.asarray(concept_scores, float), np.asarray(random_scores, float))
-    t, p = float(t), float(p)
-    if np.isnan(p):
-        return 0.0, 1.0
-    return t, p
+    means = np.asarray(random_means, dtype=float)
+    if len(means) < 2:
+        raise UsageError(f"a significance test needs at least 2 random means, got {len(means)}")
+    gap = float(concept_mean) - float(means.mean())
+    spread = float(means.std(ddof=1)) * float(np.sqrt(1 + 1 / len(means)))
+    if spread == 0:
+        return (0.0, 1.0) if gap == 0 else (float(np.sign(gap)) * float("inf"), 0.0)
+    t = gap / spread
+    return t, float(2 * student.sf(abs(t), df=len(means) - 1))
 
 
 @dataclass
 class LayerTest:
     """One layer's runs and verdict: ``concept_scores[i]`` is the TCAV score of the concept against random set
-    ``i``, ``random_scores[i]`` that of random set ``i`` posing as the concept against set ``i + 1`` (the last
-    against the first)."""
+    ``i``; ``random_scores[i]`` the mean score of random set ``i`` posing as the concept against every other
+    random set (its magnitudes and accuracies likewise averaged)."""
 
     layer: str
     concept_scores: list[float]
@@ -177,7 +181,7 @@ class TcavResult:
     """A concept tested for one class at several layers."""
 
     concept: str
-    randoms: list[str]  # the random sets: the concept is tested against each; each poses against the next
+    randoms: list[str]  # the random sets: the concept is tested against each; each poses against all the others
     target: int
     inputs: int  # class images scored
     alpha: float
@@ -221,8 +225,8 @@ def tcav_test(
     ``cav``: ``"flat"`` (the paper's, one weight per activation) or ``"channel"`` (a direction in channel space,
     the same at every position; see :func:`linear_concept_classifier`).
 
-    The concept is tested against each of ``randoms``, and ``randoms[i]`` against ``randoms[i + 1]`` (the last
-    against the first) for the null. The model
+    The concept is tested against each of ``randoms``, and each random set against every other one for the
+    null (one CAV per pair gives both sides' scores). The model
     runs in eval mode without weight gradients, with in-place ReLUs off (captum's hooks need them off);
     everything is restored after. CAVs and activations live in a temporary folder, never reused.
     """
@@ -247,7 +251,8 @@ def tcav_test(
 
     tested = as_concept(0, concept)
     others = [as_concept(i + 1, r) for i, r in enumerate(randoms)]
-    sets = [[tested, r] for r in others] + [[r, others[(i + 1) % len(others)]] for i, r in enumerate(others)]
+    pairs = [(k, j) for k in range(len(others)) for j in range(k + 1, len(others))]
+    sets = [[tested, r] for r in others] + [[others[k], others[j]] for k, j in pairs]
     keys = ["-".join(str(c.id) for c in pair) for pair in sets]
     layers = list(dict.fromkeys(layers))
     totals = {key: {layer: torch.zeros(2, 2) for layer in layers} for key in keys}  # [sign_count, magnitude] x 2
@@ -284,8 +289,14 @@ def tcav_test(
         mean = {key: totals[key][layer] / inputs.shape[0] for key in keys}
         concept_keys, random_keys = keys[:half], keys[half:]
         concept_scores = [float(mean[k][0, 0]) for k in concept_keys]
-        random_scores = [float(mean[k][0, 0]) for k in random_keys]
-        t, p = significance(concept_scores, random_scores)
+        # as_concept[k][j]: (score, magnitude, accuracy) of random set k posing as the concept against set j
+        as_concept: list[dict[int, tuple[float, float, float]]] = [{} for _ in others]
+        for (k, j), key in zip(pairs, random_keys, strict=True):
+            as_concept[k][j] = (float(mean[key][0, 0]), float(mean[key][1, 0]), accuracy[key][layer])
+            as_concept[j][k] = (float(mean[key][0, 1]), float(mean[key][1, 1]), accuracy[key][layer])
+        random_means = [np.mean(list(runs.values()), axis=0).tolist() for runs in as_concept]
+        random_scores = [m[0] for m in random_means]
+        t, p = significance(float(np.mean(concept_scores)), random_scores)
         p_corrected = min(1.0, p * len(layers)) if bonferroni else p
         result.layers.append(
             LayerTest(
@@ -293,9 +304,9 @@ def tcav_test(
                 concept_scores=concept_scores,
                 random_scores=random_scores,
                 concept_magnitudes=[float(mean[k][1, 0]) for k in concept_keys],
-                random_magnitudes=[float(mean[k][1, 0]) for k in random_keys],
+                random_magnitudes=[m[1] for m in random_means],
                 concept_accuracy=[accuracy[k][layer] for k in concept_keys],
-                random_accuracy=[accuracy[k][layer] for k in random_keys],
+                random_accuracy=[m[2] for m in random_means],
                 t=t,
                 p=p,
                 p_corrected=p_corrected,

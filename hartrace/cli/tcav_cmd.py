@@ -14,8 +14,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="concept test (TCAV): does a class's score depend on a concept, beyond random?",
         description="Trains a concept activation vector (CAV) of the concept's images against each random folder "
         "at each layer, scores the share of the class's images whose logit rises along it, and compares those "
-        "scores with those of each random folder posing as the concept against the next (two-sided t-test; "
-        "Kim et al. 2018). N random folders give N runs on each side. Writes tcav.json, tcav.csv, runs.csv and "
+        "scores' mean with the means of each random folder posing as the concept against all the others (two-sided "
+        "prediction-interval t-test; Kim et al. 2018 with a null that shares the concept's design). N random "
+        "folders give N concept runs and N(N-1)/2 random pairs. Writes tcav.json, tcav.csv, runs.csv and "
         "tcav.png to <run>/tcav/<class>/<concept>/ (or --out). Concept folders: `hartrace synth --concepts DIR`.",
     )
     add_model_source(parser)

@@ -219,8 +219,8 @@ def tcav(
         "seed": seed,
         "cav": cav,
         "score": "sign_count: the share of the class's images whose logit rises along the concept's CAV",
-        "test": "two-sided t-test (Student's) of the concept's scores against those of each random folder "
-        "posing as the concept against the next",
+        "test": "two-sided prediction-interval t-test of the concept's mean score against the means of each random "
+        "folder posing as the concept against all the others",
         **result.to_json(),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -238,13 +238,11 @@ def _write(out_dir: Path, summary: dict[str, Any]) -> None:
     write_csv(out_dir / "tcav.csv", SUMMARY_COLUMNS, ([row[c] for c in SUMMARY_COLUMNS] for row in summary["layers"]))
     rows = []
     for row in summary["layers"]:
-        randoms = summary["randoms"]
-        for i, against in enumerate(randoms):
+        for i, against in enumerate(summary["randoms"]):
             rows.append(
                 (
                     row["layer"],
                     against,
-                    f"{against} vs {randoms[(i + 1) % len(randoms)]}",
                     row["concept_scores"][i],
                     row["random_scores"][i],
                     row["concept_magnitudes"][i],
@@ -253,15 +251,7 @@ def _write(out_dir: Path, summary: dict[str, Any]) -> None:
                     row["random_accuracy"][i],
                 )
             )
-    header = (
-        "layer",
-        "random_set",
-        "null_pair",
-        "concept_score",
-        "random_score",
-        "concept_magnitude",
-        "random_magnitude",
-    )
+    header = ("layer", "random_set", "concept_score", "random_score", "concept_magnitude", "random_magnitude")
     write_csv(out_dir / "runs.csv", (*header, "concept_cav_accuracy", "random_cav_accuracy"), rows)
     title = f"TCAV: class {summary['class']} vs concept {summary['concept']} ({summary['runs']} random runs)"
     save_figure(tcav_figure(summary["layers"], title=title, alpha=summary["alpha"]), out_dir / "tcav.png")
