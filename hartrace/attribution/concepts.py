@@ -192,14 +192,12 @@ class TcavResult:
         return {**asdict(self), "layers": [{**asdict(t), **t.summary()} for t in self.layers]}
 
 
-def _channels(model: nn.Module, layers: Sequence[str], example: torch.Tensor) -> dict[str, int | None]:
-    """Each layer's channel count, from one pass (a layer without channel maps gets a flat CAV: None)."""
-    from hartrace.probe import HookManager
+def _channels(model: nn.Module, layers: Sequence[str], input_shape: Sequence[int]) -> dict[str, int | None]:
+    """Each layer's channel count (a layer without channel maps gets a flat CAV: None)."""
+    from hartrace.probe.layers import measure_output_shapes
 
-    with HookManager(model, list(layers)) as hooks, torch.no_grad():
-        capture = hooks.forward(example)
-    shapes = {layer: capture[layer].activation.shape for layer in layers}
-    return {layer: int(shape[1]) if len(shape) == 4 else None for layer, shape in shapes.items()}
+    shapes = measure_output_shapes(model, input_shape)
+    return {layer: shapes[layer][1] if len(shapes[layer]) == 4 else None for layer in layers}
 
 
 def _loader(images: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader[torch.Tensor]:
@@ -263,15 +261,15 @@ def tcav_test(
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="captum")  # its own numpy.core use
-        channels = _channels(model, layers, inputs[:1].to(device)) if cav == "channel" else dict.fromkeys(layers)
+        channels = _channels(model, layers, (1, *inputs.shape[1:])) if cav == "channel" else dict.fromkeys(layers)
         accuracy: dict[str, dict[str, float]] = {key: {} for key in keys}
-        for layer in layers:  # one interpreter per layer: each layer's classifier knows its channels
+        for number, layer in enumerate(layers):  # one interpreter per layer: each layer's classifier knows its channels
             interpreter = TCAV(
                 model,
                 [layer],
                 model_id="model",
                 classifier=linear_concept_classifier(seed, channels[layer]),
-                save_path=f"{folder}/{len(accuracy[keys[0]])}/",
+                save_path=f"{folder}/{number}/",
             )
             for start in range(0, inputs.shape[0], batch_size):
                 chunk = inputs[start : start + batch_size].to(device)
