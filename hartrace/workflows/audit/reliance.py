@@ -99,6 +99,7 @@ class RelianceScores:
     random_agreement: np.ndarray  # [N] a uniformly random map's rank agreement (NaN: too few parts)
     seconds: float = 0.0
     strip: list[int] = field(default_factory=list)  # the images the report draws, by position
+    strip_pictures: dict[int, list[np.ndarray]] = field(default_factory=dict)  # their stacks as the model saw them
 
     def reliance(self, i: int) -> np.ndarray:
         """Image ``i``'s reliance per part: the predicted class's probability drop when it is removed."""
@@ -176,8 +177,10 @@ def counterfactual_pass(
             scores.random_agreement[i] = rank_agreement(
                 part_mass(noise[None], _one_hot(item.parts, parts))[0].numpy(), scores.reliance(i)
             )
+            if _joins_strip(scores, i):  # items come in split order, so these are the first such images
+                scores.strip.append(i)
+                scores.strip_pictures[i] = [to_display_image(image, spec.mean, spec.std) for image in item.images]
             bar.update(1)
-    scores.strip = strip_images(scores)
     scores.seconds = time.perf_counter() - started
     return scores
 
@@ -190,16 +193,14 @@ def _probabilities(model: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(chunks)
 
 
-def strip_images(scores: RelianceScores, count: int = STRIP_IMAGES) -> list[int]:
-    """The images the counterfactual strip shows: the first with a ranking to score, of different predicted
-    classes, so the strip shows ``count`` kinds of scene."""
-    chosen: list[int] = []
-    for i in range(len(scores.names)):
-        if len(chosen) == count:
-            break
-        if not math.isnan(scores.random_agreement[i]) and scores.predicted[i] not in scores.predicted[chosen]:
-            chosen.append(i)
-    return chosen
+def _joins_strip(scores: RelianceScores, i: int) -> bool:
+    """Whether image ``i`` joins the counterfactual strip: it has a ranking to score and a predicted class the strip
+    does not show yet (so the strip shows :data:`STRIP_IMAGES` kinds of scene)."""
+    return (
+        len(scores.strip) < STRIP_IMAGES
+        and not math.isnan(scores.random_agreement[i])
+        and scores.predicted[i] not in scores.predicted[scores.strip]
+    )
 
 
 @dataclass
@@ -279,7 +280,6 @@ __all__ = [
     "counterfactual_pass",
     "evidence_use",
     "reliance_rows",
-    "strip_images",
     "write_counterfactuals",
 ]
 
@@ -288,9 +288,6 @@ def write_counterfactuals(
     out_dir: Path,
     scores: RelianceScores,
     agreements: dict[str, MethodAgreement],
-    samples: Sequence[Sample],
-    source: SyntheticSource,
-    spec: InputSpec,
     paths: Sequence[str],
     classes: Sequence[str],
 ) -> list[Path]:
@@ -315,17 +312,15 @@ def write_counterfactuals(
     ]
     label = next(iter(agreements), None)
     if label is not None and scores.strip:
-        drawn = _Counterfactuals(samples, source, spec)
         strip = []
         for i in scores.strip:
-            item = drawn[i]
-            seen = [to_display_image(image, spec.mean, spec.std) for image in item.images]
+            seen = scores.strip_pictures[i]
             after = list(scores.probability_after[i])
             mass = agreements[label].mass[i]
             removals: list[tuple[str, np.ndarray, float, float | None]] = [
-                (name, seen[1 + k], float(after[k]), float(mass[k])) for k, name in enumerate(item.names)
+                (name, seen[1 + k], float(after[k]), float(mass[k])) for k, name in enumerate(scores.names[i])
             ]
-            if item.has_evidence:
+            if scores.has_evidence[i]:
                 removals.append(
                     ("all evidence", seen[-1], float(scores.probability[i] - scores.evidence_drop[i]), None)
                 )

@@ -206,8 +206,8 @@ def audit(
         **summary,
     }
     rows = per_image_rows(paths, base, scored, opened.classes)
-    if reliance is not None and source is not None:
-        write_counterfactuals(out_dir, reliance, agreements, samples, source, spec, paths, opened.classes)
+    if reliance is not None:
+        write_counterfactuals(out_dir, reliance, agreements, paths, opened.classes)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_report(out_dir, summary, rows, [tile for s in scored.values() for tile in s.worst])
     return AuditResult(out_dir, summary)
