@@ -81,8 +81,10 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     (used_layer,) = used.layers
     (ignored_layer,) = ignored.layers
     assert used_layer.concept_scores == [1.0] * RANDOM_SETS  # every red CAV raises |red|
-    assert used_layer.significant and used_layer.p < 0.01 and used_layer.summary()["direction"] == "above random"
-    assert not ignored_layer.significant and ignored_layer.p > 0.05
+    assert used_layer.statistic == "magnitude" and used_layer.summary()["direction"] == "above random"
+    for statistic in ("magnitude", "sign_count"):  # the gradients differ from image to image: both tests see it
+        assert used_layer.tests[statistic].significant and used_layer.tests[statistic].p < 0.01
+        assert not ignored_layer.tests[statistic].significant and ignored_layer.tests[statistic].p > 0.05
     assert used_layer.random_scores == ignored_layer.random_scores  # the same random pairs
     assert len(used_layer.random_scores) == RANDOM_SETS
     assert used.randoms == [f"random_{k}" for k in range(RANDOM_SETS)]
@@ -112,6 +114,33 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     assert random_scores == pytest.approx(used_layer.random_scores)
     magnitudes = [float(direct[f"0-{r.id}"]["1"]["magnitude"][0]) for r in others]
     assert magnitudes == pytest.approx(used_layer.concept_magnitudes, rel=1e-5)
+    posing_magnitudes: dict[int, list[float]] = {r.id: [] for r in others}
+    for a, b in null:
+        pair = direct[f"{a.id}-{b.id}"]["1"]["magnitude"]
+        posing_magnitudes[a.id].append(float(pair[0]))
+        posing_magnitudes[b.id].append(float(pair[1]))
+    random_magnitudes = [float(np.mean(posing_magnitudes[r.id])) for r in others]
+    assert random_magnitudes == pytest.approx(used_layer.random_magnitudes, rel=1e-5, abs=1e-7)
+
+
+def test_where_every_image_has_the_same_gradient_only_the_magnitude_can_tell_the_concept_apart() -> None:
+    """Without the square, class 0's gradient at layer "1" is its head's weights, the same for every image. Every
+    CAV then scores 0 or 1, a random folder's mean score only ranks its direction among the others, and red's
+    perfect 1.0 is no outlier; the mean derivative keeps how far the logit moves along red, and stands out."""
+    model = red_model()
+    model[2] = nn.Identity()
+    generator = torch.Generator().manual_seed(2)
+    inputs = _noise(16, generator)
+    randoms = [ConceptImages(f"random_{k}", _noise(12, generator)) for k in range(RANDOM_SETS)]
+    red = ConceptImages("red", _strong(randoms[0].images, 0))
+
+    (layer,) = tcav_test(model, inputs, 0, red, randoms, ["1"], cav="flat").layers
+    assert layer.saturated == 1.0 and set(layer.concept_scores) == {1.0}
+    assert layer.tests["magnitude"].significant and layer.significant  # the default verdict reads the magnitude
+    assert not layer.tests["sign_count"].significant
+    (by_count,) = tcav_test(model, inputs, 0, red, randoms, ["1"], cav="flat", statistic="sign_count").layers
+    assert by_count.statistic == "sign_count" and not by_count.significant
+    assert by_count.tests == layer.tests  # the same runs, read by the other statistic
 
 
 class Corner(nn.Module):
@@ -185,16 +214,28 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
     assert saved["class_images"] == saved["inputs"] == sum(s.label == 2 for s in val) > 0
     assert saved["concept_images"] == 10 and saved["random_images"] == [10, 10, 10]
     assert [layer["layer"] for layer in saved["layers"]] == ["layer3", "layer4"]  # the CAM layer and the one before
+    assert saved["statistic"] == "magnitude"  # the default
     for layer in saved["layers"]:
-        t, p = significance(float(np.mean(layer["concept_scores"])), layer["random_scores"])
-        assert layer["p"] == pytest.approx(p) and layer["p_corrected"] == pytest.approx(min(1.0, 2 * p))
+        for statistic, concept, random in (
+            ("magnitude", "concept_magnitudes", "random_magnitudes"),
+            ("sign_count", "concept_scores", "random_scores"),
+        ):
+            t, p = significance(float(np.mean(layer[concept])), layer[random])
+            test = layer["tests"][statistic]
+            assert test["p"] == pytest.approx(p) and test["p_corrected"] == pytest.approx(min(1.0, 2 * p))
+            assert layer[f"{statistic}_p_corrected"] == test["p_corrected"]
+        assert layer["p"] == layer["tests"]["magnitude"]["p"]  # the verdict reads the magnitude
         assert layer["concept_mean"] == pytest.approx(np.mean(layer["concept_scores"]))
         assert all(0 <= s <= 1 for s in layer["concept_scores"] + layer["random_scores"])
     with open(out / "runs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and {r["random_set"] for r in rows} == {"random_0", "random_1", "random_2"}
     with open(out / "tcav.csv", newline="") as f:
-        assert [r["layer"] for r in csv.DictReader(f)] == ["layer3", "layer4"]
+        table = list(csv.DictReader(f))
+    assert [r["layer"] for r in table] == ["layer3", "layer4"]
+    for row, layer in zip(table, saved["layers"], strict=True):
+        assert float(row["sign_count_p_corrected"]) == pytest.approx(layer["tests"]["sign_count"]["p_corrected"])
+        assert float(row["concept_magnitude"]) == pytest.approx(np.mean(layer["concept_magnitudes"]))
     with Image.open(out / "tcav.png") as chart:
         assert chart.size[0] > 300 and chart.size[1] > 200
 

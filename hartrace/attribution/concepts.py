@@ -2,8 +2,9 @@
 
 Does class k's score rise when a layer's activations move towards a concept (a bicycle, a phone)?
 A linear classifier separates the layer's activations for the concept's images from those of a
-random set; its normal is the concept activation vector (CAV). The TCAV score is the share of
-class-k images whose logit gradient at the layer points along the CAV (captum's ``sign_count``).
+random set; its unit normal is the concept activation vector (CAV). Captum scores each CAV two
+ways: ``sign_count``, the paper's TCAV score, the share of class-k images whose logit gradient at
+the layer points along the CAV; and ``magnitude``, the mean of that directional derivative.
 
 One CAV can be luck, so the paper repeats it against several random sets. The concept is tested
 against each random set, and its runs all share its one folder of images: that folder's chance
@@ -13,6 +14,12 @@ folder with no concept in it scores. The concept's mean is compared with those m
 prediction-interval t-test: is it outside what one more random folder would score?). The paper's
 design, a t-test of the concept's runs against one random counterpart's runs, reads either folder's
 leanings as an effect. With R random sets that is R concept runs and R (R - 1) / 2 random pairs.
+
+The test reads the magnitude by default. Where the class's gradients point the same way in every
+image (at the last stage of a network that pools and then classifies they are identical), each
+CAV's sign count is 0 or 1, so a folder's mean sign count only ranks its direction among the others
+and is spread evenly from 0 to 1: no concept can then stand out at p < 0.05, however strongly the
+class depends on it. The magnitude keeps how far the logit moves. Both tests are reported.
 The p-values are Bonferroni-corrected for the number of layers tested unless asked not to.
 """
 
@@ -35,9 +42,11 @@ from hartrace.probe.layers import resolve_layers
 
 __all__ = [
     "CAV_KINDS",
+    "STATISTICS",
     "ConceptImages",
     "LayerTest",
     "TcavResult",
+    "Verdict",
     "linear_concept_classifier",
     "significance",
     "tcav_test",
@@ -45,6 +54,8 @@ __all__ = [
 
 #: What a CAV is a direction in: the paper's flattened activations, or channel space (the same at every position).
 CAV_KINDS = ("flat", "channel")
+#: What the significance test compares: captum's mean directional derivative, or its sign count (the TCAV score).
+STATISTICS = ("magnitude", "sign_count")
 #: Share of each concept's activations held out to measure the CAV's accuracy (captum's default too).
 HELD_OUT = 0.33
 
@@ -136,23 +147,53 @@ def significance(concept_mean: float, random_means: Sequence[float]) -> tuple[fl
     return t, float(2 * student.sf(abs(t), df=len(means) - 1))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One statistic's test of the concept's mean against the random folders' means."""
+
+    t: float
+    p: float
+    p_corrected: float
+    significant: bool
+
+
 @dataclass
 class LayerTest:
-    """One layer's runs and verdict: ``concept_scores[i]`` is the TCAV score of the concept against random set
-    ``i``; ``random_scores[i]`` the mean score of random set ``i`` posing as the concept against every other
-    random set (its magnitudes and accuracies likewise averaged)."""
+    """One layer's runs and verdicts: ``concept_scores[i]`` is the TCAV score (sign count) of the concept against
+    random set ``i``; ``random_scores[i]`` the mean score of random set ``i`` posing as the concept against every
+    other random set (its magnitudes and accuracies likewise averaged). ``tests`` holds both statistics' tests;
+    ``statistic`` names the one the verdict (``t``, ``p``, ``significant``) reads."""
 
     layer: str
+    statistic: str
     concept_scores: list[float]
     random_scores: list[float]
     concept_magnitudes: list[float]
     random_magnitudes: list[float]
     concept_accuracy: list[float]  # held-out accuracy of each concept CAV
     random_accuracy: list[float]
-    t: float
-    p: float
-    p_corrected: float
-    significant: bool
+    saturated: float  # share of the random runs (each side of each pair) whose sign count is exactly 0 or 1
+    tests: dict[str, Verdict]
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.tests[self.statistic]
+
+    @property
+    def t(self) -> float:
+        return self.verdict.t
+
+    @property
+    def p(self) -> float:
+        return self.verdict.p
+
+    @property
+    def p_corrected(self) -> float:
+        return self.verdict.p_corrected
+
+    @property
+    def significant(self) -> bool:
+        return self.verdict.significant
 
     def summary(self) -> dict[str, Any]:
         def stats(values: list[float]) -> tuple[float, float]:
@@ -160,12 +201,20 @@ class LayerTest:
 
         concept_mean, concept_std = stats(self.concept_scores)
         random_mean, random_std = stats(self.random_scores)
+        concept_magnitude, concept_magnitude_std = stats(self.concept_magnitudes)
+        random_magnitude, random_magnitude_std = stats(self.random_magnitudes)
         return {
             "layer": self.layer,
+            "statistic": self.statistic,
             "concept_mean": concept_mean,
             "concept_std": concept_std,
             "random_mean": random_mean,
             "random_std": random_std,
+            "concept_magnitude": concept_magnitude,
+            "concept_magnitude_std": concept_magnitude_std,
+            "random_magnitude": random_magnitude,
+            "random_magnitude_std": random_magnitude_std,
+            "saturated": self.saturated,
             "concept_cav_accuracy": float(np.nanmean(self.concept_accuracy)),
             "random_cav_accuracy": float(np.nanmean(self.random_accuracy)),
             "direction": "above random" if self.t > 0 else "below random" if self.t < 0 else "as random",
@@ -173,6 +222,7 @@ class LayerTest:
             "p": self.p,
             "p_corrected": self.p_corrected,
             "significant": self.significant,
+            **{f"{name}_p_corrected": test.p_corrected for name, test in self.tests.items()},
         }
 
 
@@ -217,11 +267,13 @@ def tcav_test(
     seed: int = 0,
     batch_size: int = 32,
     cav: str = "flat",
+    statistic: str = "magnitude",
 ) -> TcavResult:
     """Test ``concept`` for class ``target`` on ``inputs`` (that class's images, normalised) at each of ``layers``.
 
     ``cav``: ``"flat"`` (the paper's, one weight per activation) or ``"channel"`` (a direction in channel space,
-    the same at every position; see :func:`linear_concept_classifier`).
+    the same at every position; see :func:`linear_concept_classifier`). ``statistic``: what the verdict tests,
+    ``"magnitude"`` (captum's mean directional derivative) or ``"sign_count"`` (the TCAV score); both are reported.
 
     The concept is tested against each of ``randoms``, and each random set against every other one for the
     null (one CAV per pair gives both sides' scores). The model
@@ -240,6 +292,8 @@ def tcav_test(
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
     if cav not in CAV_KINDS:
         raise UsageError(f"unknown CAV kind {cav!r}; expected one of: {', '.join(CAV_KINDS)}")
+    if statistic not in STATISTICS:
+        raise UsageError(f"unknown statistic {statistic!r}; expected one of: {', '.join(STATISTICS)}")
     from captum.concept import TCAV, Concept
 
     device = next(iter(model.parameters()), torch.empty(0)).device
@@ -293,22 +347,28 @@ def tcav_test(
             as_concept[k][j] = (float(mean[key][0, 0]), float(mean[key][1, 0]), accuracy[key][layer])
             as_concept[j][k] = (float(mean[key][0, 1]), float(mean[key][1, 1]), accuracy[key][layer])
         random_means = [np.mean(list(runs.values()), axis=0).tolist() for runs in as_concept]
-        random_scores = [m[0] for m in random_means]
-        t, p = significance(float(np.mean(concept_scores)), random_scores)
-        p_corrected = min(1.0, p * len(layers)) if bonferroni else p
+        sides = [float(mean[key][0, side]) for key in random_keys for side in (0, 1)]
+        concept_magnitudes = [float(mean[k][1, 0]) for k in concept_keys]
+        tests = {}
+        for name, column, concept_values in (
+            ("magnitude", 1, concept_magnitudes),
+            ("sign_count", 0, concept_scores),
+        ):
+            t, p = significance(float(np.mean(concept_values)), [m[column] for m in random_means])
+            p_corrected = min(1.0, p * len(layers)) if bonferroni else p
+            tests[name] = Verdict(t, p, p_corrected, p_corrected < alpha)
         result.layers.append(
             LayerTest(
                 layer=layer,
+                statistic=statistic,
                 concept_scores=concept_scores,
-                random_scores=random_scores,
-                concept_magnitudes=[float(mean[k][1, 0]) for k in concept_keys],
+                random_scores=[m[0] for m in random_means],
+                concept_magnitudes=concept_magnitudes,
                 random_magnitudes=[m[1] for m in random_means],
                 concept_accuracy=[accuracy[k][layer] for k in concept_keys],
                 random_accuracy=[m[2] for m in random_means],
-                t=t,
-                p=p,
-                p_corrected=p_corrected,
-                significant=p_corrected < alpha,
+                saturated=float(np.mean([min(score, 1 - score) < 1e-6 for score in sides])),
+                tests=tests,
             )
         )
     return result

@@ -13,9 +13,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "tcav",
         help="concept test (TCAV): does a class's score depend on a concept, beyond random?",
         description="Trains a concept activation vector (CAV) of the concept's images against each random folder "
-        "at each layer, scores the share of the class's images whose logit rises along it, and compares those "
-        "scores' mean with the means of each random folder posing as the concept against all the others (two-sided "
-        "prediction-interval t-test; Kim et al. 2018 with a null that shares the concept's design). N random "
+        "at each layer, scores it by the mean derivative of the class's logit along it (magnitude) and by the share "
+        "of the class's images whose logit rises (the TCAV score), and compares the concept's mean with the means "
+        "of each random folder posing as the concept against all the others (two-sided prediction-interval t-test; "
+        "Kim et al. 2018 with a null that shares the concept's design). N random "
         "folders give N concept runs and N(N-1)/2 random pairs. Writes tcav.json, tcav.csv, runs.csv and "
         "tcav.png to <run>/tcav/<class>/<concept>/ (or --out). Concept folders: `hartrace synth --concepts DIR`.",
     )
@@ -59,6 +60,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "the same at every position, so a concept learnt anywhere in a picture applies where the class's images "
         "show it",
     )
+    parser.add_argument(
+        "--statistic",
+        choices=("magnitude", "sign_count"),
+        default="magnitude",
+        help="what the verdict tests: magnitude (default), the mean derivative of the class's logit along the CAV; "
+        "sign_count, the paper's TCAV score, which is 0 or 1 for every CAV where the class's gradients point the "
+        "same way in every image. Both are reported",
+    )
     parser.add_argument("--out", type=Path)
     add_quiet(parser)
     parser.set_defaults(handler=run)
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         bonferroni=not args.no_bonferroni,
         seed=args.seed,
         cav=args.cav,
+        statistic=args.statistic,
         out=args.out,
         progress=not args.quiet,
     )
@@ -96,8 +106,15 @@ def run(args: argparse.Namespace) -> int:
         verdict = f"significant, {row['direction']}" if row["significant"] else "not significant"
         print(
             f"  {row['layer']}: TCAV {row['concept_mean']:.2f} ± {row['concept_std']:.2f} "
-            f"vs random {row['random_mean']:.2f} ± {row['random_std']:.2f}, "
-            f"p={row['p']:.3g} (corrected {row['p_corrected']:.3g}): {verdict}"
+            f"vs random {row['random_mean']:.2f} ± {row['random_std']:.2f}; "
+            f"magnitude {row['concept_magnitude']:.3g} vs random {row['random_magnitude']:.3g} "
+            f"± {row['random_magnitude_std']:.3g}; {row['statistic']} p={row['p']:.3g} "
+            f"(corrected {row['p_corrected']:.3g}): {verdict}"
+        )
+        other = next(name for name in ("magnitude", "sign_count") if name != row["statistic"])
+        print(
+            f"    {other} p (corrected) {row[other + '_p_corrected']:.3g}; "
+            f"{row['saturated']:.0%} of the random runs' TCAV scores are 0 or 1"
         )
     print(f"wrote tcav.json, tcav.csv, runs.csv and tcav.png to {result.out_dir}/")
     return 0

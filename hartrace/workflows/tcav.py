@@ -40,9 +40,10 @@ LISTING = "concepts.json"
 RANDOM_PATTERN = "random_*"
 #: tcav.csv: a row per layer.
 SUMMARY_COLUMNS = (
-    *("layer", "concept_mean", "concept_std", "random_mean", "random_std", "t", "p", "p_corrected", "significant"),
-    "direction",
-    *("concept_cav_accuracy", "random_cav_accuracy"),
+    *("layer", "concept_mean", "concept_std", "random_mean", "random_std"),
+    *("concept_magnitude", "concept_magnitude_std", "random_magnitude", "random_magnitude_std", "saturated"),
+    *("statistic", "t", "p", "p_corrected", "significant", "direction"),
+    *("magnitude_p_corrected", "sign_count_p_corrected", "concept_cav_accuracy", "random_cav_accuracy"),
 )
 
 
@@ -150,12 +151,14 @@ def tcav(
     bonferroni: bool = True,
     seed: int = 0,
     cav: str = "flat",
+    statistic: str = "magnitude",
     out: str | Path | None = None,
     progress: bool = True,
 ) -> TcavRun:
     """Test ``concept`` (a folder of images) for ``target_class`` against the random folders, at ``layers``
     (default: :func:`default_layers`). ``limit`` caps the class's images, ``concept_limit`` each folder's.
     ``cav``: the paper's ``"flat"`` or ``"channel"`` (:func:`~hartrace.attribution.concepts.linear_concept_classifier`).
+    ``statistic``: what the verdict tests, ``"magnitude"`` or ``"sign_count"`` (:mod:`hartrace.attribution.concepts`).
 
     ``concept`` may also be a concept's name inside ``random_dir`` (the folder ``synth --concepts`` wrote).
     A concept folder that is also among the random folders is left out of them.
@@ -205,6 +208,7 @@ def tcav(
         bonferroni=bonferroni,
         seed=seed,
         cav=cav,
+        statistic=statistic,
     )
     summary = {
         "run": str(opened.run_dir or opened.checkpoint),
@@ -218,9 +222,14 @@ def tcav(
         "runs": len(folders),
         "seed": seed,
         "cav": cav,
-        "score": "sign_count: the share of the class's images whose logit rises along the concept's CAV",
-        "test": "two-sided prediction-interval t-test of the concept's mean score against the means of each random "
-        "folder posing as the concept against all the others",
+        "statistic": statistic,
+        "scores": {
+            "sign_count": "the TCAV score: the share of the class's images whose logit rises along the concept's CAV",
+            "magnitude": "the mean over the class's images of the logit's derivative along the (unit) CAV",
+        },
+        "test": "two-sided prediction-interval t-test of the concept's mean against the means of each random "
+        "folder posing as the concept against all the others, for each statistic; the verdict reads "
+        f"{statistic}",
         **result.to_json(),
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -254,4 +263,5 @@ def _write(out_dir: Path, summary: dict[str, Any]) -> None:
     header = ("layer", "random_set", "concept_score", "random_score", "concept_magnitude", "random_magnitude")
     write_csv(out_dir / "runs.csv", (*header, "concept_cav_accuracy", "random_cav_accuracy"), rows)
     title = f"TCAV: class {summary['class']} vs concept {summary['concept']} ({summary['runs']} random runs)"
-    save_figure(tcav_figure(summary["layers"], title=title, alpha=summary["alpha"]), out_dir / "tcav.png")
+    figure = tcav_figure(summary["layers"], title=title, alpha=summary["alpha"], statistic=summary["statistic"])
+    save_figure(figure, out_dir / "tcav.png")
