@@ -76,7 +76,12 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     red = ConceptImages("red", _strong(randoms[0].images, 0))
     green = ConceptImages("green", _strong(randoms[0].images, 1))
 
-    used = tcav_test(model, inputs, 0, red, randoms, ["1"], batch_size=6, cav="flat")  # class images in 3 chunks
+    reports: list[tuple[int, int | None]] = []
+    used = tcav_test(  # the class's images in 3 chunks
+        model, inputs, 0, red, randoms, ["1"], batch_size=6, cav="flat", progress=lambda *r: reports.append(r)
+    )
+    pairs = RANDOM_SETS + RANDOM_SETS * (RANDOM_SETS - 1) // 2  # every CAV trained once, counted as it is
+    assert reports[0] == (0, pairs) and reports[-1] == (pairs, pairs) and len(reports) > 3
     ignored = tcav_test(model, inputs, 0, green, randoms, ["1"], cav="flat")
     (used_layer,) = used.layers
     (ignored_layer,) = ignored.layers

@@ -38,6 +38,7 @@ from torch import nn
 from hartrace.attribution.featvis import frozen
 from hartrace.attribution.pixel import no_inplace_relu
 from hartrace.base.errors import UsageError
+from hartrace.base.progress import Progress, progress_bar
 from hartrace.probe.layers import resolve_layers
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
 CAV_KINDS = ("flat", "channel")
 #: What the significance test compares: captum's mean directional derivative, or its sign count (the TCAV score).
 STATISTICS = ("magnitude", "sign_count")
+#: CAVs trained per call to captum, so a long test shows its progress.
+CAVS_PER_STEP = 8
 #: Share of each concept's activations held out to measure the CAV's accuracy (captum's default too).
 HELD_OUT = 0.33
 
@@ -268,12 +271,14 @@ def tcav_test(
     batch_size: int = 32,
     cav: str = "flat",
     statistic: str = "magnitude",
+    progress: Progress = False,
 ) -> TcavResult:
     """Test ``concept`` for class ``target`` on ``inputs`` (that class's images, normalised) at each of ``layers``.
 
     ``cav``: ``"flat"`` (the paper's, one weight per activation) or ``"channel"`` (a direction in channel space,
     the same at every position; see :func:`linear_concept_classifier`). ``statistic``: what the verdict tests,
     ``"magnitude"`` (captum's mean directional derivative) or ``"sign_count"`` (the TCAV score); both are reported.
+    ``progress`` counts the CAVs trained, the bulk of the time.
 
     The concept is tested against each of ``randoms``, and each random set against every other one for the
     null (one CAV per pair gives both sides' scores). The model
@@ -313,6 +318,7 @@ def tcav_test(
         frozen(model),
         no_inplace_relu(model),
         warnings.catch_warnings(),
+        progress_bar(total=len(sets) * len(layers), desc="training CAVs", enabled=progress, unit="CAV") as bar,
     ):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="captum")  # its own numpy.core use
         channels = _channels(model, layers, (1, *inputs.shape[1:])) if cav == "channel" else dict.fromkeys(layers)
@@ -325,9 +331,12 @@ def tcav_test(
                 classifier=linear_concept_classifier(seed, channels[layer]),
                 save_path=f"{folder}/{number}/",
             )
+            for start in range(0, len(sets), CAVS_PER_STEP):  # trained (and saved) a few at a time, to show progress
+                interpreter.compute_cavs(sets[start : start + CAVS_PER_STEP])
+                bar.update(len(sets[start : start + CAVS_PER_STEP]))
             for start in range(0, inputs.shape[0], batch_size):
                 chunk = inputs[start : start + batch_size].to(device)
-                scores = interpreter.interpret(chunk, sets, target=target)
+                scores = interpreter.interpret(chunk, sets, target=target)  # loads the CAVs trained above
                 for key in keys:
                     row = scores[key][layer]
                     measured = torch.stack([row["sign_count"], row["magnitude"]]).detach().float().cpu()

@@ -22,7 +22,7 @@ _SET_ONLY = {
     "test_per_class": "--test-per-class",
     "no_concept_maps": "--no-concept-maps",
 }
-_CONCEPT_DEFAULTS = {"per_concept": 50, "random_sets": 20, "size": 128, "placement": "scene"}
+_CONCEPT_DEFAULTS = {"per_concept": 200, "random_sets": 20, "size": 128, "placement": "scene"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "prop), DIR/random_<k>/<n>.png (random images) and DIR/concepts.json listing them",
     )
     parser.add_argument(
-        "--per-concept", type=positive_int, help="images per concept and per random folder (--concepts; default 50)"
+        "--per-concept", type=positive_int, help="images per concept and per random folder (--concepts; default 200)"
     )
     parser.add_argument(
         "--random-sets",

@@ -263,7 +263,7 @@ def _clear_folders(root: Path) -> None:
 def generate_concept_sets(
     out_dir: Path | str,
     *,
-    per_concept: int = 50,
+    per_concept: int = 200,
     random_sets: int = 20,
     size: int = 128,
     seed: int = 0,

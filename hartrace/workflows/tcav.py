@@ -209,6 +209,7 @@ def tcav(
         seed=seed,
         cav=cav,
         statistic=statistic,
+        progress=progress,
     )
     summary = {
         "run": str(opened.run_dir or opened.checkpoint),
