@@ -148,6 +148,19 @@ def test_where_every_image_has_the_same_gradient_only_the_magnitude_can_tell_the
     assert by_count.tests == layer.tests  # the same runs, read by the other statistic
 
 
+def test_each_folder_goes_through_the_model_once_per_layer() -> None:
+    """captum alone runs both folders of every experimental set through the model again (it looks for their saved
+    activations under swapped names): 4 random sets would read each folder 4 or 5 times."""
+    model = red_model()
+    generator = torch.Generator().manual_seed(3)
+    inputs = _noise(5, generator)
+    randoms = [ConceptImages(f"random_{k}", _noise(7, generator)) for k in range(4)]
+    seen: list[int] = []
+    model.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape[0]))
+    tcav_test(model, inputs, 0, ConceptImages("red", _strong(randoms[0].images, 0)), randoms, ["0", "1"])
+    assert sum(seen) == 2 * (5 * 7 + 5)  # per layer: the 5 folders' images once, and the class's 5 for gradients
+
+
 class Corner(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[..., 4:, 4:]
