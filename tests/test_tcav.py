@@ -93,7 +93,7 @@ def test_a_concept_the_class_uses_is_significant_one_it_ignores_is_not_and_captu
     assert used_layer.random_scores == ignored_layer.random_scores  # the same random pairs
     assert len(used_layer.random_scores) == RANDOM_SETS
     assert used.randoms == [f"random_{k}" for k in range(RANDOM_SETS)]
-    assert used.correction == "bonferroni over 1 layers" and used_layer.p_corrected == used_layer.p
+    assert used.correction == "bonferroni over 1 layers" and used_layer.verdict.p_corrected == used_layer.verdict.p
     assert all(0 <= a <= 1 for a in used_layer.concept_accuracy + used_layer.random_accuracy)
 
     # captum itself, on the same images, sets and classifier
@@ -141,10 +141,10 @@ def test_where_every_image_has_the_same_gradient_only_the_magnitude_can_tell_the
 
     (layer,) = tcav_test(model, inputs, 0, red, randoms, ["1"], cav="flat").layers
     assert layer.saturated == 1.0 and set(layer.concept_scores) == {1.0}
-    assert layer.tests["magnitude"].significant and layer.significant  # the default verdict reads the magnitude
+    assert layer.tests["magnitude"].significant and layer.verdict.significant  # the default verdict reads the magnitude
     assert not layer.tests["sign_count"].significant
     (by_count,) = tcav_test(model, inputs, 0, red, randoms, ["1"], cav="flat", statistic="sign_count").layers
-    assert by_count.statistic == "sign_count" and not by_count.significant
+    assert by_count.statistic == "sign_count" and not by_count.verdict.significant
     assert by_count.tests == layer.tests  # the same runs, read by the other statistic
 
 
@@ -181,8 +181,10 @@ def test_a_channel_cav_carries_a_concept_seen_in_one_place_to_where_the_class_us
 
     channel = tcav_test(model, inputs, 0, concept, randoms, ["1"], cav="channel").layers[0]
     flat = tcav_test(model, inputs, 0, concept, randoms, ["1"]).layers[0]  # "flat", the paper's, is the default
-    assert channel.concept_scores == [1.0] * RANDOM_SETS and channel.t > 0  # every channel CAV raises the class
-    assert np.mean(flat.concept_scores) < 0.7 and not flat.significant  # the flat ones point nowhere in particular
+    assert channel.concept_scores == [1.0] * RANDOM_SETS and channel.verdict.t > 0  # every channel CAV raises the class
+    assert (
+        np.mean(flat.concept_scores) < 0.7 and not flat.verdict.significant
+    )  # the flat ones point nowhere in particular
 
     classifier = linear_concept_classifier(0, channels=6)  # its CAV is one direction repeated at all 64 positions
     labels = torch.cat([torch.zeros(12), torch.ones(12)]).long()

@@ -166,7 +166,7 @@ class LayerTest:
     """One layer's runs and verdicts: ``concept_scores[i]`` is the TCAV score (sign count) of the concept against
     random set ``i``; ``random_scores[i]`` the mean score of random set ``i`` posing as the concept against every
     other random set (its magnitudes and accuracies likewise averaged). ``tests`` holds both statistics' tests;
-    ``statistic`` names the one the verdict (``t``, ``p``, ``significant``) reads."""
+    ``statistic`` names the one the verdict reads."""
 
     layer: str
     statistic: str
@@ -182,22 +182,6 @@ class LayerTest:
     @property
     def verdict(self) -> Verdict:
         return self.tests[self.statistic]
-
-    @property
-    def t(self) -> float:
-        return self.verdict.t
-
-    @property
-    def p(self) -> float:
-        return self.verdict.p
-
-    @property
-    def p_corrected(self) -> float:
-        return self.verdict.p_corrected
-
-    @property
-    def significant(self) -> bool:
-        return self.verdict.significant
 
     def summary(self) -> dict[str, Any]:
         def stats(values: list[float]) -> tuple[float, float]:
@@ -221,11 +205,12 @@ class LayerTest:
             "saturated": self.saturated,
             "concept_cav_accuracy": float(np.nanmean(self.concept_accuracy)),
             "random_cav_accuracy": float(np.nanmean(self.random_accuracy)),
-            "direction": "above random" if self.t > 0 else "below random" if self.t < 0 else "as random",
-            "t": self.t,
-            "p": self.p,
-            "p_corrected": self.p_corrected,
-            "significant": self.significant,
+            "direction": "above random"
+            if self.verdict.t > 0
+            else "below random"
+            if self.verdict.t < 0
+            else "as random",
+            **asdict(self.verdict),
             **{f"{name}_p_corrected": test.p_corrected for name, test in self.tests.items()},
         }
 
