@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ def test_version_and_help() -> None:
     assert helped.returncode == 0
     for command in ("synth", "data", "models", "demo"):
         assert command in helped.stdout
+
+
+def test_every_commands_help_reads_as_written() -> None:
+    """argparse fills ``%`` only in option help; a description's ``%%`` would reach the reader doubled."""
+    from hartrace.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        text = parser.format_help()
+        assert "%%" not in text and "%(" not in text, name
 
 
 def _assert_one_line_usage_error(capsys: pytest.CaptureFixture[str], args: list[str], *fragments: str) -> None:

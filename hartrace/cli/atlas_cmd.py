@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="One pass over a split (default: the run's validation split) records, for each channel of "
         "--layers, its --top-k most activating images and the region that fired, and, where the dataset has "
         "concept maps (parts/concepts.json), each channel's IoU with every concept (network dissection: "
-        "threshold at the top 0.5%% of its activations). Writes, per layer, units.json, units.csv, "
+        "threshold at the top 0.5% of its activations). Writes, per layer, units.json, units.csv, "
         "contact_sheet.png and dissection.json/.csv to <run>/atlas/<split>/<layer>/ (or --out/<layer>/); "
         "a rerun with the same settings reads them back.",
     )
