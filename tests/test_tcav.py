@@ -227,7 +227,8 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
     code = main(["tcav", "--run", str(run), "--class", "red", "--concept", "red", "--random-dir", str(concepts), "-q"])
     assert code == 0
     out = run / "tcav" / "red" / "red"
-    assert f"to {out}/" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"to {out}/" in printed
     saved = json.loads((out / "tcav.json").read_text())
     assert saved["class"] == "red" and saved["target"] == 2 and saved["runs"] == 3
     val = open_dataset(open_model(run), check_images=False).splits["val"]
@@ -245,6 +246,8 @@ def test_tcav_command_writes_scores_chart_and_csvs(project: tuple[Path, Path], c
             assert test["p"] == pytest.approx(p) and test["p_corrected"] == pytest.approx(min(1.0, 2 * p))
             assert layer[f"{statistic}_p_corrected"] == test["p_corrected"]
         assert layer["p"] == layer["tests"]["magnitude"]["p"]  # the verdict reads the magnitude
+        # a concept the layer cannot tell from random images makes a weak CAV: the printout says how well it does
+        assert f"held-out CAV accuracy {np.mean(layer['concept_accuracy']):.2f}" in printed
         assert layer["concept_mean"] == pytest.approx(np.mean(layer["concept_scores"]))
         assert all(0 <= s <= 1 for s in layer["concept_scores"] + layer["random_scores"])
     with open(out / "runs.csv", newline="") as f:

@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         other = next(name for name in ("magnitude", "sign_count") if name != row["statistic"])
         print(
             f"    {other} p (corrected) {row[other + '_p_corrected']:.3g}; "
-            f"{row['saturated']:.0%} of the random runs' TCAV scores are 0 or 1"
+            f"{row['saturated']:.0%} of the random runs' TCAV scores are 0 or 1; held-out CAV accuracy "
+            f"{row['concept_cav_accuracy']:.2f} (random pairs {row['random_cav_accuracy']:.2f})"
         )
     print(f"wrote tcav.json, tcav.csv, runs.csv and tcav.png to {result.out_dir}/")
     return 0
