@@ -191,6 +191,7 @@ class LayerTest:
         random_mean, random_std = stats(self.random_scores)
         concept_magnitude, concept_magnitude_std = stats(self.concept_magnitudes)
         random_magnitude, random_magnitude_std = stats(self.random_magnitudes)
+        t = self.verdict.t
         return {
             "layer": self.layer,
             "statistic": self.statistic,
@@ -205,11 +206,7 @@ class LayerTest:
             "saturated": self.saturated,
             "concept_cav_accuracy": float(np.nanmean(self.concept_accuracy)),
             "random_cav_accuracy": float(np.nanmean(self.random_accuracy)),
-            "direction": "above random"
-            if self.verdict.t > 0
-            else "below random"
-            if self.verdict.t < 0
-            else "as random",
+            "direction": "above random" if t > 0 else "below random" if t < 0 else "as random",
             **asdict(self.verdict),
             **{f"{name}_p_corrected": test.p_corrected for name, test in self.tests.items()},
         }
