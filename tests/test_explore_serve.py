@@ -43,6 +43,9 @@ def test_the_url_is_printed_once_the_server_answers_and_ctrl_c_stops_it(runs: Pa
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Ctrl-C reaches it as it would from a terminal, even when the suite itself runs as a background job
+        # (which a shell starts with SIGINT ignored, and a child inherits)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert child.stdout is not None
